@@ -1,0 +1,51 @@
+/**
+ * A small structured logger, passed in (never imported as a global) so tests stay
+ * quiet and the live node can route lines where it wants.
+ * @module
+ */
+
+/** Log levels, lowest first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** What every part of the runtime logs through. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** A logger that drops everything (the default in library code and tests). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+function render(fields?: Record<string, unknown>): string {
+  if (!fields) return "";
+  return Object.entries(fields).map(([k, v]) =>
+    ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`
+  ).join("");
+}
+
+/**
+ * A logger writing `LEVEL message key=value…` lines to stderr.
+ *
+ * @example
+ * ```ts
+ * import { consoleLogger } from "./logger.ts";
+ * consoleLogger("info").info("node started", { node_id: "node-1" });
+ * ```
+ */
+export function consoleLogger(level: LogLevel = "info", write?: (line: string) => void): Logger {
+  const enc = new TextEncoder();
+  const sink = write ?? ((line: string) => Deno.stderr.writeSync(enc.encode(line + "\n")));
+  const at = (l: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
+    if (ORDER[l] >= ORDER[level]) sink(`${l.toUpperCase().padEnd(5)} ${msg}${render(fields)}`);
+  };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}

@@ -1,0 +1,63 @@
+/**
+ * The contract between the node and execution (seed PRG-B1): the node calls
+ * `onCommit` after each commit is persisted, in height order, one call at a time.
+ * @module
+ */
+import type { BlockAction } from "../consensus/types.ts";
+
+/** What the node hands the execution hook for one committed height. */
+export interface NodeExecutionCommitContext {
+  readonly worldId: string;
+  readonly nodeId: string;
+  readonly height: number;
+  readonly slot: number;
+  readonly epoch: number;
+  /** Hash of the committed consensus block at `height`. */
+  readonly nodeBlockHash: string;
+  /** When the node observed the commit (unix ms); replays carry the stored value. */
+  readonly committedAtUnixMs: number;
+  /** The committed block's actions, in block order. */
+  readonly actions: readonly BlockAction[];
+}
+
+/** What execution reports back for a height. */
+export interface NodeExecutionCommitResult {
+  readonly executionHeight: number;
+  readonly executionBlockHash: string;
+  readonly executionStateRoot: string;
+}
+
+/** The hook's own view of how far it got (CometBFT's ABCI `Info`). */
+export interface NodeExecutionHookInfo {
+  /** Last height the hook has applied (0 when none). */
+  readonly lastHeight: number;
+  /** Node block hash it applied at `lastHeight` (null when none). */
+  readonly lastNodeBlockHash: string | null;
+  readonly lastExecutionBlockHash: string | null;
+  readonly lastExecutionStateRoot: string | null;
+}
+
+/**
+ * Execution injected into `NodeRuntime`.
+ *
+ * @example
+ * ```ts
+ * import type { NodeExecutionHook } from "./execution_hook.ts";
+ * const hook: NodeExecutionHook = {
+ *   onCommit: (ctx) =>
+ *     Promise.resolve({
+ *       executionHeight: ctx.height,
+ *       executionBlockHash: ctx.nodeBlockHash,
+ *       executionStateRoot: ctx.nodeBlockHash,
+ *     }),
+ * };
+ * ```
+ */
+export interface NodeExecutionHook {
+  /** Executes the committed height described by `ctx` (and any gap below it). */
+  onCommit(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult>;
+  /** Reports the hook's last applied height, for the start-up handshake. */
+  info?(): Promise<NodeExecutionHookInfo>;
+  /** Releases resources; called by `NodeRuntime.stop()` after the last call. */
+  close?(): Promise<void>;
+}

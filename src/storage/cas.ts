@@ -1,0 +1,128 @@
+/**
+ * Content-addressed blob store: a blob lives at `<root>/<aa>/<bb>/<hash>` where
+ * `hash` is the BLAKE3 hex of its bytes (so `b3sum <file>` prints its name).
+ * Writes are atomic; reads check integrity.
+ * @module
+ */
+import { join } from "@std/path";
+import { AwrError } from "../errors.ts";
+import { syncDir, writeFileAtomic } from "./atomic.ts";
+import { HASH_NAME, hashHex } from "./hash.ts";
+
+/** Error for a missing or corrupt blob. */
+export class CasError extends AwrError {}
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+/** Version of the on-disk CAS layout, documented in the README. */
+export const CAS_LAYOUT_VERSION = 1;
+
+/**
+ * A content-addressed store rooted at a folder.
+ *
+ * @example
+ * ```ts
+ * import { CasStore } from "./cas.ts";
+ * const cas = new CasStore("/tmp/awr-example-store");
+ * const id = await cas.put(new TextEncoder().encode("hello"));
+ * const back = await cas.get(id);
+ * ```
+ */
+export class CasStore {
+  /** The hash that names every blob. */
+  readonly hashName: string = HASH_NAME;
+  readonly #root: string;
+  readonly #durable: boolean;
+  readonly #known = new Set<string>();
+
+  /**
+   * @param root folder of the store (`<data>/store`)
+   * @param options `durable: false` skips fsync (tests of logic only)
+   */
+  constructor(root: string, options: { durable?: boolean } = {}) {
+    this.#root = root;
+    this.#durable = options.durable ?? true;
+  }
+
+  /** Folder of the store. */
+  get root(): string {
+    return this.#root;
+  }
+
+  /** Path of the blob named `hash`; refuses anything that is not a hash. */
+  pathOf(hash: string): string {
+    if (!HASH_RE.test(hash)) {
+      throw new CasError("CAS_BAD_ADDRESS", `not a ${HASH_NAME} address: ${hash.slice(0, 80)}`, {
+        hash,
+      });
+    }
+    return join(this.#root, hash.slice(0, 2), hash.slice(2, 4), hash);
+  }
+
+  /** Whether the blob exists on disk. */
+  async has(hash: string): Promise<boolean> {
+    if (this.#known.has(hash)) return true;
+    try {
+      await Deno.stat(this.pathOf(hash));
+      this.#known.add(hash);
+      return true;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return false;
+      throw err;
+    }
+  }
+
+  /** Stores one blob; returns its address. Storing an existing blob writes nothing. */
+  async put(bytes: Uint8Array): Promise<string> {
+    const [hash] = await this.putMany([bytes]);
+    return hash;
+  }
+
+  /**
+   * Stores several blobs: file writes and fsyncs run concurrently and every touched
+   * folder is fsynced once, so a batch costs about one flush, not one per blob.
+   * Returns the addresses in input order.
+   */
+  async putMany(blobs: Uint8Array[]): Promise<string[]> {
+    const hashes = blobs.map((b) => hashHex(b));
+    const pending = new Map<string, Uint8Array>();
+    await Promise.all(hashes.map(async (h, i) => {
+      if (pending.has(h) || await this.has(h)) return;
+      pending.set(h, blobs[i]);
+    }));
+    if (pending.size === 0) return hashes;
+    const dirs = new Set<string>();
+    await Promise.all([...pending].map(([h, bytes]) => {
+      const path = this.pathOf(h);
+      dirs.add(join(path, ".."));
+      return writeFileAtomic(path, bytes, { durable: this.#durable, syncDir: false });
+    }));
+    if (this.#durable) await Promise.all([...dirs].map((d) => syncDir(d)));
+    for (const h of pending.keys()) this.#known.add(h);
+    return hashes;
+  }
+
+  /** Reads a blob and checks that its bytes hash to its address. */
+  async get(hash: string): Promise<Uint8Array> {
+    const path = this.pathOf(hash);
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new CasError("CAS_MISSING", `blob ${hash} is missing (${path})`, { hash, path });
+      }
+      throw err;
+    }
+    const actual = hashHex(bytes);
+    if (actual !== hash) {
+      this.#known.delete(hash);
+      throw new CasError(
+        "CAS_CORRUPT",
+        `blob ${hash} is corrupt: its bytes hash to ${actual} (${path})`,
+        { hash, actual, path },
+      );
+    }
+    return bytes;
+  }
+}
