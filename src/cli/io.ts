@@ -41,7 +41,9 @@ export class CliError extends AwrError {
 
 /** Parses a flag value as a positive/non-negative integer or throws a CliError naming it. */
 export function parseIntFlag(flag: string, value: string, min = 0): number {
-  if (!/^\d+$/.test(value.trim())) throw new CliError(`${flag} must be an integer, got "${value}"`, 2);
+  if (!/^\d+$/.test(value.trim())) {
+    throw new CliError(`${flag} must be an integer, got "${value}"`, 2);
+  }
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min) {
     throw new CliError(`${flag} must be an integer >= ${min}, got "${value}"`, 2);

@@ -8,9 +8,9 @@
  */
 import { join } from "@std/path";
 import {
-  type CommittedBlockWire,
   committedBlockFromWire,
   committedBlockToWire,
+  type CommittedBlockWire,
   hashHeader,
   headerFromWire,
 } from "../consensus/block.ts";

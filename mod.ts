@@ -1,0 +1,43 @@
+/**
+ * Agent World Runtime (`awr`): public API. Running this module as the main module
+ * runs the command line (`deno run -A mod.ts --help`, or the compiled binary).
+ * @module
+ */
+export { AWR_VERSION } from "./src/version.ts";
+export { AwrError } from "./src/errors.ts";
+export type { Logger, LogLevel } from "./src/logger.ts";
+export { consoleLogger, silentLogger } from "./src/logger.ts";
+export { decodeCbor, encodeCanonical } from "./src/storage/cbor.ts";
+export { HASH_NAME, hashCanonical, hashHex } from "./src/storage/hash.ts";
+export { writeFileAtomic } from "./src/storage/atomic.ts";
+export { CasStore } from "./src/storage/cas.ts";
+export { decodeFile, encodeFile, type FileSchema, SnapshotError } from "./src/storage/schema.ts";
+export type {
+  Attestation,
+  Block,
+  BlockAction,
+  BlockHeader,
+  CommittedBlock,
+  Validator,
+} from "./src/consensus/types.ts";
+export { ConsensusEngine } from "./src/consensus/engine.ts";
+export { BlockStore, type CommittedBlockReader } from "./src/node/block_store.ts";
+export type {
+  NodeExecutionCommitContext,
+  NodeExecutionCommitResult,
+  NodeExecutionHook,
+  NodeExecutionHookInfo,
+} from "./src/node/execution_hook.ts";
+export { defaultNodeOptions, type NodeConfig, type NodeConfigInput } from "./src/node/config.ts";
+export { HandshakeError } from "./src/node/handshake.ts";
+export { NodeRuntime, type NodeRuntimeDeps } from "./src/node/runtime.ts";
+export type { NodeConsensusSnapshot, NodeSnapshot } from "./src/node/snapshot.ts";
+export { snapshotToJson } from "./src/node/snapshot.ts";
+export { POS_NODE_STATE_SCHEMA, type PosNodeState } from "./src/node/state_file.ts";
+export { runCli } from "./src/cli/main.ts";
+
+import { runCli } from "./src/cli/main.ts";
+
+if (import.meta.main) {
+  Deno.exit(await runCli(Deno.args));
+}

@@ -1,0 +1,160 @@
+/**
+ * `awr status` and `awr snapshot inspect`: read persisted node state offline.
+ * @module
+ */
+import type { Command } from "commander";
+import { join } from "@std/path";
+import { errorMessage } from "../errors.ts";
+import { consensusFromState, type NodeConsensusSnapshot } from "../node/snapshot.ts";
+import {
+  NODE_STATE_FILE,
+  nodeStatePath,
+  type PosNodeState,
+  readNodeState,
+} from "../node/state_file.ts";
+import { CliError, type CliIo } from "./io.ts";
+
+/** JSON view of a stored node state, with the seed's field names. */
+export interface StoredStatusJson {
+  node_id: string;
+  world_id: string;
+  state_file: string;
+  running: false;
+  consensus: Record<string, unknown>;
+  execution_lag: number;
+}
+
+function consensusJson(c: NodeConsensusSnapshot): Record<string, unknown> {
+  return {
+    mode: c.mode,
+    slot: c.slot,
+    epoch: c.epoch,
+    latest_height: c.latestHeight,
+    committed_height: c.committedHeight,
+    network_committed_height: c.networkCommittedHeight,
+    known_peer_heads: c.knownPeerHeads,
+    last_status: c.lastStatus,
+    last_block_hash: c.lastBlockHash,
+    last_execution_height: c.lastExecutionHeight,
+    last_execution_block_hash: c.lastExecutionBlockHash,
+    last_execution_state_root: c.lastExecutionStateRoot,
+  };
+}
+
+/** The status JSON for a stored state (also used by `awr status --json`). */
+export function storedStatusJson(state: PosNodeState, file: string): StoredStatusJson {
+  return {
+    node_id: state.nodeId,
+    world_id: state.worldId,
+    state_file: file,
+    running: false,
+    consensus: consensusJson(consensusFromState(state)),
+    execution_lag: state.committedHeight - state.lastExecutionHeight,
+  };
+}
+
+function humanLines(state: PosNodeState, file: string): string[] {
+  const lag = state.committedHeight - state.lastExecutionHeight;
+  return [
+    `node ${state.nodeId || "(unknown)"}  world ${state.worldId || "(unknown)"}`,
+    `  state file          ${file}`,
+    `  slot / epoch        ${state.slot} / ${state.epoch}`,
+    `  committed height    ${state.committedHeight}`,
+    `  last block hash     ${state.lastBlockHash ?? "-"}`,
+    `  execution height    ${state.lastExecutionHeight}  (lag ${lag})`,
+    `  execution block     ${state.lastExecutionBlockHash ?? "-"}`,
+    `  execution root      ${state.lastExecutionStateRoot ?? "-"}`,
+  ];
+}
+
+async function findNodeIds(dataDir: string): Promise<string[]> {
+  const ids: string[] = [];
+  try {
+    for await (const e of Deno.readDir(join(dataDir, "node"))) {
+      if (e.isDirectory) ids.push(e.name);
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new CliError(`no node state under ${dataDir} (missing ${join(dataDir, "node")})`);
+    }
+    throw err;
+  }
+  return ids.sort();
+}
+
+async function loadState(file: string): Promise<PosNodeState> {
+  let decoded;
+  try {
+    decoded = await readNodeState(file);
+  } catch (err) {
+    throw new CliError(errorMessage(err));
+  }
+  if (!decoded) throw new CliError(`${file}: no such file`);
+  return decoded.value;
+}
+
+/** Registers `awr status`. */
+export function registerStatusCommand(program: Command, io: CliIo): void {
+  program
+    .command("status")
+    .description("show a node's persisted consensus and execution state (works offline)")
+    .option("-d, --data-dir <dir>", "data directory", "./data")
+    .option("--node-id <id>", "node to show (default: the only node in the data dir)")
+    .option("--json", "print JSON with the seed's field names")
+    .action(async (opts: { dataDir: string; nodeId?: string; json?: boolean }) => {
+      let nodeId = opts.nodeId;
+      if (!nodeId) {
+        const ids = await findNodeIds(opts.dataDir);
+        if (ids.length === 0) throw new CliError(`no node state under ${opts.dataDir}`);
+        if (ids.length > 1) {
+          throw new CliError(
+            `several nodes in ${opts.dataDir} (${ids.join(", ")}); pick one with --node-id`,
+            2,
+          );
+        }
+        nodeId = ids[0];
+      }
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(nodeId)) {
+        throw new CliError(`--node-id: invalid id "${nodeId}"`, 2);
+      }
+      const file = nodeStatePath(opts.dataDir, nodeId);
+      const state = await loadState(file);
+      if (opts.json) io.out(JSON.stringify(storedStatusJson(state, file), null, 2));
+      else for (const line of humanLines(state, file)) io.out(line);
+    });
+}
+
+/** Registers `awr snapshot inspect`. */
+export function registerSnapshotCommands(program: Command, io: CliIo): void {
+  const snapshot = program.command("snapshot").description("inspect persisted snapshot files");
+  snapshot
+    .command("inspect")
+    .description(`decode a ${NODE_STATE_FILE} file and show every field`)
+    .argument("<file>", "path of the snapshot file")
+    .option("--json", "print JSON")
+    .action(async (file: string, opts: { json?: boolean }) => {
+      let decoded;
+      try {
+        decoded = await readNodeState(file);
+      } catch (err) {
+        throw new CliError(errorMessage(err));
+      }
+      if (!decoded) throw new CliError(`${file}: no such file`);
+      const json = {
+        file,
+        schema_version: decoded.version,
+        ...storedStatusJson(decoded.value, file),
+        genesis_unix_ms: decoded.value.genesisUnixMs,
+        unknown_fields: Object.keys(decoded.unknown),
+      };
+      if (opts.json) {
+        io.out(JSON.stringify(json, null, 2));
+        return;
+      }
+      io.out(`${file}: PosNodeStateSnapshot schema ${decoded.version}`);
+      for (const line of humanLines(decoded.value, file).slice(1)) io.out(line);
+      if (json.unknown_fields.length) {
+        io.out(`  unknown fields kept ${json.unknown_fields.join(", ")}`);
+      }
+    });
+}

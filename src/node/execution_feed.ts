@@ -1,0 +1,166 @@
+/**
+ * Hands committed heights to the execution hook: in height order, one call in
+ * flight, never blocking the tick loop. A failed call is retried with backoff from
+ * the same height, so nothing is skipped and nothing succeeds twice.
+ * @module
+ */
+import { errorMessage } from "../errors.ts";
+import type {
+  NodeExecutionCommitContext,
+  NodeExecutionCommitResult,
+  NodeExecutionHook,
+} from "./execution_hook.ts";
+
+/** Where execution stands. */
+export interface ExecutionProgress {
+  height: number;
+  executionBlockHash: string | null;
+  executionStateRoot: string | null;
+}
+
+/** What the feed needs from the node. */
+export interface ExecutionFeedDeps {
+  hook: NodeExecutionHook;
+  /** Highest committed height (read on every decision). */
+  committedHeight(): number;
+  /** Builds the hook context for a committed height. */
+  contextFor(height: number): Promise<NodeExecutionCommitContext>;
+  /** Called after each successful call, in height order. */
+  onResult(result: NodeExecutionCommitResult, ctx: NodeExecutionCommitContext, ms: number): void;
+  /** Called when a call fails (the height will be handed over again). */
+  onError(height: number, message: string): void;
+  /** First retry delay after a failure (doubles up to `retryMaxMs`). */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Monotonic milliseconds. */
+  now(): number;
+}
+
+/**
+ * The node's execution delivery queue.
+ *
+ * @example
+ * ```ts
+ * import { ExecutionFeed } from "./execution_feed.ts";
+ * // const feed = new ExecutionFeed(deps, { height: 0, executionBlockHash: null, executionStateRoot: null });
+ * // feed.kick(); // after every commit and every tick
+ * ```
+ */
+export class ExecutionFeed {
+  readonly #deps: ExecutionFeedDeps;
+  #progress: ExecutionProgress;
+  #inFlight: Promise<void> | null = null;
+  #inFlightHeight = 0;
+  #failures = 0;
+  #retryAt = 0;
+  #paused = false;
+  #errorCount = 0;
+
+  /**
+   * @param deps the node's side
+   * @param start the position agreed by the start-up handshake
+   */
+  constructor(deps: ExecutionFeedDeps, start: ExecutionProgress) {
+    this.#deps = deps;
+    this.#progress = { ...start };
+  }
+
+  /** Current execution position. */
+  get progress(): Readonly<ExecutionProgress> {
+    return this.#progress;
+  }
+
+  /** Height of the call in flight, or 0. */
+  get inFlightHeight(): number {
+    return this.#inFlightHeight;
+  }
+
+  /** How many calls have failed since start. */
+  get errorCount(): number {
+    return this.#errorCount;
+  }
+
+  /** Stops handing out new heights (the call in flight finishes). */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Starts the next call if none is in flight, a height is waiting and no backoff applies. */
+  kick(): void {
+    if (this.#paused || this.#inFlight) return;
+    const next = this.#progress.height + 1;
+    if (next > this.#deps.committedHeight()) return;
+    if (this.#failures > 0 && this.#deps.now() < this.#retryAt) return;
+    this.#inFlightHeight = next;
+    this.#inFlight = this.#deliver(next).then((ok) => {
+      this.#inFlight = null;
+      this.#inFlightHeight = 0;
+      // Keep going while heights are waiting: execution catches up without waiting for a tick.
+      if (ok) this.kick();
+    });
+  }
+
+  /** Resolves when no call is in flight. */
+  async idle(): Promise<void> {
+    while (this.#inFlight) await this.#inFlight;
+  }
+
+  /**
+   * Delivers every waiting height one after another (start-up replay, stop drain).
+   * Returns false at the first failure or when `deadline` (monotonic ms) passes.
+   */
+  async catchUp(deadline = Infinity): Promise<boolean> {
+    await this.idle();
+    while (this.#progress.height < this.#deps.committedHeight()) {
+      if (this.#deps.now() > deadline) return false;
+      const before = this.#errorCount;
+      this.#failures = 0; // catch-up retries once immediately rather than waiting for backoff
+      const wasPaused = this.#paused;
+      this.#paused = false;
+      this.kick();
+      this.#paused = wasPaused;
+      await this.idle();
+      if (this.#errorCount !== before) return false;
+    }
+    return true;
+  }
+
+  async #deliver(height: number): Promise<boolean> {
+    const t0 = this.#deps.now();
+    let ctx: NodeExecutionCommitContext;
+    let result: NodeExecutionCommitResult;
+    try {
+      ctx = await this.#deps.contextFor(height);
+      result = await this.#deps.hook.onCommit(ctx);
+      if (!result || result.executionHeight !== height) {
+        throw new Error(
+          `execution hook returned height ${result?.executionHeight} for committed height ${height}`,
+        );
+      }
+      if (
+        typeof result.executionBlockHash !== "string" ||
+        typeof result.executionStateRoot !== "string"
+      ) {
+        throw new Error(`execution hook returned no hashes for height ${height}`);
+      }
+    } catch (err) {
+      this.#failures++;
+      this.#errorCount++;
+      const delay = Math.min(
+        this.#deps.retryMaxMs,
+        this.#deps.retryBaseMs * 2 ** Math.min(this.#failures - 1, 16),
+      );
+      this.#retryAt = this.#deps.now() + delay;
+      this.#deps.onError(height, errorMessage(err));
+      return false;
+    }
+    this.#failures = 0;
+    this.#progress = {
+      height,
+      executionBlockHash: result.executionBlockHash,
+      executionStateRoot: result.executionStateRoot,
+    };
+    this.#deps.onResult(result, ctx, this.#deps.now() - t0);
+    return true;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * What a running node reports about itself (`NodeRuntime.snapshot()`), and its JSON
+ * form with the seed's snake_case names (used by `awr status --json` and HTTP).
+ * @module
+ */
+import type { NodeRole } from "./config.ts";
+import type { PosNodeState } from "./state_file.ts";
+
+/** Consensus mode: `local` = one process attests for every configured validator. */
+export type ConsensusMode = "local" | "network";
+
+/** Consensus view of the node (seed §3), including the execution fields. */
+export interface NodeConsensusSnapshot {
+  mode: ConsensusMode;
+  slot: number;
+  epoch: number;
+  latestHeight: number;
+  committedHeight: number;
+  networkCommittedHeight: number;
+  knownPeerHeads: Record<string, number>;
+  lastStatus: string | null;
+  lastBlockHash: string | null;
+  lastExecutionHeight: number;
+  lastExecutionBlockHash: string | null;
+  lastExecutionStateRoot: string | null;
+}
+
+/** Everything a node reports. */
+export interface NodeSnapshot {
+  nodeId: string;
+  worldId: string;
+  role: NodeRole;
+  running: boolean;
+  tickCount: number;
+  lastTickUnixMs: number | null;
+  consensus: NodeConsensusSnapshot;
+  lastError: string | null;
+}
+
+/** JSON form of {@link NodeConsensusSnapshot} (snake_case). */
+export interface NodeConsensusSnapshotJson {
+  mode: ConsensusMode;
+  slot: number;
+  epoch: number;
+  latest_height: number;
+  committed_height: number;
+  network_committed_height: number;
+  known_peer_heads: Record<string, number>;
+  last_status: string | null;
+  last_block_hash: string | null;
+  last_execution_height: number;
+  last_execution_block_hash: string | null;
+  last_execution_state_root: string | null;
+}
+
+/** JSON form of {@link NodeSnapshot} (snake_case). */
+export interface NodeSnapshotJson {
+  node_id: string;
+  world_id: string;
+  role: NodeRole;
+  running: boolean;
+  tick_count: number;
+  last_tick_unix_ms: number | null;
+  consensus: NodeConsensusSnapshotJson;
+  last_error: string | null;
+}
+
+/**
+ * Converts a snapshot to its snake_case JSON form.
+ *
+ * @example
+ * ```ts
+ * import { snapshotToJson } from "./snapshot.ts";
+ * // JSON.stringify(snapshotToJson(runtime.snapshot()))
+ * ```
+ */
+export function snapshotToJson(s: NodeSnapshot): NodeSnapshotJson {
+  const c = s.consensus;
+  return {
+    node_id: s.nodeId,
+    world_id: s.worldId,
+    role: s.role,
+    running: s.running,
+    tick_count: s.tickCount,
+    last_tick_unix_ms: s.lastTickUnixMs,
+    consensus: {
+      mode: c.mode,
+      slot: c.slot,
+      epoch: c.epoch,
+      latest_height: c.latestHeight,
+      committed_height: c.committedHeight,
+      network_committed_height: c.networkCommittedHeight,
+      known_peer_heads: { ...c.knownPeerHeads },
+      last_status: c.lastStatus,
+      last_block_hash: c.lastBlockHash,
+      last_execution_height: c.lastExecutionHeight,
+      last_execution_block_hash: c.lastExecutionBlockHash,
+      last_execution_state_root: c.lastExecutionStateRoot,
+    },
+    last_error: s.lastError,
+  };
+}
+
+/** The consensus part of a snapshot, as a stopped node's state file implies it. */
+export function consensusFromState(state: PosNodeState): NodeConsensusSnapshot {
+  return {
+    mode: "local",
+    slot: state.slot,
+    epoch: state.epoch,
+    latestHeight: state.latestHeight,
+    committedHeight: state.committedHeight,
+    networkCommittedHeight: state.committedHeight,
+    knownPeerHeads: {},
+    lastStatus: state.lastStatus,
+    lastBlockHash: state.lastBlockHash,
+    lastExecutionHeight: state.lastExecutionHeight,
+    lastExecutionBlockHash: state.lastExecutionBlockHash,
+    lastExecutionStateRoot: state.lastExecutionStateRoot,
+  };
+}

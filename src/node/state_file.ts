@@ -1,0 +1,109 @@
+/**
+ * `node_pos_state.cbor`: the persisted `PosNodeStateSnapshot` (seed §4), described
+ * once. Files written before the execution fields existed load with 0 / null.
+ * @module
+ */
+import { join } from "@std/path";
+import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
+import {
+  type Decoded,
+  decodeFile,
+  defaultsOf,
+  encodeFile,
+  type FileSchema,
+} from "../storage/schema.ts";
+
+/** The persisted consensus + execution state of one node. */
+export interface PosNodeState {
+  nodeId: string;
+  worldId: string;
+  /** Wall-clock origin of slot numbering (unix ms), fixed at the first start. */
+  genesisUnixMs: number;
+  slot: number;
+  epoch: number;
+  latestHeight: number;
+  committedHeight: number;
+  /** Slot of the last committed block. */
+  lastCommittedSlot: number;
+  lastBlockHash: string | null;
+  lastStatus: string | null;
+  lastExecutionHeight: number;
+  lastExecutionBlockHash: string | null;
+  lastExecutionStateRoot: string | null;
+}
+
+/** File name inside `<data>/node/<node_id>/`. */
+export const NODE_STATE_FILE = "node_pos_state.cbor";
+
+/** Schema of `node_pos_state.cbor` (version 1). */
+export const POS_NODE_STATE_SCHEMA: FileSchema<PosNodeState> = {
+  kind: "PosNodeStateSnapshot",
+  version: 1,
+  fields: [
+    { key: "nodeId", wire: "node_id", type: "string", default: "" },
+    { key: "worldId", wire: "world_id", type: "string", default: "" },
+    { key: "genesisUnixMs", wire: "genesis_unix_ms", type: "u64", default: 0 },
+    { key: "slot", wire: "slot", type: "u64", default: 0 },
+    { key: "epoch", wire: "epoch", type: "u64", default: 0 },
+    { key: "latestHeight", wire: "latest_height", type: "u64", default: 0 },
+    { key: "committedHeight", wire: "committed_height", type: "u64", default: 0 },
+    { key: "lastCommittedSlot", wire: "last_committed_slot", type: "u64", default: 0 },
+    { key: "lastBlockHash", wire: "last_block_hash", type: "string?", default: null },
+    { key: "lastStatus", wire: "last_status", type: "string?", default: null },
+    { key: "lastExecutionHeight", wire: "last_execution_height", type: "u64", default: 0 },
+    {
+      key: "lastExecutionBlockHash",
+      wire: "last_execution_block_hash",
+      type: "string?",
+      default: null,
+    },
+    {
+      key: "lastExecutionStateRoot",
+      wire: "last_execution_state_root",
+      type: "string?",
+      default: null,
+    },
+  ],
+};
+
+/** Folder of one node inside the data dir. */
+export function nodeDir(dataDir: string, nodeId: string): string {
+  return join(dataDir, "node", nodeId);
+}
+
+/** Path of a node's state file. */
+export function nodeStatePath(dataDir: string, nodeId: string): string {
+  return join(nodeDir(dataDir, nodeId), NODE_STATE_FILE);
+}
+
+/**
+ * Reads a state file; `null` when it does not exist. Errors name the file and field.
+ *
+ * @example
+ * ```ts
+ * import { readNodeState } from "./state_file.ts";
+ * const state = await readNodeState("./data/node/node-1/node_pos_state.cbor");
+ * ```
+ */
+export async function readNodeState(path: string): Promise<Decoded<PosNodeState> | null> {
+  const bytes = await readFileIfExists(path);
+  if (!bytes) return null;
+  return decodeFile(POS_NODE_STATE_SCHEMA, bytes, path);
+}
+
+/** A fresh state for a node that has never run. */
+export function freshNodeState(nodeId: string, worldId: string): PosNodeState {
+  return { ...defaultsOf(POS_NODE_STATE_SCHEMA), nodeId, worldId };
+}
+
+/** Writes the state file atomically, keeping unknown fields from the file it replaces. */
+export async function writeNodeState(
+  path: string,
+  state: PosNodeState,
+  unknown: Record<string, unknown>,
+  durable = true,
+): Promise<void> {
+  await writeFileAtomic(path, encodeFile(POS_NODE_STATE_SCHEMA, state, unknown, path), {
+    durable,
+  });
+}
