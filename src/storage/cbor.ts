@@ -94,6 +94,13 @@ function prepare(value: unknown, path: string): unknown {
       }
       return Object.is(value, -0) ? 0 : value;
     case "bigint":
+      // cbor-x writes -2^64 as a tag-3 bignum rather than major type 1; refuse the
+      // range edge instead of emitting non-canonical bytes.
+      if (value < -(2n ** 64n) + 1n || value >= 2n ** 64n) {
+        throw new CborError("CBOR_VALUE", `integer at ${path} is outside the 64-bit range`, {
+          path,
+        });
+      }
       return value > -BigInt(TWO_32) && value < BigInt(TWO_32) ? Number(value) : value;
     case "string":
     case "boolean":
