@@ -7,6 +7,8 @@ import { Command, CommanderError } from "commander";
 import { errorMessage } from "../errors.ts";
 import { AWR_VERSION } from "../version.ts";
 import { CliError, type CliIo, processIo } from "./io.ts";
+import { registerDriversCommands } from "./drivers.ts";
+import { registerLiveCommand } from "./live.ts";
 import { registerSnapshotCommands, registerStatusCommand } from "./status.ts";
 
 /** Builds the program with every command registered. */
@@ -25,7 +27,9 @@ export function buildProgram(io: CliIo): Command {
       writeOut: (s) => io.out(s.replace(/\n$/, "")),
       writeErr: (s) => io.err(s.replace(/\n$/, "")),
     });
+  registerLiveCommand(program, io);
   registerStatusCommand(program, io);
+  registerDriversCommands(program, io);
   registerSnapshotCommands(program, io);
   return program;
 }

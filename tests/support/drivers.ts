@@ -22,7 +22,12 @@ export interface CountingDriverOptions {
   ts?: boolean;
   /** Spin forever at this height, on the first attempt only (a marker file remembers). */
   hangOnceAt?: number;
-  /** Busy-wait this long on every height (CPU, not a timer). */
+  /** Throw an uncaught error at this height, on the first attempt only. */
+  crashOnceAt?: number;
+  /**
+   * Busy-wait this long on every height (CPU, not a timer), until a file
+   * `<state file>.fast` appears (see {@link recoverMarker}): the driver "recovers".
+   */
   busyMsPerHeight?: number;
 }
 
@@ -43,6 +48,7 @@ type Host = any;`
   }
 const NAME = ${JSON.stringify(o.name)};
 const HANG_AT = ${o.hangOnceAt ?? 0};
+const CRASH_AT = ${o.crashOnceAt ?? 0};
 const BUSY_MS = ${o.busyMsPerHeight ?? 0};
 
 async function create(host${t(": Host")}) {
@@ -60,19 +66,34 @@ async function create(host${t(": Host")}) {
     executionBlockHash: state.execution_block_hash,
     executionStateRoot: state.state_root,
   });
+  async function exists(path${t(": string")}) {
+    try {
+      await Deno.stat(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  async function firstAttempt(tag${t(": string")}) {
+    try {
+      await Deno.stat(file + "." + tag);
+      return false;
+    } catch {
+      await Deno.writeFile(file + "." + tag, new Uint8Array());
+      return true;
+    }
+  }
   async function step(height${t(": number")}, nodeBlockHash${t(": string")}, actionCount${
     t(": number")
   }) {
-    if (height === HANG_AT) {
-      const marker = file + ".hung";
-      try {
-        await Deno.stat(marker);
-      } catch {
-        await Deno.writeFile(marker, new Uint8Array());
-        for (;;) { /* hang: only terminating the worker ends this */ }
-      }
+    if (height === HANG_AT && await firstAttempt("hung")) {
+      for (;;) { /* hang: only terminating the worker ends this */ }
     }
-    if (BUSY_MS > 0) {
+    if (height === CRASH_AT && await firstAttempt("crashed")) {
+      setTimeout(() => { throw new Error("driver crashed on purpose"); }, 0);
+      await new Promise(() => {});
+    }
+    if (BUSY_MS > 0 && !(await exists(file + ".fast"))) {
       const until = Date.now() + BUSY_MS;
       while (Date.now() < until) { /* burn CPU */ }
     }
@@ -112,6 +133,11 @@ async function create(host${t(": Host")}) {
 
 export default { name: NAME, apiVersion: 1, description: "counts actions (test driver)", create };
 `;
+}
+
+/** Path of the file that makes a busy counting driver fast. */
+export function recoverMarker(dataDir: string, name: string): string {
+  return join(dataDir, `counting-${name}.cbor.fast`);
 }
 
 /** Writes a counting driver into `dir` as `<file>`; returns its path. */

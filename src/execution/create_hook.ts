@@ -1,0 +1,125 @@
+/**
+ * The one function the node and the live command call to get their execution
+ * hook: the named driver plugin, hosted in a Worker (default) or in-process (for
+ * tools and tests).
+ * @module
+ */
+import { type Logger, silentLogger } from "../logger.ts";
+import type {
+  NodeExecutionCommitContext,
+  NodeExecutionCommitResult,
+  NodeExecutionHook,
+  NodeExecutionHookInfo,
+} from "../node/execution_hook.ts";
+import { startDriver } from "./host.ts";
+import type { DriverMode } from "./plugin.ts";
+import { WorkerExecutionHook } from "./worker_hook.ts";
+
+/** Options of {@link createExecutionHook}. */
+export interface ExecutionHookOptions {
+  /** The node's data folder. */
+  dataDir: string;
+  nodeId: string;
+  worldId: string;
+  /** Driver name (`--driver`); default `bridge`. */
+  driver?: string;
+  /** Drop-in plugins folder (`--plugins-dir`). */
+  pluginsDir?: string;
+  /** Execution mode recorded by the execution core; default `node`. */
+  mode?: DriverMode;
+  /** Time budget per height in ms (Worker only); default 30 000. */
+  heightTimeoutMs?: number;
+  /** Time budget to start the driver, answer info and close, in ms (Worker only); default 60 000. */
+  startTimeoutMs?: number;
+  /** fsync every write; default true. */
+  durable?: boolean;
+  logger?: Logger;
+  /** Run the driver on the calling thread (no time budget, no restart); default false. */
+  inProcess?: boolean;
+}
+
+/** The hook {@link createExecutionHook} returns: a node execution hook plus what it hosts. */
+export interface DriverExecutionHook extends NodeExecutionHook {
+  /** Name of the driver. */
+  readonly driverName: string;
+  /** Worker restarts after a timeout or a crash (always 0 in-process). */
+  readonly restarts: number;
+}
+
+/** Defaults of {@link ExecutionHookOptions}. */
+export const defaultExecutionHookOptions = {
+  driver: "bridge",
+  mode: "node" as DriverMode,
+  heightTimeoutMs: 30_000,
+  startTimeoutMs: 60_000,
+  durable: true,
+  inProcess: false,
+} as const;
+
+/**
+ * Loads and starts the driver and returns it as a node execution hook. Rejects when
+ * the driver cannot be found or started (with the loader's or driver's message). The
+ * hook has `info()` only when the driver has one.
+ *
+ * @example
+ * ```ts
+ * import { createExecutionHook } from "./create_hook.ts";
+ * const hook = await createExecutionHook({
+ *   dataDir: "/tmp/awr-example", nodeId: "node-1", worldId: "world-1",
+ * });
+ * console.log(await hook.info?.());
+ * await hook.close?.();
+ * ```
+ */
+export async function createExecutionHook(
+  options: ExecutionHookOptions,
+): Promise<DriverExecutionHook> {
+  const d = defaultExecutionHookOptions;
+  const logger = options.logger ?? silentLogger;
+  const start = {
+    dataDir: options.dataDir,
+    nodeId: options.nodeId,
+    worldId: options.worldId,
+    driver: options.driver ?? d.driver,
+    pluginsDir: options.pluginsDir,
+    mode: options.mode ?? d.mode,
+    durable: options.durable ?? d.durable,
+  };
+  if (options.inProcess ?? d.inProcess) {
+    const running = await startDriver({ ...start, logger });
+    let tail: Promise<unknown> = Promise.resolve();
+    // Same ordering guarantee as the Worker variant: calls never overtake each other.
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = tail.then(fn, fn);
+      tail = run.catch(() => {});
+      return run;
+    };
+    const hook: { -readonly [K in keyof DriverExecutionHook]: DriverExecutionHook[K] } = {
+      driverName: running.listing.name,
+      restarts: 0,
+      onCommit: (ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> =>
+        serial(() => running.commit(ctx)),
+      close: () => serial(() => running.close()),
+    };
+    if (running.hasInfo) {
+      hook.info = () => serial(async () => (await running.info()) as NodeExecutionHookInfo);
+    }
+    return hook;
+  }
+  const worker = await WorkerExecutionHook.start({
+    ...start,
+    heightTimeoutMs: options.heightTimeoutMs ?? d.heightTimeoutMs,
+    startTimeoutMs: options.startTimeoutMs ?? d.startTimeoutMs,
+    logger,
+  });
+  const hook: DriverExecutionHook = {
+    driverName: worker.driverName,
+    get restarts() {
+      return worker.restarts;
+    },
+    onCommit: (ctx) => worker.onCommit(ctx),
+    close: () => worker.close(),
+  };
+  if (worker.hasInfo) hook.info = () => worker.info();
+  return hook;
+}

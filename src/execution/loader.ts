@@ -1,0 +1,344 @@
+/**
+ * Finds and loads execution driver plugins.
+ *
+ * Two sets: the *embedded* set is the repo's `plugins/` folder, addressed relative
+ * to this module so `deno compile --include plugins` carries it inside the binary;
+ * the *drop-in* set is a folder on disk (by default `plugins/` beside the compiled
+ * binary, or the repo's `plugins/` under `deno run`, where it is the embedded
+ * folder itself and is scanned once). A drop-in is imported by the `file://` URL of
+ * its real path, and only when that real path lies inside the folder.
+ *
+ * Names are unique: when a drop-in claims an embedded driver's name the embedded
+ * driver wins and the drop-in is refused; when two drop-ins claim the same name
+ * both are refused, since picking one would depend on file names.
+ * @module
+ */
+import { dirname, extname, fromFileUrl, join, SEPARATOR, toFileUrl } from "@std/path";
+import { AwrError, errorMessage } from "../errors.ts";
+import { DRIVER_API_VERSION, type DriverPlugin } from "./plugin.ts";
+
+/** Error for a plugin that cannot be used, or a driver name that is not there. */
+export class PluginError extends AwrError {}
+
+/** Where a driver came from. */
+export type DriverSource = "embedded" | "drop-in";
+
+/** One usable driver. */
+export interface DriverListing {
+  readonly name: string;
+  readonly apiVersion: number;
+  readonly description: string | null;
+  readonly source: DriverSource;
+  /** Path of the module (inside the binary for embedded drivers of a compiled awr). */
+  readonly file: string;
+}
+
+/** A plugin file that was refused, and why. */
+export interface PluginProblem {
+  readonly file: string;
+  /** One of the `PLUGIN_*` codes of {@link PluginError}. */
+  readonly code: string;
+  readonly message: string;
+  /** The driver name the file declares, when it got that far. */
+  readonly name?: string;
+}
+
+/** Result of {@link listDrivers}. */
+export interface DriverCatalog {
+  /** Usable drivers, embedded first, each set by file name. */
+  readonly drivers: DriverListing[];
+  readonly problems: PluginProblem[];
+  /** The drop-in folder that was scanned (null when it is the embedded folder). */
+  readonly dropInDir: string | null;
+}
+
+/** Options shared by {@link listDrivers} and {@link loadDriver}. */
+export interface LoaderOptions {
+  /** Drop-in folder (`--plugins-dir`); it must exist. Default: {@link defaultPluginsDir}. */
+  pluginsDir?: string;
+}
+
+/** A loaded driver plugin and where it came from. */
+export interface LoadedDriver {
+  readonly plugin: DriverPlugin;
+  readonly listing: DriverListing;
+}
+
+const EMBEDDED_URL = new URL("../../plugins/", import.meta.url);
+// Used only if the embedded folder cannot be listed (it always holds these).
+const EMBEDDED_FALLBACK = ["bridge-driver.ts"];
+const CANDIDATE_EXTENSIONS = new Set([".ts", ".js", ".mjs"]);
+
+interface Candidate {
+  readonly file: string;
+  readonly url: string;
+  readonly source: DriverSource;
+}
+
+interface Found {
+  readonly plugin: DriverPlugin;
+  readonly listing: DriverListing;
+}
+
+/**
+ * The drop-in folder used when `--plugins-dir` is not given.
+ *
+ * @example
+ * ```ts
+ * import { defaultPluginsDir } from "./loader.ts";
+ * console.log(defaultPluginsDir()); // the repo's plugins/ under `deno run`
+ * ```
+ */
+export function defaultPluginsDir(): string {
+  if (Deno.build.standalone) return join(dirname(Deno.execPath()), "plugins");
+  return fromFileUrl(EMBEDDED_URL);
+}
+
+function isCandidateName(name: string): boolean {
+  if (name.startsWith(".") || name.endsWith(".d.ts")) return false;
+  return CANDIDATE_EXTENSIONS.has(extname(name).toLowerCase());
+}
+
+async function sortedNames(dir: string): Promise<Deno.DirEntry[]> {
+  const entries: Deno.DirEntry[] = [];
+  for await (const e of Deno.readDir(dir)) if (isCandidateName(e.name)) entries.push(e);
+  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+async function embeddedCandidates(): Promise<Candidate[]> {
+  let names: string[];
+  try {
+    names = (await sortedNames(fromFileUrl(EMBEDDED_URL))).filter((e) => !e.isDirectory).map((
+      e,
+    ) => e.name);
+  } catch {
+    names = EMBEDDED_FALLBACK;
+  }
+  return names.map((n) => {
+    const url = new URL(n, EMBEDDED_URL);
+    return { file: fromFileUrl(url), url: url.href, source: "embedded" };
+  });
+}
+
+async function realPathOrNull(path: string): Promise<string | null> {
+  try {
+    return await Deno.realPath(path);
+  } catch {
+    return null;
+  }
+}
+
+async function dropInCandidates(
+  dir: string,
+  problems: PluginProblem[],
+): Promise<Candidate[]> {
+  const realDir = await realPathOrNull(dir);
+  if (realDir === null) {
+    throw new PluginError("PLUGINS_DIR_MISSING", `plugins folder ${dir} does not exist`, { dir });
+  }
+  const out: Candidate[] = [];
+  for (const entry of await sortedNames(realDir)) {
+    const file = join(realDir, entry.name);
+    const real = await realPathOrNull(file);
+    if (real === null) {
+      problems.push({
+        file,
+        code: "PLUGIN_UNREADABLE",
+        message: `${file}: cannot resolve the file (a dangling link?)`,
+      });
+      continue;
+    }
+    if (!real.startsWith(realDir + SEPARATOR)) {
+      problems.push({
+        file,
+        code: "PLUGIN_OUTSIDE_FOLDER",
+        message: `${file} resolves to ${real}, outside the plugins folder ${realDir}; refused`,
+      });
+      continue;
+    }
+    if (!(await Deno.stat(real)).isFile) continue;
+    out.push({ file, url: toFileUrl(real).href, source: "drop-in" });
+  }
+  return out;
+}
+
+function problem(c: Candidate, code: string, message: string, name?: string): PluginProblem {
+  return { file: c.file, code, message: `${c.file}: ${message}`, ...(name ? { name } : {}) };
+}
+
+// Import errors carry a multi-line code frame; keep its first line and the location.
+function oneLine(err: unknown): string {
+  const lines = errorMessage(err).split("\n");
+  const at = lines.find((l) => /^\s*at \S+:\d+:\d+/.test(l))?.trim();
+  return at && !lines[0].includes(at) ? `${lines[0]} (${at})` : lines[0];
+}
+
+function importHint(c: Candidate): string {
+  if (Deno.build.standalone && extname(c.file).toLowerCase() === ".ts") {
+    return "; this compiled awr cannot load a .ts drop-in: compile the driver to .js " +
+      "(e.g. esbuild) or run awr from source";
+  }
+  return "";
+}
+
+async function inspect(c: Candidate): Promise<Found | PluginProblem> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(c.url);
+  } catch (err) {
+    return problem(
+      c,
+      "PLUGIN_IMPORT_FAILED",
+      `cannot import: ${oneLine(err)}${importHint(c)}`,
+    );
+  }
+  const plugin = mod.default as Record<string, unknown> | undefined;
+  if (plugin === undefined) {
+    return problem(
+      c,
+      "PLUGIN_NO_DEFAULT_EXPORT",
+      "has no default export; a driver plugin's default export is { name, apiVersion, create }",
+    );
+  }
+  if (plugin === null || typeof plugin !== "object") {
+    return problem(c, "PLUGIN_BAD_SHAPE", `default export is ${plugin}, not an object`);
+  }
+  if (plugin.apiVersion !== DRIVER_API_VERSION) {
+    return problem(
+      c,
+      "PLUGIN_API_VERSION",
+      `declares apiVersion ${JSON.stringify(plugin.apiVersion) ?? "undefined"}; ` +
+        `this awr supports apiVersion ${DRIVER_API_VERSION}`,
+    );
+  }
+  if (typeof plugin.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(plugin.name)) {
+    return problem(
+      c,
+      "PLUGIN_BAD_SHAPE",
+      "default export has no valid name (a string of letters, digits, '.', '_' or '-')",
+    );
+  }
+  if (typeof plugin.create !== "function") {
+    return problem(c, "PLUGIN_BAD_SHAPE", `driver "${plugin.name}" has no create(host) function`);
+  }
+  const description = typeof plugin.description === "string" ? plugin.description : null;
+  return {
+    plugin: plugin as unknown as DriverPlugin,
+    listing: {
+      name: plugin.name,
+      apiVersion: DRIVER_API_VERSION,
+      description,
+      source: c.source,
+      file: c.file,
+    },
+  };
+}
+
+async function sameFolder(a: string, b: string): Promise<boolean> {
+  const [ra, rb] = await Promise.all([realPathOrNull(a), realPathOrNull(b)]);
+  return ra !== null && ra === rb;
+}
+
+async function scan(options: LoaderOptions): Promise<{ found: Found[] } & DriverCatalog> {
+  const problems: PluginProblem[] = [];
+  const dir = options.pluginsDir ?? defaultPluginsDir();
+  const embeddedDir = fromFileUrl(EMBEDDED_URL);
+  const skipDropIns = !Deno.build.standalone && await sameFolder(dir, embeddedDir);
+  let dropIns: Candidate[] = [];
+  if (!skipDropIns) {
+    // The default folder beside a binary is optional; a folder the operator named is not.
+    const optional = options.pluginsDir === undefined && await realPathOrNull(dir) === null;
+    if (!optional) dropIns = await dropInCandidates(dir, problems);
+  }
+  const results = await Promise.all(
+    [...await embeddedCandidates(), ...dropIns].map((c) => inspect(c)),
+  );
+  const byName = new Map<string, Found[]>();
+  for (const r of results) {
+    if (!("plugin" in r)) {
+      problems.push(r);
+      continue;
+    }
+    const list = byName.get(r.listing.name) ?? [];
+    list.push(r);
+    byName.set(r.listing.name, list);
+  }
+  const found: Found[] = [];
+  for (const [name, list] of byName) {
+    const embedded = list.find((f) => f.listing.source === "embedded");
+    const keep = embedded ?? (list.length === 1 ? list[0] : null);
+    if (keep) found.push(keep);
+    for (const f of list) {
+      if (f === keep) continue;
+      const others = list.filter((o) => o !== f).map((o) =>
+        `${o.listing.file} (${o.listing.source})`
+      );
+      const outcome = keep ? `; ${keep.listing.file} is used` : "; none of them is used";
+      problems.push({
+        file: f.listing.file,
+        code: "PLUGIN_DUPLICATE_NAME",
+        name,
+        message: `${f.listing.file}: driver name "${name}" is also declared by ${
+          others.join(", ")
+        }${outcome}`,
+      });
+    }
+  }
+  const order = (f: Found) => f.listing.source === "embedded" ? 0 : 1;
+  found.sort((a, b) => order(a) - order(b) || (a.listing.file < b.listing.file ? -1 : 1));
+  return {
+    found,
+    drivers: found.map((f) => f.listing),
+    problems,
+    dropInDir: skipDropIns ? null : dir,
+  };
+}
+
+/**
+ * Lists the usable drivers and the plugin files that were refused.
+ *
+ * @example
+ * ```ts
+ * import { listDrivers } from "./loader.ts";
+ * const { drivers, problems } = await listDrivers();
+ * console.log(drivers.map((d) => d.name), problems.length);
+ * ```
+ */
+export async function listDrivers(options: LoaderOptions = {}): Promise<DriverCatalog> {
+  const { drivers, problems, dropInDir } = await scan(options);
+  return { drivers, problems, dropInDir };
+}
+
+/**
+ * Loads the driver plugin called `name`; a missing name, or one refused (duplicate,
+ * broken file), is a {@link PluginError} that says why.
+ *
+ * @example
+ * ```ts
+ * import { loadDriver } from "./loader.ts";
+ * const { plugin, listing } = await loadDriver("bridge");
+ * console.log(plugin.name, listing.source); // "bridge" "embedded"
+ * ```
+ */
+export async function loadDriver(name: string, options: LoaderOptions = {}): Promise<LoadedDriver> {
+  const { found, problems } = await scan(options);
+  const hit = found.find((f) => f.listing.name === name);
+  if (hit) return hit;
+  const refused = problems.find((p) => p.name === name);
+  if (refused) {
+    throw new PluginError(refused.code, `driver "${name}" is refused: ${refused.message}`, {
+      name,
+      file: refused.file,
+    });
+  }
+  const known = found.map((f) => f.listing.name).join(", ") || "none";
+  // Name the refused files: the wanted driver may be the one that failed to load.
+  const broken = problems.length > 0
+    ? `; refused plugin files: ${problems.map((p) => p.message).join("; ")}`
+    : "";
+  throw new PluginError(
+    "DRIVER_NOT_FOUND",
+    `no driver named "${name}" (available: ${known})${broken}`,
+    { name, problems: problems.map((p) => p.message) },
+  );
+}

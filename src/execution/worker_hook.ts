@@ -1,0 +1,297 @@
+/**
+ * Main-thread side of the off-thread driver: the node's execution hook, backed by a
+ * Deno Worker that hosts the driver (`driver_worker.ts`). Calls run one at a time,
+ * so results come back in height order. Each commit has a time budget; a call
+ * that overruns it, or a worker that dies, rejects with a typed error and the
+ * worker is terminated and started again; the restarted driver reopens its state
+ * from disk and the node hands the height over again.
+ * @module
+ */
+import { errorMessage } from "../errors.ts";
+import { type Logger, silentLogger } from "../logger.ts";
+import type {
+  NodeExecutionCommitContext,
+  NodeExecutionCommitResult,
+  NodeExecutionHookInfo,
+} from "../node/execution_hook.ts";
+import type {
+  WorkerErrorPayload,
+  WorkerReply,
+  WorkerRequest,
+  WorkerStarted,
+  WorkerStartOptions,
+} from "./driver_worker.ts";
+import { DriverError } from "./host.ts";
+
+/** Options of {@link WorkerExecutionHook.start}. */
+export interface WorkerHookOptions extends WorkerStartOptions {
+  /** Budget per height of a commit call, in ms (a call covering a gap gets one per height). */
+  heightTimeoutMs: number;
+  /** Budget for loading the plugin and opening the driver (and for info/close), in ms. */
+  startTimeoutMs: number;
+  logger?: Logger;
+}
+
+type Request =
+  | { readonly op: "start"; readonly options: WorkerStartOptions }
+  | { readonly op: "info" }
+  | { readonly op: "commit"; readonly ctx: NodeExecutionCommitContext }
+  | { readonly op: "close" };
+
+interface Pending {
+  readonly op: string;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+const WORKER_URL = new URL("./driver_worker.ts", import.meta.url);
+
+function fromPayload(driver: string, e: WorkerErrorPayload): DriverError {
+  return new DriverError(e.code ?? "DRIVER_ERROR", e.message, {
+    ...e.context,
+    driver,
+    errorName: e.name,
+  });
+}
+
+/**
+ * The driver in a Worker, as a node execution hook.
+ *
+ * @example
+ * ```ts
+ * import { WorkerExecutionHook } from "./worker_hook.ts";
+ * const hook = await WorkerExecutionHook.start({
+ *   driver: "bridge", dataDir: "/tmp/awr-example", nodeId: "node-1", worldId: "world-1",
+ *   mode: "node", heightTimeoutMs: 30_000, startTimeoutMs: 60_000,
+ * });
+ * console.log(await hook.info());
+ * await hook.close();
+ * ```
+ */
+export class WorkerExecutionHook {
+  readonly #options: WorkerHookOptions;
+  readonly #logger: Logger;
+  readonly #name: string;
+  #worker: Worker | null = null;
+  #ready: Promise<WorkerStarted> | null = null;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #tail: Promise<unknown> = Promise.resolve();
+  #hasInfo = false;
+  #lastHeight = 0;
+  #restarts = 0;
+  #closed = false;
+
+  private constructor(options: WorkerHookOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#name = options.driver;
+  }
+
+  /** Starts the worker and the driver in it; rejects if the driver cannot start. */
+  static async start(options: WorkerHookOptions): Promise<WorkerExecutionHook> {
+    const hook = new WorkerExecutionHook(options);
+    hook.#launch();
+    try {
+      await hook.#ready;
+    } catch (err) {
+      hook.#closed = true;
+      throw err;
+    }
+    return hook;
+  }
+
+  /** Name of the hosted driver. */
+  get driverName(): string {
+    return this.#name;
+  }
+
+  /** Whether the hosted driver implements `info()`. */
+  get hasInfo(): boolean {
+    return this.#hasInfo;
+  }
+
+  /** How many times the worker was started again after a timeout or a crash. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Executes `ctx.height` (and any gap below it) in the worker. */
+  onCommit(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> {
+    return this.#serial(async () => {
+      // A call that fills a gap does one height's work per missing height.
+      const heights = Math.max(1, ctx.height - this.#lastHeight);
+      const budget = this.#options.heightTimeoutMs * heights;
+      const r = await this.#call({ op: "commit", ctx }, budget) as NodeExecutionCommitResult;
+      this.#lastHeight = Math.max(this.#lastHeight, r.executionHeight);
+      return r;
+    });
+  }
+
+  /** The driver's info (all zero/null when the driver has no `info()`). */
+  info(): Promise<NodeExecutionHookInfo> {
+    return this.#serial(async () => {
+      const info = await this.#call({ op: "info" }, this.#options.startTimeoutMs) as
+        | NodeExecutionHookInfo
+        | null;
+      if (info) this.#lastHeight = info.lastHeight;
+      return info ?? {
+        lastHeight: 0,
+        lastNodeBlockHash: null,
+        lastExecutionBlockHash: null,
+        lastExecutionStateRoot: null,
+      };
+    });
+  }
+
+  /** Lets the driver close (within the start budget), then terminates the worker. */
+  close(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#closed) return;
+      try {
+        // A worker whose driver never started has nothing to close.
+        const started = this.#ready?.then(() => true, () => false);
+        if (await started) await this.#send({ op: "close" }, this.#options.startTimeoutMs);
+      } finally {
+        this.#closed = true;
+        this.#kill(new DriverError("DRIVER_CLOSED", "the execution hook is closed"));
+      }
+    });
+  }
+
+  // One call at a time: the node keeps one in flight, but a second caller must not
+  // overtake the first, or results could come back out of height order.
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn, fn);
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  async #call(req: Request, budgetMs: number): Promise<unknown> {
+    if (this.#closed) throw new DriverError("DRIVER_CLOSED", "the execution hook is closed");
+    if (this.#ready === null) {
+      this.#restarts++;
+      this.#launch();
+    }
+    await this.#ready;
+    return await this.#send(req, budgetMs);
+  }
+
+  #launch(): void {
+    const worker = new Worker(WORKER_URL, { type: "module", name: `driver:${this.#name}` });
+    // Messages and errors of a worker that was already replaced are ignored.
+    worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+      if (worker === this.#worker) this.#onMessage(e.data);
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      // Keep the error from tearing down the main thread; report it instead.
+      e.preventDefault();
+      const where = e.filename ? ` (${e.filename}:${e.lineno})` : "";
+      if (worker === this.#worker) this.#onCrash(`${e.message}${where}`);
+    };
+    worker.onmessageerror = () => {
+      this.#logger.error("execution driver sent an unreadable message", { driver: this.#name });
+    };
+    this.#worker = worker;
+    const { logger: _l, heightTimeoutMs: _h, startTimeoutMs: _s, ...options } = this.#options;
+    const start = this.#send({ op: "start", options }, this.#options.startTimeoutMs);
+    this.#ready = (start as Promise<WorkerStarted>).then((started) => {
+      // A (re)started driver says where it stands; budgets count from there.
+      this.#hasInfo = started.hasInfo;
+      if (started.info) this.#lastHeight = started.info.lastHeight;
+      return started;
+    }, (err) => {
+      // The driver did not start: drop this worker; the next call starts another.
+      if (worker === this.#worker) this.#kill(err);
+      throw err;
+    });
+  }
+
+  #send(req: Request, budgetMs: number): Promise<unknown> {
+    const worker = this.#worker;
+    if (worker === null) {
+      return Promise.reject(
+        new DriverError("DRIVER_NOT_RUNNING", `driver "${this.#name}" has no running worker`),
+      );
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const what = req.op === "commit" ? `height ${req.ctx.height}` : `"${req.op}"`;
+        this.#logger.error("execution driver timed out", { driver: this.#name, op: req.op });
+        this.#fail(
+          new DriverError(
+            "DRIVER_TIMEOUT",
+            `driver "${this.#name}" did not answer ${what} within ${budgetMs} ms; its worker was terminated`,
+            { driver: this.#name, op: req.op, budgetMs },
+          ),
+          req.op,
+        );
+      }, budgetMs);
+      this.#pending.set(id, {
+        op: req.op,
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      worker.postMessage({ id, ...req } as WorkerRequest);
+    });
+  }
+
+  #onMessage(msg: WorkerReply): void {
+    if (msg.kind === "fault") {
+      this.#onCrash(msg.message);
+      return;
+    }
+    if (msg.kind === "log") {
+      this.#logger[msg.level](msg.msg, { ...msg.fields, driver: this.#name });
+      return;
+    }
+    const p = this.#pending.get(msg.id);
+    if (!p) return;
+    this.#pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.value);
+    else p.reject(fromPayload(this.#name, msg.error));
+  }
+
+  #onCrash(message: string): void {
+    this.#logger.error("execution driver worker crashed", { driver: this.#name, message });
+    const starting = [...this.#pending.values()].some((p) => p.op === "start");
+    this.#fail(
+      new DriverError("DRIVER_CRASHED", `driver "${this.#name}" crashed: ${message}`, {
+        driver: this.#name,
+      }),
+      starting ? "start" : "commit",
+    );
+  }
+
+  // The worker is unusable: terminate it, reject what waits on it, and start a new
+  // one right away (unless it was the start itself that failed, or we are closing;
+  // then the next call tries again).
+  #fail(err: Error, op: string): void {
+    this.#kill(err);
+    if (this.#closed || op === "start" || op === "close") return;
+    this.#restarts++;
+    this.#launch();
+    this.#ready!.catch((e) => {
+      this.#logger.error("execution driver failed to restart", {
+        driver: this.#name,
+        error: errorMessage(e),
+      });
+    });
+  }
+
+  #kill(reason: Error): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#ready = null;
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(reason);
+  }
+}
