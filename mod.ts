@@ -34,6 +34,24 @@ export { NodeRuntime, type NodeRuntimeDeps } from "./src/node/runtime.ts";
 export type { NodeConsensusSnapshot, NodeSnapshot } from "./src/node/snapshot.ts";
 export { snapshotToJson } from "./src/node/snapshot.ts";
 export { POS_NODE_STATE_SCHEMA, type PosNodeState } from "./src/node/state_file.ts";
+export {
+  createExecutionHook,
+  type DriverExecutionHook,
+  type ExecutionHookOptions,
+} from "./src/execution/create_hook.ts";
+export { listDrivers, loadDriver } from "./src/execution/loader.ts";
+export { DRIVER_API_VERSION, type DriverHost, type DriverPlugin } from "./src/execution/plugin.ts";
+export { ExecutionCore, type ExecutionCoreOptions } from "./src/execution/core.ts";
+export { verifyRecords } from "./src/execution/verify.ts";
+export { parseAction, type WorldAction } from "./src/world/actions.ts";
+export { World } from "./src/world/world.ts";
+export { LegacyBridge } from "./src/live/bridge.ts";
+export {
+  defaultLiveOptions,
+  type LiveNode,
+  type LiveOptions,
+  startLiveNode,
+} from "./src/live/live.ts";
 export { runCli } from "./src/cli/main.ts";
 
 import { runCli } from "./src/cli/main.ts";

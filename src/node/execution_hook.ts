@@ -3,7 +3,7 @@
  * `onCommit` after each commit is persisted, in height order, one call at a time.
  * @module
  */
-import type { BlockAction } from "../consensus/types.ts";
+import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 
 /** What the node hands the execution hook for one committed height. */
 export interface NodeExecutionCommitContext {
@@ -60,4 +60,31 @@ export interface NodeExecutionHook {
   info?(): Promise<NodeExecutionHookInfo>;
   /** Releases resources; called by `NodeRuntime.stop()` after the last call. */
   close?(): Promise<void>;
+}
+
+/**
+ * The hook context for a committed block: one definition for every caller (the
+ * node loop, start-up replay and the legacy bridge), so they cannot diverge.
+ *
+ * @example
+ * ```ts
+ * import { commitContext } from "./execution_hook.ts";
+ * // const ctx = commitContext("world-1", "node-1", committedBlock);
+ * ```
+ */
+export function commitContext(
+  worldId: string,
+  nodeId: string,
+  block: CommittedBlock,
+): NodeExecutionCommitContext {
+  return {
+    worldId,
+    nodeId,
+    height: block.header.height,
+    slot: block.header.slot,
+    epoch: block.header.epoch,
+    nodeBlockHash: block.hash,
+    committedAtUnixMs: block.committedAtUnixMs,
+    actions: block.actions,
+  };
 }

@@ -14,10 +14,11 @@ import { join } from "@std/path";
 import { clearImmediate, setImmediate } from "node:timers";
 import { BlockStore } from "./block_store.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
-import type {
-  NodeExecutionCommitContext,
-  NodeExecutionCommitResult,
-  NodeExecutionHook,
+import {
+  commitContext,
+  type NodeExecutionCommitContext,
+  type NodeExecutionCommitResult,
+  type NodeExecutionHook,
 } from "./execution_hook.ts";
 import { ExecutionFeed } from "./execution_feed.ts";
 import { HandshakeError, reconcileExecution } from "./handshake.ts";
@@ -197,6 +198,11 @@ export class NodeRuntime {
     return this.#mempool.length;
   }
 
+  /** Actions waiting for a proposal. */
+  get mempoolSize(): number {
+    return this.#mempool.length;
+  }
+
   /** The node's current view of itself. */
   snapshot(): NodeSnapshot {
     const s = this.#state;
@@ -223,6 +229,11 @@ export class NodeRuntime {
       },
       lastError: this.#lastError,
     };
+  }
+
+  /** Highest committed height whose state file is on disk (what outside executors may use). */
+  get durableCommittedHeight(): number {
+    return this.#persistedHeight;
   }
 
   /** Height of the execution call in flight (0 when none). */
@@ -298,16 +309,7 @@ export class NodeRuntime {
   async #contextFor(height: number): Promise<NodeExecutionCommitContext> {
     const block = this.#recent.get(height) ?? await this.#blocks.getBlock(height);
     if (!block) throw new Error(`committed block ${height} is missing from ${this.#blocks.dir}`);
-    return {
-      worldId: this.#config.worldId,
-      nodeId: this.#config.nodeId,
-      height,
-      slot: block.header.slot,
-      epoch: block.header.epoch,
-      nodeBlockHash: block.hash,
-      committedAtUnixMs: block.committedAtUnixMs,
-      actions: block.actions,
-    };
+    return commitContext(this.#config.worldId, this.#config.nodeId, block);
   }
 
   #onExecuted(r: NodeExecutionCommitResult, ctx: NodeExecutionCommitContext, ms: number): void {

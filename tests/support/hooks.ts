@@ -100,3 +100,17 @@ export async function waitFor(
   }
   return true;
 }
+
+/** Polls an async condition until it holds or `timeoutMs` passes; returns whether it held. */
+export async function waitForAsync(
+  cond: () => Promise<boolean>,
+  timeoutMs = 5_000,
+  stepMs = 20,
+): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > end) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return true;
+}

@@ -1,0 +1,106 @@
+/**
+ * `awr live`: maps flags onto {@link LiveOptions} and runs until SIGINT/SIGTERM.
+ * @module
+ */
+import type { Command } from "commander";
+import { consoleLogger, type LogLevel } from "../logger.ts";
+import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/live.ts";
+import { CliError, type CliIo, parseIntFlag } from "./io.ts";
+
+/** Parses `--http`: `host:port`, `:port`, `port` or `off`. */
+export function parseHttpFlag(value: string): LiveOptions["http"] {
+  if (value === "off") return null;
+  const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)?:)?(\d{1,5})$/.exec(value);
+  if (!m) throw new CliError(`--http must be host:port, :port or off, got "${value}"`, 2);
+  const port = Number(m[2]);
+  if (port > 65535) throw new CliError(`--http port must be 0-65535, got ${port}`, 2);
+  const hostname = (m[1] ?? "127.0.0.1").replace(/^\[|\]$/g, "");
+  return { hostname, port };
+}
+
+interface LiveFlags {
+  dataDir: string;
+  nodeId: string;
+  worldId: string;
+  tickMs: string;
+  driver: string;
+  pluginsDir?: string;
+  http: string;
+  execution: string;
+  logLevel: string;
+  statusEvery: string;
+}
+
+/** Registers `awr live`. */
+export function registerLiveCommand(program: Command, io: CliIo): void {
+  const d = defaultLiveOptions;
+  program
+    .command("live")
+    .description(
+      "run a live node: consensus + node-internal execution + reward runtime + HTTP viewer\n" +
+        "(SIGINT/SIGTERM stop it gracefully with everything persisted)",
+    )
+    .option("-d, --data-dir <dir>", "data directory", d.dataDir)
+    .option("--node-id <id>", "node id", d.nodeId)
+    .option("--world-id <id>", "world id", d.worldId)
+    .option("--tick-ms <ms>", "consensus tick interval in milliseconds", String(d.tickMs))
+    .option("--driver <name>", "execution driver plugin", d.driver)
+    .option(
+      "--plugins-dir <dir>",
+      "folder of drop-in driver plugins (default: plugins/ beside awr)",
+    )
+    .option(
+      "--http <addr>",
+      "HTTP listen address host:port, or off",
+      `${d.http!.hostname}:${d.http!.port}`,
+    )
+    .option(
+      "--execution <mode>",
+      "where execution runs: node (inside the node loop) or bridge (legacy)",
+      d.execution,
+    )
+    .option("--log-level <level>", "debug, info, warn or error", "info")
+    .option(
+      "--status-every <ms>",
+      "milliseconds between status lines (0 = none)",
+      String(d.statusEveryMs),
+    )
+    .action(async (flags: LiveFlags) => {
+      if (flags.execution !== "node" && flags.execution !== "bridge") {
+        throw new CliError(`--execution must be node or bridge, got "${flags.execution}"`, 2);
+      }
+      if (!["debug", "info", "warn", "error"].includes(flags.logLevel)) {
+        throw new CliError(
+          `--log-level must be debug, info, warn or error, got "${flags.logLevel}"`,
+          2,
+        );
+      }
+      const options: Partial<LiveOptions> = {
+        dataDir: flags.dataDir,
+        nodeId: flags.nodeId,
+        worldId: flags.worldId,
+        tickMs: parseIntFlag("--tick-ms", flags.tickMs, 1),
+        driver: flags.driver,
+        pluginsDir: flags.pluginsDir ?? null,
+        http: parseHttpFlag(flags.http),
+        execution: flags.execution,
+        statusEveryMs: parseIntFlag("--status-every", flags.statusEvery, 0),
+      };
+      const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
+      const live = await startLiveNode(options, { logger, print: io.out });
+      await new Promise<void>((resolve) => {
+        const signals: Deno.Signal[] = Deno.build.os === "windows"
+          ? ["SIGINT"]
+          : ["SIGINT", "SIGTERM"];
+        const onSignal = () => {
+          for (const s of signals) Deno.removeSignalListener(s, onSignal);
+          io.out("awr live: stopping (persisting state)…");
+          live.stop().then(
+            () => io.out("awr live: stopped"),
+            (err) => io.err(`awr live: stop failed: ${err instanceof Error ? err.message : err}`),
+          ).finally(resolve);
+        };
+        for (const s of signals) Deno.addSignalListener(s, onSignal);
+      });
+    });
+}

@@ -1,0 +1,321 @@
+/**
+ * The live node's HTTP API: status, blocks, execution records, world summary,
+ * server-sent events, Prometheus metrics, the viewer page and token-guarded action
+ * submission. Every failure is answered as JSON `{"error": "...", "code": "..."}`;
+ * no request can take the server down.
+ * @module
+ */
+import { AwrError, errorMessage } from "../errors.ts";
+import { silentLogger } from "../logger.ts";
+import type { Logger } from "../logger.ts";
+import type { NodeEvents } from "../node/events.ts";
+import { ActionError } from "../world/actions.ts";
+import type { WorldAction } from "../world/actions.ts";
+import {
+  HttpError,
+  MAX_ACTIONS_BODY_BYTES,
+  parseActionsBody,
+  parseHeightParam,
+  quoted,
+  readBodyText,
+  requireBearerToken,
+} from "./http_input.ts";
+import type { LiveMetrics } from "./metrics.ts";
+import { SseHub } from "./sse.ts";
+import type { SseHubOptions } from "./sse.ts";
+import { viewerPageCsp, viewerPageHtml } from "./viewer_page.ts";
+
+/**
+ * What the HTTP server needs from the live node.
+ *
+ * `status()` is the node snapshot in its snake_case JSON form (`snapshotToJson`),
+ * optionally with extra top-level fields the page shows when present
+ * (`mempool_size`, `execution_mode`). `world()` is the world summary with
+ * snake_case keys (`clock`, `agent_count`, `chunk_count`, `journal_len`,
+ * `energy_total`, `resource_totals`). `submitAction` may throw an {@link AwrError}
+ * to refuse an action (e.g. a full mempool): the client gets 503.
+ */
+export interface LiveApi {
+  /** JSON for `GET /v1/status`. */
+  status(): Promise<Record<string, unknown>>;
+  /** JSON of the committed block at `height`; null = 404. */
+  block(height: number): Promise<unknown | null>;
+  /** JSON of the execution record at `height`; null = 404. */
+  record(height: number): Promise<unknown | null>;
+  /** World summary for `GET /v1/world` and the page. */
+  world(): Promise<Record<string, unknown>>;
+  /** Queues a checked action for the next proposal. */
+  submitAction(action: WorldAction): { mempoolSize: number };
+  /** The node's events (feeds `GET /v1/events`). */
+  readonly events: NodeEvents;
+  /** Rendered by `GET /metrics`. */
+  readonly metrics: LiveMetrics;
+  /** Bearer token of state-changing calls; an empty token refuses every such call. */
+  readonly token: string;
+}
+
+/** Options of {@link startHttpServer}. */
+export interface HttpServerOptions {
+  /** Address to bind. */
+  hostname: string;
+  /** TCP port; 0 = any free port. */
+  port: number;
+  logger: Logger;
+  /** Event stream tuning (ping interval, slow-client limit). */
+  sse: Partial<SseHubOptions>;
+}
+
+/** Defaults of {@link HttpServerOptions}. */
+export const defaultHttpServerOptions: Readonly<HttpServerOptions> = {
+  hostname: "127.0.0.1",
+  port: 7070,
+  logger: silentLogger,
+  sse: {},
+};
+
+/** A running server. */
+export interface HttpServer {
+  /** Base URL, e.g. `http://127.0.0.1:7070/`. */
+  readonly url: string;
+  /** The bound port (the real one when 0 was asked). */
+  readonly port: number;
+  readonly hostname: string;
+  /** Ends event streams, waits for requests in flight, closes the listener. */
+  shutdown(): Promise<void>;
+}
+
+const JSON_HEADERS = {
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+};
+
+function jsonResponse(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify(body) + "\n", {
+    status,
+    headers: { ...JSON_HEADERS, ...headers },
+  });
+}
+
+type Handler = (
+  req: Request,
+  param: string,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+) => Promise<Response> | Response;
+
+/** A signal that aborts once the response is delivered or the client is gone. */
+function responseEnded(info: Deno.ServeHandlerInfo<Deno.NetAddr>): AbortSignal {
+  const ended = new AbortController();
+  const abort = () => ended.abort();
+  info.completed.then(abort, abort);
+  return ended.signal;
+}
+
+interface Route {
+  readonly name: string;
+  readonly path: string | RegExp;
+  readonly methods: Readonly<Record<string, Handler>>;
+}
+
+function routes(api: LiveApi, hub: SseHub, logger: Logger): Route[] {
+  const getJson = (load: () => Promise<unknown>): Handler => async () =>
+    jsonResponse(200, await load());
+  const byHeight = (what: string, load: (h: number) => Promise<unknown | null>): Handler => {
+    return async (_req, param) => {
+      const height = parseHeightParam(param);
+      const found = await load(height);
+      if (found === null || found === undefined) {
+        throw new HttpError(404, "HTTP_NOT_FOUND", `no ${what} at height ${height}`, { height });
+      }
+      return jsonResponse(200, found);
+    };
+  };
+  const submit: Handler = async (req) => {
+    requireBearerToken(req, api.token);
+    const actions = parseActionsBody(await readBodyText(req, MAX_ACTIONS_BODY_BYTES));
+    let accepted = 0;
+    let mempoolSize = 0;
+    for (const action of actions) {
+      try {
+        mempoolSize = api.submitAction(action).mempoolSize;
+      } catch (err) {
+        if (!(err instanceof AwrError)) throw err;
+        throw new HttpError(503, err.code, err.message, { accepted });
+      }
+      accepted++;
+    }
+    logger.debug("actions accepted", { accepted, mempool_size: mempoolSize });
+    return jsonResponse(202, { accepted, mempool_size: mempoolSize });
+  };
+  return [
+    {
+      name: "page",
+      path: "/",
+      methods: {
+        GET: () =>
+          new Response(viewerPageHtml(), {
+            headers: {
+              "content-type": "text/html; charset=utf-8",
+              "cache-control": "no-cache",
+              "content-security-policy": viewerPageCsp(),
+              "x-content-type-options": "nosniff",
+              "referrer-policy": "no-referrer",
+            },
+          }),
+      },
+    },
+    { name: "status", path: "/v1/status", methods: { GET: getJson(() => api.status()) } },
+    { name: "world", path: "/v1/world", methods: { GET: getJson(() => api.world()) } },
+    {
+      name: "blocks",
+      path: /^\/v1\/blocks\/([^/]*)$/,
+      methods: { GET: byHeight("committed block", (h) => api.block(h)) },
+    },
+    {
+      name: "records",
+      path: /^\/v1\/records\/([^/]*)$/,
+      methods: { GET: byHeight("execution record", (h) => api.record(h)) },
+    },
+    {
+      name: "events",
+      path: "/v1/events",
+      methods: { GET: (_req, _param, info) => hub.open(responseEnded(info)) },
+    },
+    {
+      name: "metrics",
+      path: "/metrics",
+      methods: {
+        GET: () =>
+          new Response(api.metrics.render(), {
+            headers: {
+              "content-type": "text/plain; version=0.0.4; charset=utf-8",
+              "cache-control": "no-store",
+              "x-content-type-options": "nosniff",
+            },
+          }),
+      },
+    },
+    { name: "actions", path: "/v1/actions", methods: { POST: submit } },
+  ];
+}
+
+function match(table: Route[], path: string): { route: Route; param: string } | null {
+  for (const route of table) {
+    if (typeof route.path === "string") {
+      if (route.path === path) return { route, param: "" };
+      continue;
+    }
+    const m = route.path.exec(path);
+    if (m) return { route, param: m[1] };
+  }
+  return null;
+}
+
+function errorResponse(err: unknown, logger: Logger, path: string): Response {
+  if (err instanceof HttpError || err instanceof ActionError) {
+    const status = err instanceof HttpError ? err.status : 400;
+    const headers: Record<string, string> = status === 401
+      ? { "www-authenticate": 'Bearer realm="awr"' }
+      : status === 405
+      ? { allow: String(err.context.allow) }
+      : {};
+    return jsonResponse(status, { ...err.context, error: err.message, code: err.code }, headers);
+  }
+  logger.error("request failed", { path, error: errorMessage(err) });
+  return jsonResponse(500, {
+    error: `internal error: ${errorMessage(err)}`,
+    code: "HTTP_INTERNAL",
+  });
+}
+
+/**
+ * Starts the HTTP server for `api`. Throws an {@link AwrError} `HTTP_LISTEN` when the
+ * address cannot be bound.
+ *
+ * @example
+ * ```ts ignore
+ * import { startHttpServer } from "./http.ts";
+ * const server = await startHttpServer(api, { port: 0 });
+ * console.log(server.url);
+ * await server.shutdown();
+ * ```
+ */
+export async function startHttpServer(
+  api: LiveApi,
+  options: Partial<HttpServerOptions> = {},
+): Promise<HttpServer> {
+  const opts: HttpServerOptions = { ...defaultHttpServerOptions, ...options };
+  const { hostname, logger } = opts;
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
+    throw new AwrError("HTTP_OPTIONS", `port must be an integer in 0..65535, got ${opts.port}`);
+  }
+  const hub = new SseHub(api.events, { logger, ...opts.sse });
+  const table = routes(api, hub, logger);
+
+  const handle = async (
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> => {
+    const path = new URL(req.url).pathname;
+    const found = match(table, path);
+    let res: Response;
+    try {
+      if (!found) throw new HttpError(404, "HTTP_NOT_FOUND", `no such path: ${quoted(path)}`);
+      const handler = found.route.methods[req.method];
+      if (!handler) {
+        const allow = Object.keys(found.route.methods).join(", ");
+        throw new HttpError(
+          405,
+          "HTTP_METHOD_NOT_ALLOWED",
+          `${req.method} is not allowed on ${path}; use ${allow}`,
+          { allow },
+        );
+      }
+      res = await handler(req, found.param, info);
+    } catch (err) {
+      res = errorResponse(err, logger, path);
+    }
+    api.metrics.countHttpRequest(found?.route.name ?? "unknown", res.status);
+    return res;
+  };
+
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  const listening = Promise.withResolvers<void>();
+  try {
+    server = Deno.serve({
+      hostname,
+      port: opts.port,
+      // Replaces Deno's own "Listening on" line; the caller prints what it wants.
+      onListen: () => listening.resolve(),
+      onError: (err) => errorResponse(err, logger, "?"),
+    }, handle);
+  } catch (err) {
+    throw new AwrError(
+      "HTTP_LISTEN",
+      `cannot listen on ${hostname}:${opts.port}: ${errorMessage(err)}`,
+      { hostname, port: opts.port },
+    );
+  }
+  await listening.promise;
+  api.metrics.setSseClientSource(() => hub.clientCount);
+  const port = server.addr.port;
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  logger.info("http listening", { url: `http://${host}:${port}/` });
+  let stopping: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${port}/`,
+    port,
+    hostname,
+    shutdown: () =>
+      stopping ??= (async () => {
+        // Event streams never end on their own; close them so shutdown can finish.
+        hub.closeAll();
+        await server.shutdown();
+        api.metrics.setSseClientSource(() => 0);
+      })(),
+  };
+}

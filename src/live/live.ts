@@ -1,0 +1,293 @@
+/**
+ * `awr live`: a node with node-internal execution (or the legacy bridge), the reward
+ * runtime and the HTTP viewer, wired once at start-up. The execution mode is chosen
+ * here and nowhere else: in node mode the driver runs inside the node loop and no
+ * bridge exists; in bridge mode the node runs without a hook and the reward runtime
+ * drives the bridge. The data-dir lock keeps it to one process, so one executor
+ * owns the records folder (DESIGN invariant 1).
+ * @module
+ */
+import { join } from "@std/path";
+import { committedBlockToWire } from "../consensus/block.ts";
+import type { Validator } from "../consensus/types.ts";
+import { errorMessage } from "../errors.ts";
+import { createExecutionHook } from "../execution/create_hook.ts";
+import { decodeManifest } from "../execution/manifest.ts";
+import { readRecord } from "../execution/records.ts";
+import { type Logger, silentLogger } from "../logger.ts";
+import { NodeRuntime } from "../node/runtime.ts";
+import { snapshotToJson } from "../node/snapshot.ts";
+import { CasStore } from "../storage/cas.ts";
+import type { WorldAction } from "../world/actions.ts";
+import { LegacyBridge } from "./bridge.ts";
+import { type HttpServer, type LiveApi, startHttpServer } from "./http.ts";
+import { type DataDirLock, lockDataDir } from "./lock.ts";
+import { LiveMetrics } from "./metrics.ts";
+import { RewardRuntime } from "./reward.ts";
+import { loadOrCreateToken, tokenPath } from "./token.ts";
+
+/** Where execution runs. */
+export type ExecutionMode = "node" | "bridge";
+
+/** Options of the live node. */
+export interface LiveOptions {
+  dataDir: string;
+  nodeId: string;
+  worldId: string;
+  tickMs: number;
+  driver: string;
+  /** Drop-in plugins folder; default: `plugins/` beside the binary (the repo's under `deno run`). */
+  pluginsDir: string | null;
+  /** HTTP listen address, or null for no HTTP. */
+  http: { hostname: string; port: number } | null;
+  execution: ExecutionMode;
+  /** Validator set; default one local validator named after the node. */
+  validators: Validator[] | null;
+  /** Milliseconds between status lines (0 = none). */
+  statusEveryMs: number;
+  rewardIntervalMs: number;
+  /** Per-height time budget of the driver worker. */
+  heightTimeoutMs: number;
+}
+
+/** The embedded defaults: `awr live` with no flags. */
+export const defaultLiveOptions: LiveOptions = {
+  dataDir: "./data",
+  nodeId: "node-1",
+  worldId: "world-1",
+  tickMs: 200,
+  driver: "bridge",
+  pluginsDir: null,
+  http: { hostname: "127.0.0.1", port: 7070 },
+  execution: "node",
+  validators: null,
+  statusEveryMs: 5_000,
+  rewardIntervalMs: 500,
+  heightTimeoutMs: 30_000,
+};
+
+/** What the live node prints and logs through. */
+export interface LiveDeps {
+  logger?: Logger;
+  /** Operator-facing lines (where things are, periodic status). */
+  print?: (line: string) => void;
+}
+
+/** A running live node. */
+export interface LiveNode {
+  readonly options: LiveOptions;
+  readonly node: NodeRuntime;
+  readonly reward: RewardRuntime;
+  readonly http: HttpServer | null;
+  readonly token: string;
+  readonly metrics: LiveMetrics;
+  /** Status JSON as served at `/v1/status`. */
+  status(): Promise<Record<string, unknown>>;
+  /** Stops everything, persisting state; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a live node. Rejects (with everything started so far stopped again) when
+ * the data dir is locked, the driver cannot load, or start-up reconciliation fails.
+ *
+ * @example
+ * ```ts
+ * import { startLiveNode } from "./live.ts";
+ * const live = await startLiveNode({ dataDir: "/tmp/awr-live", http: null });
+ * console.log((await live.status()).consensus);
+ * await live.stop();
+ * ```
+ */
+export async function startLiveNode(
+  input: Partial<LiveOptions> = {},
+  deps: LiveDeps = {},
+): Promise<LiveNode> {
+  const options: LiveOptions = { ...defaultLiveOptions, ...input };
+  const log = deps.logger ?? silentLogger;
+  const print = deps.print ?? (() => {});
+  const cleanup: Array<() => Promise<void> | void> = [];
+  const undo = async () => {
+    for (const fn of cleanup.reverse()) await Promise.resolve(fn()).catch(() => {});
+  };
+  try {
+    const lock: DataDirLock = await lockDataDir(options.dataDir);
+    cleanup.push(() => lock.release());
+    const token = await loadOrCreateToken(options.dataDir);
+    const hook = await createExecutionHook({
+      dataDir: options.dataDir,
+      nodeId: options.nodeId,
+      worldId: options.worldId,
+      driver: options.driver,
+      pluginsDir: options.pluginsDir ?? undefined,
+      mode: options.execution,
+      heightTimeoutMs: options.heightTimeoutMs,
+      logger: log,
+    });
+    cleanup.push(() => hook.close?.());
+    const node = new NodeRuntime({
+      nodeId: options.nodeId,
+      worldId: options.worldId,
+      dataDir: options.dataDir,
+      tickIntervalMs: options.tickMs,
+      validators: options.validators ?? undefined,
+    }, { executionHook: options.execution === "node" ? hook : undefined, logger: log });
+    await node.start();
+    cleanup.push(() => node.stop());
+    const bridge = options.execution === "bridge"
+      ? await LegacyBridge.open(hook, node.blocks, options.worldId, options.nodeId)
+      : null;
+    bridge?.onExecuted((result, nodeBlockHash, durationMs) =>
+      node.events.emit("execution", { result, nodeBlockHash, durationMs })
+    );
+    const reward = await RewardRuntime.open(
+      {
+        dataDir: options.dataDir,
+        nodeId: options.nodeId,
+        worldId: options.worldId,
+        mode: options.execution,
+        intervalMs: options.rewardIntervalMs,
+        logger: log,
+      },
+      node,
+      bridge,
+    );
+    reward.start();
+    cleanup.push(() => reward.stop());
+
+    const metrics = new LiveMetrics();
+    cleanup.push(metrics.attach(node.events));
+    metrics.setGaugeSource(() => ({
+      committedHeight: node.snapshot().consensus.committedHeight,
+      executionHeight: reward.executionProgress().height,
+      mempoolSize: node.mempoolSize,
+      running: node.snapshot().running,
+    }));
+
+    const status = async (): Promise<Record<string, unknown>> => {
+      const json = snapshotToJson(node.snapshot());
+      const exec = reward.executionProgress();
+      // In bridge mode the node does not execute; report the bridge's progress.
+      json.consensus.last_execution_height = exec.height;
+      json.consensus.last_execution_block_hash = exec.blockHash;
+      json.consensus.last_execution_state_root = exec.stateRoot;
+      return await Promise.resolve({
+        ...json,
+        execution_mode: options.execution,
+        driver: options.driver,
+        execution_lag: json.consensus.committed_height - exec.height,
+        mempool_size: node.mempoolSize,
+        reward: {
+          settled_through_height: reward.ledger.settledThroughHeight,
+          last_settled_epoch: reward.ledger.lastSettledEpoch,
+          bridge_executions: reward.bridgeExecutions,
+        },
+      });
+    };
+
+    const cas = new CasStore(join(options.dataDir, "store"));
+    let worldCache: { root: string; summary: Record<string, unknown> } | null = null;
+    const api: LiveApi = {
+      status,
+      block: async (height: number) => {
+        if (height > node.durableCommittedHeight) return null;
+        const b = await node.blocks.getBlock(height);
+        return b ? committedBlockToWire(b) : null;
+      },
+      record: async (height: number) => {
+        const r = await readRecord(options.dataDir, height);
+        return r ? recordJson(r) : null;
+      },
+      world: async () => {
+        const exec = reward.executionProgress();
+        if (!exec.stateRoot || exec.height === 0) return { height: 0, agent_count: 0 };
+        if (worldCache?.root !== exec.stateRoot) {
+          const m = decodeManifest(await cas.get(exec.stateRoot), `manifest ${exec.stateRoot}`);
+          worldCache = {
+            root: exec.stateRoot,
+            summary: {
+              height: m.height,
+              clock: m.clock,
+              agent_count: m.agentCount,
+              chunk_count: Math.ceil(m.agentCount / m.chunkSize),
+              journal_len: m.journalLen,
+              energy_total: m.energyTotal,
+              resource_totals: m.resourceTotals,
+              state_root: exec.stateRoot,
+            },
+          };
+        }
+        return worldCache.summary;
+      },
+      submitAction: (action: WorldAction) => ({ mempoolSize: node.submitActions([action]) }),
+      events: node.events,
+      metrics,
+      token,
+    };
+
+    let http: HttpServer | null = null;
+    if (options.http) {
+      http = await startHttpServer(api, { ...options.http, logger: log });
+      cleanup.push(() => http!.shutdown());
+    }
+
+    print(
+      `awr live: node ${options.nodeId} of world ${options.worldId}, execution ${options.execution} (driver ${options.driver})`,
+    );
+    print(`  data dir    ${options.dataDir}`);
+    print(`  http        ${http ? http.url : "off"}`);
+    print(`  api token   ${tokenPath(options.dataDir)} (send as: Authorization: Bearer <token>)`);
+    print(`  token       ${token}`);
+
+    let statusTimer: ReturnType<typeof setInterval> | null = null;
+    if (options.statusEveryMs > 0) {
+      statusTimer = setInterval(() => {
+        const c = node.snapshot().consensus;
+        const exec = reward.executionProgress();
+        const err = node.snapshot().lastError;
+        print(
+          `status: slot ${c.slot} epoch ${c.epoch} committed ${c.committedHeight} executed ${exec.height} ` +
+            `lag ${c.committedHeight - exec.height} root ${(exec.stateRoot ?? "-").slice(0, 12)}` +
+            (err ? ` error: ${err}` : ""),
+        );
+      }, options.statusEveryMs);
+      cleanup.push(() => clearInterval(statusTimer!));
+    }
+
+    let stopping: Promise<void> | null = null;
+    const stop = () => {
+      stopping ??= (async () => {
+        if (statusTimer !== null) clearInterval(statusTimer);
+        if (http) await http.shutdown();
+        // Node first (drains execution in node mode), then a last reward pass, then the driver.
+        await node.stop();
+        await reward.stop();
+        // In node mode the node closed the hook; in bridge mode the bridge owns it.
+        if (bridge) await bridge.close();
+        lock.release();
+      })();
+      return stopping;
+    };
+    return { options, node, reward, http, token, metrics, status, stop };
+  } catch (err) {
+    await undo();
+    log.error("live node failed to start", { error: errorMessage(err) });
+    throw err;
+  }
+}
+
+function recordJson(r: Awaited<ReturnType<typeof readRecord>> & object): Record<string, unknown> {
+  return {
+    world_id: r.worldId,
+    height: r.height,
+    node_block_hash: r.nodeBlockHash,
+    execution_block_hash: r.executionBlockHash,
+    prev_execution_block_hash: r.prevExecutionBlockHash,
+    execution_state_root: r.executionStateRoot,
+    journal_len: r.journalLen,
+    manifest_ref: r.manifestRef,
+    journal_ref: r.journalRef,
+    timestamp_ms: r.timestampMs,
+    hash: r.hash,
+  };
+}

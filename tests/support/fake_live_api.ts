@@ -1,0 +1,273 @@
+/**
+ * A stand-in for the live node behind the HTTP server: real consensus blocks (a
+ * one-validator {@link ConsensusEngine}), a real {@link World} stepping the
+ * committed actions, record JSON shaped like the real record files, a real
+ * {@link NodeEvents} (counting its listeners) and real {@link LiveMetrics}.
+ * Heights advance only when a test calls {@link FakeLiveApi.advance}.
+ * @module
+ */
+import { ConsensusEngine } from "../../src/consensus/engine.ts";
+import { committedBlockToWire } from "../../src/consensus/block.ts";
+import type { CommittedBlock } from "../../src/consensus/types.ts";
+import { executionBlockHash, GENESIS_EXECUTION_PARENT } from "../../src/execution/records.ts";
+import type { LiveApi } from "../../src/live/http.ts";
+import { LiveMetrics } from "../../src/live/metrics.ts";
+import { NodeEvents } from "../../src/node/events.ts";
+import type { NodeEventMap } from "../../src/node/events.ts";
+import { snapshotToJson } from "../../src/node/snapshot.ts";
+import { HASH_NAME, hashCanonical } from "../../src/storage/hash.ts";
+import { AwrError } from "../../src/errors.ts";
+import type { WorldAction } from "../../src/world/actions.ts";
+import { World } from "../../src/world/world.ts";
+import { worldSummary } from "../../src/world/summary.ts";
+
+/** {@link NodeEvents} that knows how many listeners are subscribed (leak checks). */
+export class CountingEvents extends NodeEvents {
+  readonly #counts = new Map<keyof NodeEventMap, number>();
+
+  /** Listeners currently subscribed to `name`, or to any event. */
+  listenerCount(name?: keyof NodeEventMap): number {
+    if (name) return this.#counts.get(name) ?? 0;
+    return [...this.#counts.values()].reduce((a, b) => a + b, 0);
+  }
+
+  override on<K extends keyof NodeEventMap>(
+    name: K,
+    listener: (event: NodeEventMap[K]) => void,
+  ): () => void {
+    const off = super.on(name, listener);
+    this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
+    let live = true;
+    return () => {
+      if (!live) return;
+      live = false;
+      this.#counts.set(name, (this.#counts.get(name) ?? 1) - 1);
+      off();
+    };
+  }
+}
+
+/** Options of {@link FakeLiveApi}. */
+export interface FakeLiveApiOptions {
+  nodeId?: string;
+  worldId?: string;
+  token?: string;
+  /** Refuse actions beyond this many waiting (answered 503). */
+  mempoolLimit?: number;
+}
+
+/** Record JSON as the live node serves it (snake_case of the record file). */
+export interface FakeRecordJson {
+  schema: number;
+  world_id: string;
+  height: number;
+  node_block_hash: string;
+  execution_block_hash: string;
+  prev_execution_block_hash: string;
+  execution_state_root: string;
+  journal_len: number;
+  manifest_ref: string;
+  journal_ref: string;
+  timestamp_ms: number;
+  hash: string;
+}
+
+const GENESIS_MS = 1_700_000_000_000;
+const TICK_MS = 200;
+
+/** The fake node. */
+export class FakeLiveApi implements LiveApi {
+  readonly events: CountingEvents = new CountingEvents();
+  readonly metrics: LiveMetrics = new LiveMetrics();
+  readonly token: string;
+  readonly nodeId: string;
+  readonly worldId: string;
+  /** Every action accepted through `submitAction`, in order. */
+  readonly submitted: WorldAction[] = [];
+  readonly blocks: CommittedBlock[] = [];
+  readonly records: FakeRecordJson[] = [];
+  /** Make `status()` reject (to check 500 answers). */
+  failStatus = false;
+  /** When false, heights advance without events (only polling sees them). */
+  emitEvents = true;
+  readonly #engine: ConsensusEngine;
+  readonly #world = new World();
+  readonly #mempoolLimit: number;
+  #mempool: WorldAction[] = [];
+  #slot = 0;
+  #ticks = 0;
+  readonly #detachMetrics: () => void;
+
+  constructor(options: FakeLiveApiOptions = {}) {
+    this.nodeId = options.nodeId ?? "node-fake";
+    this.worldId = options.worldId ?? "world-fake";
+    this.token = options.token ?? "fake-token-0123456789";
+    this.#mempoolLimit = options.mempoolLimit ?? 10_000;
+    this.#engine = new ConsensusEngine({ validators: [{ id: this.nodeId, stake: 1 }] });
+    this.#detachMetrics = this.metrics.attach(this.events);
+    this.metrics.setGaugeSource(() => ({
+      committedHeight: this.committedHeight,
+      executionHeight: this.executionHeight,
+      mempoolSize: this.#mempool.length,
+      running: true,
+    }));
+  }
+
+  /** Highest committed height. */
+  get committedHeight(): number {
+    return this.blocks.length;
+  }
+
+  /** Highest executed height. */
+  get executionHeight(): number {
+    return this.records.length;
+  }
+
+  /** Actions waiting for the next block. */
+  get mempoolSize(): number {
+    return this.#mempool.length;
+  }
+
+  /** Unsubscribes the metrics from the events (so listener counts reach 0). */
+  close(): void {
+    this.#detachMetrics();
+  }
+
+  /** Runs one tick that commits a block with the mempool's actions; returns it. */
+  commitNext(): CommittedBlock {
+    const slot = ++this.#slot;
+    const actions = this.#mempool;
+    this.#mempool = [];
+    const c = this.#engine.commitLocally(slot, GENESIS_MS + slot * TICK_MS, actions, [this.nodeId]);
+    if (!c) throw new Error(`fake node failed to commit at slot ${slot}`);
+    const block: CommittedBlock = {
+      ...c.block,
+      attestations: c.attestations,
+      committedAtUnixMs: GENESIS_MS + slot * TICK_MS + 3,
+    };
+    this.blocks.push(block);
+    this.#emit("tick", { tickCount: ++this.#ticks, latenessMs: 0.3, durationMs: 1.7 });
+    this.#emit("commit", { block });
+    return block;
+  }
+
+  /** Executes the next committed height; returns its record JSON. */
+  executeNext(): FakeRecordJson {
+    const height = this.records.length + 1;
+    const block = this.blocks[height - 1];
+    if (!block) throw new Error(`fake node has no committed block at height ${height}`);
+    this.#world.step({ height, nodeBlockHash: block.hash, actions: block.actions });
+    const summary = worldSummary(this.#world);
+    const root = hashCanonical(["fake-state", height, block.hash, summary.journalLen]);
+    const prev = this.records.at(-1)?.execution_block_hash ?? GENESIS_EXECUTION_PARENT;
+    const record: FakeRecordJson = {
+      schema: 1,
+      world_id: this.worldId,
+      height,
+      node_block_hash: block.hash,
+      execution_block_hash: executionBlockHash({
+        worldId: this.worldId,
+        height,
+        prevExecutionBlockHash: prev,
+        executionStateRoot: root,
+        journalLen: summary.journalLen,
+        nodeBlockHash: block.hash,
+      }),
+      prev_execution_block_hash: prev,
+      execution_state_root: root,
+      journal_len: summary.journalLen,
+      manifest_ref: root,
+      journal_ref: hashCanonical(["fake-journal", height]),
+      timestamp_ms: block.committedAtUnixMs,
+      hash: HASH_NAME,
+    };
+    this.records.push(record);
+    this.#emit("execution", {
+      result: {
+        executionHeight: height,
+        executionBlockHash: record.execution_block_hash,
+        executionStateRoot: root,
+      },
+      nodeBlockHash: block.hash,
+      durationMs: 4.5,
+    });
+    return record;
+  }
+
+  #emit<K extends keyof NodeEventMap>(name: K, event: NodeEventMap[K]): void {
+    if (this.emitEvents) this.events.emit(name, event);
+  }
+
+  /** Commits one height and executes everything committed. */
+  advance(): void {
+    this.commitNext();
+    while (this.executionHeight < this.committedHeight) this.executeNext();
+  }
+
+  status(): Promise<Record<string, unknown>> {
+    if (this.failStatus) return Promise.reject(new Error("status store unavailable"));
+    const last = this.blocks.at(-1);
+    const exec = this.records.at(-1);
+    const json = snapshotToJson({
+      nodeId: this.nodeId,
+      worldId: this.worldId,
+      role: "sequencer",
+      running: true,
+      tickCount: this.#ticks,
+      lastTickUnixMs: last ? last.committedAtUnixMs : null,
+      consensus: {
+        mode: "local",
+        slot: this.#slot,
+        epoch: last?.header.epoch ?? 0,
+        latestHeight: this.committedHeight,
+        committedHeight: this.committedHeight,
+        networkCommittedHeight: this.committedHeight,
+        knownPeerHeads: {},
+        lastStatus: last ? "Committed" : null,
+        lastBlockHash: last?.hash ?? null,
+        lastExecutionHeight: this.executionHeight,
+        lastExecutionBlockHash: exec?.execution_block_hash ?? null,
+        lastExecutionStateRoot: exec?.execution_state_root ?? null,
+      },
+      lastError: null,
+    });
+    return Promise.resolve({
+      ...json,
+      execution_mode: "node",
+      execution_lag: this.committedHeight - this.executionHeight,
+      mempool_size: this.#mempool.length,
+    });
+  }
+
+  block(height: number): Promise<unknown | null> {
+    const b = this.blocks[height - 1];
+    return Promise.resolve(b ? committedBlockToWire(b) : null);
+  }
+
+  record(height: number): Promise<unknown | null> {
+    return Promise.resolve(this.records[height - 1] ?? null);
+  }
+
+  world(): Promise<Record<string, unknown>> {
+    const s = worldSummary(this.#world);
+    return Promise.resolve({
+      height: this.executionHeight,
+      clock: s.clock,
+      agent_count: s.agentCount,
+      chunk_count: s.chunkCount,
+      journal_len: s.journalLen,
+      energy_total: s.energyTotal,
+      resource_totals: s.resourceTotals,
+      state_root: this.records.at(-1)?.execution_state_root ?? null,
+    });
+  }
+
+  submitAction(action: WorldAction): { mempoolSize: number } {
+    if (this.#mempool.length >= this.#mempoolLimit) {
+      throw new AwrError("MEMPOOL_FULL", `mempool is full (${this.#mempoolLimit} actions)`);
+    }
+    this.#mempool.push(action);
+    this.submitted.push(action);
+    return { mempoolSize: this.#mempool.length };
+  }
+}
