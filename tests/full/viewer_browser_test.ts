@@ -13,6 +13,7 @@ import { join } from "@std/path";
 import { startHttpServer } from "../../src/live/http.ts";
 import { VIEWER_ELEMENT_IDS } from "../../src/live/viewer_page.ts";
 import { FakeLiveApi } from "../support/fake_live_api.ts";
+import { startLiveNode } from "../../src/live/live.ts";
 
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
 const INSTALL_TIMEOUT_MS = 300_000;
@@ -284,6 +285,43 @@ Deno.test({
       await browser?.close();
       await server.shutdown();
       api.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "viewer page in headless Chromium against a real live node: the committed height rises",
+  ignore: !chromium.path,
+  fn: async () => {
+    const dataDir = await Deno.makeTempDir({ prefix: "awr-viewer-live-" });
+    const live = await startLiveNode({
+      dataDir,
+      http: { hostname: "127.0.0.1", port: 0 },
+      tickMs: 100,
+      statusEveryMs: 0,
+    });
+    let browser: Browser | null = null;
+    let cdp: Cdp | null = null;
+    try {
+      const url = live.http!.url;
+      browser = await Browser.launch(chromium.path!, url);
+      cdp = await browser.page(url);
+      const first = await waitForPage(cdp, "a committed height", (v) => height(v) >= 1, 15_000);
+      const second = await waitForPage(
+        cdp,
+        "a higher height",
+        (v) => height(v) > height(first),
+        10_000,
+      );
+      assertGreater(height(second), height(first));
+      assertEquals(second["node-id"], "node-1");
+      assert(height(second) <= live.node.snapshot().consensus.committedHeight);
+      assertMatch(second["latest-execution-state-root"] ?? "", /^[0-9a-f]{64}$/);
+    } finally {
+      await cdp?.close();
+      await browser?.close();
+      await live.stop();
+      await Deno.remove(dataDir, { recursive: true });
     }
   },
 });
