@@ -42,7 +42,11 @@ export function assertNotEquals<T>(actual: T, expected: T, msg?: string): void {
 }
 
 /** Asserts `actual === expected`. */
-export function assertStrictEquals<T>(actual: unknown, expected: T, msg?: string): asserts actual is T {
+export function assertStrictEquals<T>(
+  actual: unknown,
+  expected: T,
+  msg?: string,
+): asserts actual is T {
   if (actual !== expected) {
     fail(msg, `values are not identical: ${show(actual)} !== ${show(expected)}`);
   }
@@ -75,7 +79,9 @@ export function assertLessOrEqual<T>(actual: T, expected: T, msg?: string): void
 
 /** Asserts that `actual` contains `expected`. */
 export function assertStringIncludes(actual: string, expected: string, msg?: string): void {
-  if (!actual.includes(expected)) fail(msg, `expected ${show(actual)} to include ${show(expected)}`);
+  if (!actual.includes(expected)) {
+    fail(msg, `expected ${show(actual)} to include ${show(expected)}`);
+  }
 }
 
 /** Asserts that `actual` matches `expected`. */

@@ -22,22 +22,26 @@ export type CborValue =
   | CborValue[]
   | { [key: string]: CborValue | undefined };
 
-const encoder = new Encoder({
-  useRecords: false,
-  mapsAsObjects: true,
-  useTag259ForMaps: false,
-  tagUint8Array: false,
-  variableMapSize: true,
-  pack: false,
-  structuredClone: false,
-  useFloat32: 0,
-} as ConstructorParameters<typeof Encoder>[0]);
+const encoder = new Encoder(
+  {
+    useRecords: false,
+    mapsAsObjects: true,
+    useTag259ForMaps: false,
+    tagUint8Array: false,
+    variableMapSize: true,
+    pack: false,
+    structuredClone: false,
+    useFloat32: 0,
+  } as ConstructorParameters<typeof Encoder>[0],
+);
 
-const decoder = new Decoder({
-  useRecords: false,
-  mapsAsObjects: true,
-  int64AsNumber: true,
-} as ConstructorParameters<typeof Decoder>[0]);
+const decoder = new Decoder(
+  {
+    useRecords: false,
+    mapsAsObjects: true,
+    int64AsNumber: true,
+  } as ConstructorParameters<typeof Decoder>[0],
+);
 
 const textEncoder = new TextEncoder();
 const TWO_32 = 2 ** 32;
@@ -125,7 +129,9 @@ function prepare(value: unknown, path: string): unknown {
       );
       keys.sort((a, b) => compareBytes(cachedKeyBytes(a), cachedKeyBytes(b)));
       const map = new Map<string, unknown>();
-      for (const k of keys) map.set(k, prepare((value as Record<string, unknown>)[k], `${path}.${k}`));
+      for (const k of keys) {
+        map.set(k, prepare((value as Record<string, unknown>)[k], `${path}.${k}`));
+      }
       return map;
     }
     default:
