@@ -9,6 +9,7 @@ import { AWR_VERSION } from "../version.ts";
 import { CliError, type CliIo, processIo } from "./io.ts";
 import { registerDriversCommands } from "./drivers.ts";
 import { registerLiveCommand } from "./live.ts";
+import { registerRecordsCommands } from "./records.ts";
 import { registerSnapshotCommands, registerStatusCommand } from "./status.ts";
 
 /** Builds the program with every command registered. */
@@ -30,6 +31,7 @@ export function buildProgram(io: CliIo): Command {
   registerLiveCommand(program, io);
   registerStatusCommand(program, io);
   registerDriversCommands(program, io);
+  registerRecordsCommands(program, io);
   registerSnapshotCommands(program, io);
   return program;
 }

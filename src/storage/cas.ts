@@ -85,12 +85,23 @@ export class CasStore {
    */
   async putMany(blobs: Uint8Array[]): Promise<string[]> {
     const hashes = blobs.map((b) => hashHex(b));
+    await this.putHashed(blobs.map((bytes, i) => ({ hash: hashes[i], bytes })));
+    return hashes;
+  }
+
+  /**
+   * {@link putMany} for blobs whose addresses the caller already computed from these
+   * same bytes: the execution core hashes every blob to build its state tree, and
+   * hashing each again here would double the CPU cost of a height. Reads still
+   * check integrity.
+   */
+  async putHashed(blobs: ReadonlyArray<{ hash: string; bytes: Uint8Array }>): Promise<void> {
     const pending = new Map<string, Uint8Array>();
-    await Promise.all(hashes.map(async (h, i) => {
+    await Promise.all(blobs.map(async ({ hash: h, bytes }) => {
       if (pending.has(h) || await this.has(h)) return;
-      pending.set(h, blobs[i]);
+      pending.set(h, bytes);
     }));
-    if (pending.size === 0) return hashes;
+    if (pending.size === 0) return;
     const dirs = new Set<string>();
     await Promise.all([...pending].map(([h, bytes]) => {
       const path = this.pathOf(h);
@@ -99,7 +110,6 @@ export class CasStore {
     }));
     if (this.#durable) await Promise.all([...dirs].map((d) => syncDir(d)));
     for (const h of pending.keys()) this.#known.add(h);
-    return hashes;
   }
 
   /** Reads a blob and checks that its bytes hash to its address. */

@@ -1,0 +1,341 @@
+/**
+ * The execution core: the ONE path from a committed block to an execution record.
+ * The node hook (via the bridge-driver plugin), the legacy bridge fallback and
+ * replay after a restart all call {@link ExecutionCore.executeThrough}, so they
+ * cannot compute different results (CometBFT's `BlockExecutor`).
+ *
+ * Per height: step the world; store the changed chunks, their tree path, the
+ * manifest and the journal segment in the CAS (one batch); write the record; then
+ * the state file. Each write is atomic, and start-up reconciles the two files.
+ * @module
+ */
+import { join } from "@std/path";
+import type { BlockAction } from "../consensus/types.ts";
+import { type Logger, silentLogger } from "../logger.ts";
+import type { CommittedBlockReader } from "../node/block_store.ts";
+import type {
+  NodeExecutionCommitContext,
+  NodeExecutionCommitResult,
+  NodeExecutionHookInfo,
+} from "../node/execution_hook.ts";
+import { CasStore } from "../storage/cas.ts";
+import { type WorldSummary, worldSummary } from "../world/summary.ts";
+import { ExecutionError } from "./execution_error.ts";
+import {
+  buildRecord,
+  type ExecutionRecord,
+  readRecord,
+  recordPath,
+  recordResult,
+  recordsDir,
+  writeRecord,
+} from "./records.ts";
+import { recoverExecutionState } from "./recovery.ts";
+import { type ExecutionState, type ExecutorMode, writeExecutionState } from "./state_file.ts";
+import { type WorldShape, WorldState } from "./world_state.ts";
+
+/** Most blobs written concurrently in one CAS batch. */
+const PUT_BATCH = 512;
+
+/** Options of {@link ExecutionCore.open}. */
+export interface ExecutionCoreOptions {
+  /** `<data>`: the core uses `<data>/execution` and `<data>/store`. */
+  dataDir: string;
+  worldId: string;
+  /** Where missing heights are read from when a gap is filled. */
+  blocks: CommittedBlockReader;
+  /** Recorded in the state file as `executor_mode` (default "node"). */
+  mode?: ExecutorMode;
+  /** fsync every write (default true); tests of logic may pass false. */
+  durable?: boolean;
+  logger?: Logger;
+  /** Chunk size and fanout of a new world (an existing one keeps its manifest's). */
+  shape?: WorldShape;
+}
+
+/** One height to execute. */
+interface HeightInput {
+  height: number;
+  nodeBlockHash: string;
+  timestampMs: number;
+  actions: readonly BlockAction[];
+}
+
+/**
+ * Executes committed heights into records, idempotently and in order.
+ *
+ * @example
+ * ```ts
+ * import { ExecutionCore } from "./core.ts";
+ * const core = await ExecutionCore.open({
+ *   dataDir: "./data", worldId: "world-1", blocks: { getBlock: () => Promise.resolve(null) },
+ * });
+ * const result = await core.executeThrough({
+ *   worldId: "world-1", nodeId: "node-1", height: 1, slot: 1, epoch: 0,
+ *   nodeBlockHash: "ab".repeat(32), committedAtUnixMs: 0, actions: [],
+ * });
+ * await core.close();
+ * ```
+ */
+export class ExecutionCore {
+  readonly dataDir: string;
+  readonly worldId: string;
+  readonly mode: ExecutorMode;
+  readonly #cas: CasStore;
+  readonly #blocks: CommittedBlockReader;
+  readonly #durable: boolean;
+  readonly #logger: Logger;
+  readonly #shape: WorldShape | undefined;
+  #state: ExecutionState;
+  readonly #unknown: Record<string, unknown>;
+  // Null after a failed height: the in-memory world may be ahead of the files, so
+  // it is read back from the last stored manifest before the next height.
+  #world: WorldState | null;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  private constructor(
+    options: ExecutionCoreOptions,
+    cas: CasStore,
+    state: ExecutionState,
+    unknown: Record<string, unknown>,
+    world: WorldState,
+  ) {
+    this.dataDir = options.dataDir;
+    this.worldId = options.worldId;
+    this.mode = options.mode ?? "node";
+    this.#cas = cas;
+    this.#blocks = options.blocks;
+    this.#durable = options.durable ?? true;
+    this.#logger = options.logger ?? silentLogger;
+    this.#shape = options.shape;
+    this.#state = state;
+    this.#unknown = unknown;
+    this.#world = world;
+  }
+
+  /** Loads the state file (reconciled with the records) and the world it names. */
+  static async open(options: ExecutionCoreOptions): Promise<ExecutionCore> {
+    if (!options.worldId) throw new ExecutionError("WORLD_MISMATCH", "worldId must not be empty");
+    const durable = options.durable ?? true;
+    const logger = options.logger ?? silentLogger;
+    const cas = new CasStore(join(options.dataDir, "store"), { durable });
+    await Deno.mkdir(recordsDir(options.dataDir), { recursive: true });
+    const rec = await recoverExecutionState(options.dataDir, options.worldId, cas, logger);
+    const state = { ...rec.value, executorMode: options.mode ?? rec.value.executorMode };
+    const world = state.lastManifest
+      ? await WorldState.load(cas, options.worldId, state.lastManifest)
+      : WorldState.genesis(options.worldId, options.shape);
+    checkWorldMatches(world, state);
+    if (rec.changed) await writeExecutionState(options.dataDir, state, rec.unknown, durable);
+    logger.info("execution core open", {
+      world_id: options.worldId,
+      height: state.lastAppliedHeight,
+      agents: world.world.agentCount,
+    });
+    return new ExecutionCore(options, cas, state, rec.unknown, world);
+  }
+
+  /** The core's last applied height and hashes (for the start-up handshake). */
+  info(): NodeExecutionHookInfo {
+    const s = this.#state;
+    return {
+      lastHeight: s.lastAppliedHeight,
+      lastNodeBlockHash: s.lastNodeBlockHash,
+      lastExecutionBlockHash: s.lastExecutionBlockHash,
+      lastExecutionStateRoot: s.lastExecutionStateRoot,
+    };
+  }
+
+  /** World figures after the last applied height (null while it is being reloaded). */
+  summary(): WorldSummary | null {
+    return this.#world ? worldSummary(this.#world.world) : null;
+  }
+
+  /** The CAS holding chunks, nodes, manifests and journal segments. */
+  get store(): CasStore {
+    return this.#cas;
+  }
+
+  /**
+   * Executes every height from the last applied + 1 through `ctx.height` (missing
+   * blocks read through `blocks`) and returns `ctx.height`'s result. An applied
+   * height returns its recorded result and writes nothing; an applied height with
+   * another node block hash is a `CONFLICTING_BLOCK` error.
+   */
+  executeThrough(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> {
+    return this.#serial(() => this.#executeThrough(ctx));
+  }
+
+  /** The recorded result at `height`, or null when it has not been executed. */
+  async resultAt(height: number): Promise<NodeExecutionCommitResult | null> {
+    const r = await this.recordAt(height);
+    return r ? recordResult(r) : null;
+  }
+
+  /** The record at `height`, or null when it has not been executed. */
+  async recordAt(height: number): Promise<ExecutionRecord | null> {
+    if (!Number.isSafeInteger(height) || height < 1 || height > this.#state.lastAppliedHeight) {
+      return null;
+    }
+    return await readRecord(this.dataDir, height);
+  }
+
+  /** Waits for the call in flight; later calls fail with `CORE_CLOSED`. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #executeThrough(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> {
+    if (this.#closed) throw new ExecutionError("CORE_CLOSED", "execution core is closed");
+    if (ctx.worldId !== this.worldId) {
+      throw new ExecutionError(
+        "WORLD_MISMATCH",
+        `commit for world "${ctx.worldId}" sent to the executor of world "${this.worldId}"`,
+        { found: ctx.worldId, expected: this.worldId },
+      );
+    }
+    if (!Number.isSafeInteger(ctx.height) || ctx.height < 1) {
+      throw new ExecutionError(
+        "BAD_HEIGHT",
+        `height must be a positive integer, got ${ctx.height}`,
+      );
+    }
+    const last = this.#state.lastAppliedHeight;
+    if (ctx.height <= last) return await this.#recorded(ctx.height, ctx.nodeBlockHash);
+    for (let h = last + 1; h < ctx.height; h++) {
+      const block = await this.#blocks.getBlock(h);
+      if (!block || block.header.height !== h) {
+        throw new ExecutionError(
+          "BLOCK_MISSING",
+          `cannot fill the gap below height ${ctx.height}: committed block ${h} is not in the block store`,
+          { height: h, target: ctx.height },
+        );
+      }
+      await this.#applyHeight({
+        height: h,
+        nodeBlockHash: block.hash,
+        timestampMs: block.committedAtUnixMs,
+        actions: block.actions,
+      });
+    }
+    return await this.#applyHeight({
+      height: ctx.height,
+      nodeBlockHash: ctx.nodeBlockHash,
+      timestampMs: ctx.committedAtUnixMs,
+      actions: ctx.actions,
+    });
+  }
+
+  async #recorded(height: number, nodeBlockHash: string): Promise<NodeExecutionCommitResult> {
+    const r = await readRecord(this.dataDir, height);
+    if (!r) {
+      throw new ExecutionError(
+        "RECORD_MISSING",
+        `height ${height} is applied but its record ${recordPath(this.dataDir, height)} is missing`,
+        { height },
+      );
+    }
+    if (r.nodeBlockHash !== nodeBlockHash) {
+      throw conflicting(height, r.nodeBlockHash, nodeBlockHash);
+    }
+    return recordResult(r);
+  }
+
+  async #applyHeight(input: HeightInput): Promise<NodeExecutionCommitResult> {
+    const manifest = this.#state.lastManifest;
+    const world = this.#world ??
+      (manifest
+        ? await WorldState.load(this.#cas, this.worldId, manifest)
+        : WorldState.genesis(this.worldId, this.#shape));
+    this.#world = null;
+    const prev = this.#state.lastExecutionBlockHash;
+    const out = world.apply({
+      height: input.height,
+      nodeBlockHash: input.nodeBlockHash,
+      actions: input.actions,
+    });
+    const record = buildRecord(this.worldId, prev, input, {
+      stateRoot: out.stateRoot,
+      journalRef: out.journalRef,
+      journalLen: out.manifest.journalLen,
+    });
+    await this.#checkExisting(record);
+    // One batch is one flush; a huge height (thousands of new chunks) goes in
+    // several, since thousands of concurrent file writes exhaust the runtime.
+    for (let i = 0; i < out.blobs.length; i += PUT_BATCH) {
+      await this.#cas.putHashed(out.blobs.slice(i, i + PUT_BATCH));
+    }
+    await writeRecord(this.dataDir, record, this.#durable);
+    const state: ExecutionState = {
+      ...this.#state,
+      lastAppliedHeight: record.height,
+      lastNodeBlockHash: record.nodeBlockHash,
+      lastExecutionBlockHash: record.executionBlockHash,
+      lastExecutionStateRoot: record.executionStateRoot,
+      lastManifest: record.manifestRef,
+      journalLen: record.journalLen,
+      executorMode: this.mode,
+      worldId: this.worldId,
+    };
+    await writeExecutionState(this.dataDir, state, this.#unknown, this.#durable);
+    this.#state = state;
+    this.#world = world;
+    this.#logger.debug("executed height", {
+      height: record.height,
+      actions: input.actions.length,
+      blobs: out.blobs.length,
+      execution_block_hash: record.executionBlockHash,
+    });
+    return recordResult(record);
+  }
+
+  // A record above the state can exist only after a crash whose manifest never
+  // reached the store (see recovery.ts); executing again must reproduce it.
+  async #checkExisting(record: ExecutionRecord): Promise<void> {
+    const old = await readRecord(this.dataDir, record.height);
+    if (!old) return;
+    const path = recordPath(this.dataDir, record.height);
+    if (old.nodeBlockHash !== record.nodeBlockHash) {
+      throw conflicting(record.height, old.nodeBlockHash, record.nodeBlockHash);
+    }
+    if (old.executionBlockHash !== record.executionBlockHash) {
+      throw new ExecutionError(
+        "RECORD_DIVERGED",
+        `${path}: executing height ${record.height} again gives execution block hash ${record.executionBlockHash}, the record says ${old.executionBlockHash}`,
+        {
+          height: record.height,
+          recorded: old.executionBlockHash,
+          computed: record.executionBlockHash,
+        },
+      );
+    }
+  }
+}
+
+function conflicting(height: number, recorded: string, committed: string): ExecutionError {
+  return new ExecutionError(
+    "CONFLICTING_BLOCK",
+    `conflicting block at height ${height}: recorded ${recorded}, committed ${committed}`,
+    { height, recorded, committed },
+  );
+}
+
+function checkWorldMatches(world: WorldState, state: ExecutionState): void {
+  if (
+    world.world.clock !== state.lastAppliedHeight || world.world.journalLen !== state.journalLen
+  ) {
+    throw new ExecutionError(
+      "STATE_INVALID",
+      `state manifest ${state.lastManifest} is at height ${world.world.clock} with ${world.world.journalLen} events, but the execution state says height ${state.lastAppliedHeight} with ${state.journalLen}`,
+      { manifest: state.lastManifest, height: state.lastAppliedHeight },
+    );
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The execution state file, `<data>/execution/state.cbor`: how far the executor
+ * got, written after each height's record. It is a summary of the records; after a
+ * crash between the two writes, start-up rolls it forward from the records.
+ * @module
+ */
+import { join } from "@std/path";
+import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
+import { type Decoded, decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
+
+/** Who executes into a records folder (chosen at start-up, DESIGN invariant 1). */
+export type ExecutorMode = "node" | "bridge";
+
+/** The execution state in memory. */
+export interface ExecutionState {
+  lastAppliedHeight: number;
+  lastNodeBlockHash: string | null;
+  lastExecutionBlockHash: string | null;
+  lastExecutionStateRoot: string | null;
+  /** CAS address of the last state manifest (equals the state root). */
+  lastManifest: string | null;
+  journalLen: number;
+  executorMode: string;
+  /** Null in files written before the field existed. */
+  worldId: string | null;
+}
+
+/** Schema of `state.cbor` (version 1). */
+export const EXECUTION_STATE_SCHEMA: FileSchema<ExecutionState> = {
+  kind: "ExecutionState",
+  version: 1,
+  fields: [
+    { key: "lastAppliedHeight", wire: "last_applied_height", type: "u64", default: 0 },
+    { key: "lastNodeBlockHash", wire: "last_node_block_hash", type: "string?", default: null },
+    {
+      key: "lastExecutionBlockHash",
+      wire: "last_execution_block_hash",
+      type: "string?",
+      default: null,
+    },
+    {
+      key: "lastExecutionStateRoot",
+      wire: "last_execution_state_root",
+      type: "string?",
+      default: null,
+    },
+    { key: "lastManifest", wire: "last_manifest", type: "string?", default: null },
+    { key: "journalLen", wire: "journal_len", type: "u64", default: 0 },
+    { key: "executorMode", wire: "executor_mode", type: "string", default: "node" },
+    { key: "worldId", wire: "world_id", type: "string?", default: null },
+  ],
+};
+
+/**
+ * Path of the state file.
+ *
+ * @example
+ * ```ts
+ * import { executionStatePath } from "./state_file.ts";
+ * executionStatePath("./data"); // "data/execution/state.cbor"
+ * ```
+ */
+export function executionStatePath(dataDir: string): string {
+  return join(dataDir, "execution", "state.cbor");
+}
+
+/**
+ * Reads the state file, or null when there is none; a bad file throws naming the
+ * file and field.
+ *
+ * @example
+ * ```ts
+ * import { readExecutionState } from "./state_file.ts";
+ * const state = await readExecutionState("./data"); // null on a fresh data dir
+ * ```
+ */
+export async function readExecutionState(dataDir: string): Promise<Decoded<ExecutionState> | null> {
+  const path = executionStatePath(dataDir);
+  const bytes = await readFileIfExists(path);
+  return bytes ? decodeFile(EXECUTION_STATE_SCHEMA, bytes, path) : null;
+}
+
+/**
+ * Writes the state file atomically, keeping fields this code does not know.
+ *
+ * @example
+ * ```ts
+ * import { readExecutionState, writeExecutionState } from "./state_file.ts";
+ * const s = await readExecutionState("./data");
+ * if (s) await writeExecutionState("/tmp/awr-copy", s.value, s.unknown, true);
+ * ```
+ */
+export async function writeExecutionState(
+  dataDir: string,
+  state: ExecutionState,
+  unknown: Record<string, unknown>,
+  durable: boolean,
+): Promise<void> {
+  const path = executionStatePath(dataDir);
+  await writeFileAtomic(path, encodeFile(EXECUTION_STATE_SCHEMA, state, unknown, path), {
+    durable,
+  });
+}

@@ -1,0 +1,273 @@
+/**
+ * The Merkle tree over state chunks. Level 0 is the list of chunk digests; each
+ * interior node (a CAS blob) lists up to `fanout` child digests of the level below
+ * as 32-byte CBOR byte strings (a child's CAS address is their hex); the single
+ * node on top is the tree root. A height re-hashes only the changed chunks'
+ * ancestors, so its cost follows the change, not the world.
+ *
+ * Children are raw bytes rather than hex because node hashing is most of a
+ * height's CPU time at 100k agents, and raw digests halve the bytes hashed.
+ * @module
+ */
+import { AwrError } from "../errors.ts";
+import { decodeCbor, encodeCanonical } from "../storage/cbor.ts";
+import { fromHex, hashBytes, toHex } from "../storage/hash.ts";
+
+/** Version of the interior node blob format. */
+export const NODE_SCHEMA = 1;
+/** Children per interior node unless a manifest says otherwise. */
+export const DEFAULT_FANOUT = 32;
+
+/** Wire form of an interior node blob. */
+export interface NodeWire {
+  schema: number;
+  kind: "node";
+  /** 1 when the children are chunks, 2 when they are level-1 nodes, … */
+  level: number;
+  /** Child digests (32 bytes each; hex of one is the child's CAS address), in chunk order. */
+  children: Uint8Array[];
+}
+
+/** A blob with its address. */
+export interface HashedBlob {
+  /** CAS address: lowercase hex of `digest`. */
+  readonly hash: string;
+  readonly digest: Uint8Array;
+  readonly bytes: Uint8Array;
+}
+
+/** Reads blobs by address (a `CasStore` is one). */
+export interface BlobReader {
+  get(hash: string): Promise<Uint8Array>;
+}
+
+/** Error for a tree whose nodes do not fit together. */
+export class StateTreeError extends AwrError {}
+
+/**
+ * Encodes a value canonically and hashes it.
+ *
+ * @example
+ * ```ts
+ * import { hashedBlob } from "./state_tree.ts";
+ * const { hash, bytes } = hashedBlob({ kind: "example" });
+ * ```
+ */
+export function hashedBlob(value: unknown): HashedBlob {
+  const bytes = encodeCanonical(value);
+  const digest = hashBytes(bytes);
+  return { hash: toHex(digest), digest, bytes };
+}
+
+/**
+ * Reads `hashes` with at most `width` reads in flight (a world of 100k agents has
+ * thousands of chunks; opening them all at once would exhaust file handles).
+ *
+ * @example
+ * ```ts
+ * import { getAll } from "./state_tree.ts";
+ * import { CasStore } from "../storage/cas.ts";
+ * const blobs = await getAll(new CasStore("./data/store"), []);
+ * ```
+ */
+export async function getAll(
+  reader: BlobReader,
+  hashes: readonly string[],
+  width = 64,
+): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = new Array(hashes.length);
+  for (let i = 0; i < hashes.length; i += width) {
+    const part = hashes.slice(i, i + width);
+    const got = await Promise.all(part.map((h) => reader.get(h)));
+    got.forEach((b, j) => out[i + j] = b);
+  }
+  return out;
+}
+
+/**
+ * Interior levels a tree over `chunkCount` chunks has (at least 1).
+ *
+ * @example
+ * ```ts
+ * import { treeDepth } from "./state_tree.ts";
+ * treeDepth(12_500, 32); // 3
+ * ```
+ */
+export function treeDepth(chunkCount: number, fanout: number): number {
+  let depth = 1;
+  for (let n = Math.ceil(chunkCount / fanout); n > 1; n = Math.ceil(n / fanout)) depth++;
+  return depth;
+}
+
+/**
+ * Whether `v` is a list of 32-byte digests.
+ *
+ * @example
+ * ```ts
+ * import { isDigestList } from "./state_tree.ts";
+ * isDigestList([new Uint8Array(32)]); // true
+ * ```
+ */
+export function isDigestList(v: unknown): v is Uint8Array[] {
+  return Array.isArray(v) && v.every((c) => c instanceof Uint8Array && c.length === 32);
+}
+
+/**
+ * Merkle tree of chunk digests, kept in memory as one digest list per level.
+ *
+ * @example
+ * ```ts
+ * import { hashedBlob, StateTree } from "./state_tree.ts";
+ * const chunk = hashedBlob({ kind: "agents" });
+ * const { tree } = StateTree.build([chunk.digest], 32);
+ * const blobs = tree.update([{ index: 1, digest: chunk.digest }]); // the new root
+ * ```
+ */
+export class StateTree {
+  readonly fanout: number;
+  readonly #levels: Uint8Array[][];
+
+  private constructor(fanout: number, levels: Uint8Array[][]) {
+    if (!Number.isSafeInteger(fanout) || fanout < 2) {
+      throw new StateTreeError("TREE_FANOUT", `fanout must be an integer >= 2, got ${fanout}`);
+    }
+    this.fanout = fanout;
+    this.#levels = levels;
+  }
+
+  /** Builds the whole tree over `chunkDigests`; returns it with every node blob. */
+  static build(chunkDigests: readonly Uint8Array[], fanout: number): {
+    tree: StateTree;
+    blobs: HashedBlob[];
+  } {
+    const tree = new StateTree(fanout, [[...chunkDigests]]);
+    const blobs = tree.#recompute(chunkDigests.map((_, i) => i));
+    return { tree, blobs };
+  }
+
+  /** Address of the root node. */
+  get root(): string {
+    return toHex(this.#levels[this.#levels.length - 1][0]);
+  }
+  /** Number of interior levels (1 for up to `fanout` chunks). */
+  get depth(): number {
+    return this.#levels.length - 1;
+  }
+  /** Address of chunk `index`. */
+  chunkHash(index: number): string {
+    return toHex(this.#levels[0][index]);
+  }
+  /** Number of chunks under the tree. */
+  get chunkCount(): number {
+    return this.#levels[0].length;
+  }
+
+  /**
+   * Sets changed (or appended) chunk digests and re-hashes their ancestors; returns
+   * the new node blobs. Indices may extend the chunk list by appending only.
+   */
+  update(changed: ReadonlyArray<{ index: number; digest: Uint8Array }>): HashedBlob[] {
+    const chunks = this.#levels[0];
+    const dirty: number[] = [];
+    for (const { index, digest } of [...changed].sort((a, b) => a.index - b.index)) {
+      if (index > chunks.length) {
+        throw new StateTreeError(
+          "TREE_GAP",
+          `chunk ${index} would leave a gap after chunk ${chunks.length - 1}`,
+        );
+      }
+      chunks[index] = digest;
+      if (dirty[dirty.length - 1] !== index) dirty.push(index);
+    }
+    return dirty.length === 0 ? [] : this.#recompute(dirty);
+  }
+
+  // `dirty`: ascending changed indices at level 0. Walks up one level at a time,
+  // re-encoding only the parents of what changed.
+  #recompute(dirty: number[]): HashedBlob[] {
+    const f = this.fanout;
+    const out: HashedBlob[] = [];
+    let below = dirty;
+    for (let k = 1;; k++) {
+      const lower = this.#levels[k - 1];
+      const level = this.#levels[k] ??= [];
+      const parents: number[] = [];
+      for (const i of below) {
+        const p = Math.floor(i / f);
+        if (parents[parents.length - 1] !== p) parents.push(p);
+      }
+      // An empty world still has a root: one node with no children.
+      if (level.length === 0 && parents.length === 0) parents.push(0);
+      for (const p of parents) {
+        const node: NodeWire = {
+          schema: NODE_SCHEMA,
+          kind: "node",
+          level: k,
+          children: lower.slice(p * f, p * f + f),
+        };
+        const blob = hashedBlob(node);
+        level[p] = blob.digest;
+        out.push(blob);
+      }
+      if (Math.ceil(lower.length / f) <= 1) {
+        this.#levels.length = k + 1;
+        return out;
+      }
+      below = parents;
+    }
+  }
+
+  /**
+   * Reads a tree back from its root (O(world), once at start-up), checking that
+   * every node has the level and number of children the shape requires.
+   */
+  static async load(
+    reader: BlobReader,
+    root: string,
+    depth: number,
+    fanout: number,
+    chunkCount: number,
+  ): Promise<StateTree> {
+    if (depth !== treeDepth(chunkCount, fanout)) {
+      throw new StateTreeError(
+        "TREE_SHAPE",
+        `state tree ${root} has depth ${depth}; ${chunkCount} chunks at fanout ${fanout} need ${
+          treeDepth(chunkCount, fanout)
+        }`,
+        { root, depth, chunkCount, fanout },
+      );
+    }
+    const levels: Uint8Array[][] = [[fromHex(root)]];
+    for (let k = depth; k >= 1; k--) {
+      const hashes = levels[0].map(toHex);
+      const blobs = await getAll(reader, hashes);
+      const children: Uint8Array[] = [];
+      blobs.forEach((bytes, i) => {
+        const node = decodeCbor(bytes) as Partial<NodeWire> | null;
+        if (
+          node?.kind !== "node" || node.level !== k || !isDigestList(node.children) ||
+          node.children.length > fanout ||
+          (i < hashes.length - 1 && node.children.length !== fanout)
+        ) {
+          throw new StateTreeError(
+            "TREE_NODE_INVALID",
+            `state tree node ${
+              hashes[i]
+            } (level ${k}, position ${i}) is not a valid level-${k} node`,
+            { hash: hashes[i], level: k, position: i },
+          );
+        }
+        children.push(...node.children);
+      });
+      levels.unshift(children);
+    }
+    if (levels[0].length !== chunkCount) {
+      throw new StateTreeError(
+        "TREE_SHAPE",
+        `state tree ${root} holds ${levels[0].length} chunks, expected ${chunkCount}`,
+        { root, found: levels[0].length, expected: chunkCount },
+      );
+    }
+    return new StateTree(fanout, levels);
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * `awr records verify`: walks every execution record in height order and checks,
+ * from the files alone, that heights run 1, 2, 3, … without a gap; each record
+ * links to the one before (`prev_execution_block_hash`) and its
+ * `execution_block_hash` is the hash of its fields; the state manifest, every node
+ * and chunk of its state tree and the journal segment are stored, hash to their
+ * addresses and have the shape their references promise. Content addressing makes
+ * each blob's check once-only: a tree walk stops at blobs already verified, so the
+ * whole run costs O(blobs), not O(heights × world).
+ * @module
+ */
+import { join } from "@std/path";
+import { errorMessage } from "../errors.ts";
+import { CasStore } from "../storage/cas.ts";
+import { decodeCbor } from "../storage/cbor.ts";
+import { HASH_NAME, toHex } from "../storage/hash.ts";
+import { chunkFromWire } from "../world/agent.ts";
+import { decodeJournal, decodeManifest, type StateManifest } from "./manifest.ts";
+import {
+  executionBlockHash,
+  type ExecutionRecord,
+  GENESIS_EXECUTION_PARENT,
+  listRecordHeights,
+  readRecord,
+} from "./records.ts";
+import { readExecutionState } from "./state_file.ts";
+import { isDigestList, type NodeWire, treeDepth } from "./state_tree.ts";
+
+/** The first thing found wrong. */
+export interface VerifyProblem {
+  /** Height whose record (or whose referenced blob) is bad. */
+  readonly height: number;
+  /** One line saying what is wrong. */
+  readonly problem: string;
+}
+
+/** Outcome of {@link verifyRecords}. */
+export interface VerifyReport {
+  readonly ok: boolean;
+  /** Records checked (all of them when `ok`). */
+  readonly heights: number;
+  /** Distinct CAS blobs read and checked. */
+  readonly blobsChecked: number;
+  readonly firstBad?: VerifyProblem;
+}
+
+/** Options of {@link verifyRecords}. */
+export interface VerifyOptions {
+  /** Called after each record with (records done, records in total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+class Bad extends Error {}
+
+// Blob reads in flight at once while walking a tree level.
+const READ_WIDTH = 64;
+
+/**
+ * Verifies `<dataDir>/execution/records` against `<dataDir>/store`.
+ *
+ * @example
+ * ```ts
+ * import { verifyRecords } from "./verify.ts";
+ * const report = await verifyRecords("./data");
+ * if (!report.ok) console.log(report.firstBad);
+ * ```
+ */
+export async function verifyRecords(
+  dataDir: string,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const heights = await listRecordHeights(dataDir);
+  const cas = new CasStore(join(dataDir, "store"), { durable: false });
+  const verified = new Set<string>();
+  let prev: ExecutionRecord | null = null;
+  let done = 0;
+  const report = (firstBad?: VerifyProblem): VerifyReport => ({
+    ok: firstBad === undefined,
+    heights: done,
+    blobsChecked: verified.size,
+    firstBad,
+  });
+
+  const get = async (hash: string, what: string): Promise<Uint8Array> => {
+    try {
+      return await cas.get(hash);
+    } catch (err) {
+      throw new Bad(`${what}: ${errorMessage(err)}`);
+    }
+  };
+  const check = (cond: boolean, problem: string) => {
+    if (!cond) throw new Bad(problem);
+  };
+  const decoded = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new Bad(errorMessage(err));
+    }
+  };
+
+  const walkTree = async (m: StateManifest): Promise<void> => {
+    const chunks = Math.ceil(m.agentCount / m.chunkSize);
+    const depth = treeDepth(chunks, m.fanout);
+    check(
+      m.depth === depth,
+      `state manifest: depth ${m.depth}, but ${chunks} chunks need ${depth}`,
+    );
+    let level = [{ hash: m.treeRoot, pos: 0 }];
+    for (let k = m.depth; k >= 0; k--) {
+      const todo = level.filter((x) => !verified.has(x.hash));
+      const what = (pos: number) =>
+        k === 0 ? `state chunk ${pos}` : `state tree node (level ${k}, position ${pos})`;
+      for (const x of todo) {
+        check(/^[0-9a-f]{64}$/.test(x.hash), `${what(x.pos)}: bad address "${x.hash}"`);
+      }
+      const next: { hash: string; pos: number }[] = [];
+      for (let i = 0; i < todo.length; i += READ_WIDTH) {
+        const part = todo.slice(i, i + READ_WIDTH);
+        const blobs = await Promise.all(part.map((x) => get(x.hash, what(x.pos))));
+        part.forEach((x, n) => {
+          const where = `${what(x.pos)} ${x.hash}`;
+          if (k === 0) {
+            decoded(() => chunkFromWire(decodeCbor(blobs[n]), x.pos, x.pos * m.chunkSize, where));
+          } else {
+            const node = decoded(() => decodeCbor(blobs[n])) as Partial<NodeWire> | null;
+            check(
+              node?.kind === "node" && node.level === k && isDigestList(node.children) &&
+                node.children.length <= m.fanout,
+              `${where}: not a level-${k} state tree node`,
+            );
+            node!.children!.forEach((c, j) =>
+              next.push({ hash: toHex(c), pos: x.pos * m.fanout + j })
+            );
+          }
+          verified.add(x.hash);
+        });
+      }
+      level = next;
+    }
+  };
+
+  const verifyOne = async (h: number, r: ExecutionRecord): Promise<void> => {
+    check(r.height === h, `record file for height ${h} says height ${r.height}`);
+    check(r.hash === HASH_NAME, `record names hash "${r.hash}"; this program checks ${HASH_NAME}`);
+    if (prev) {
+      check(
+        r.worldId === prev.worldId,
+        `world_id "${r.worldId}" differs from "${prev.worldId}" at height ${prev.height}`,
+      );
+    }
+    const link = prev?.executionBlockHash ?? GENESIS_EXECUTION_PARENT;
+    check(
+      r.prevExecutionBlockHash === link,
+      `prev_execution_block_hash ${r.prevExecutionBlockHash} does not link to height ${
+        h - 1
+      }'s execution_block_hash ${link}`,
+    );
+    const computed = executionBlockHash(r);
+    check(
+      computed === r.executionBlockHash,
+      `execution_block_hash ${r.executionBlockHash} is not the hash of the record's fields (${computed})`,
+    );
+    check(
+      r.manifestRef === r.executionStateRoot,
+      `manifest_ref ${r.manifestRef} differs from execution_state_root ${r.executionStateRoot}`,
+    );
+    const mBytes = await get(r.manifestRef, "state manifest");
+    const m = decoded(() => decodeManifest(mBytes, `state manifest ${r.manifestRef}`));
+    check(
+      m.height === h && m.worldId === r.worldId && m.journalLen === r.journalLen,
+      `state manifest ${r.manifestRef} is for world "${m.worldId}" height ${m.height} with ${m.journalLen} events, not the record's`,
+    );
+    verified.add(r.manifestRef);
+    await walkTree(m);
+    const jBytes = await get(r.journalRef, "journal segment");
+    const j = decoded(() => decodeJournal(jBytes, `journal segment ${r.journalRef}`));
+    const before = prev?.journalLen ?? 0;
+    check(
+      j.height === h && j.firstIndex === before && before + j.events.length === r.journalLen,
+      `journal segment ${r.journalRef} (height ${j.height}, events ${j.firstIndex}..${
+        j.firstIndex + j.events.length
+      }) does not continue the journal from ${before} to journal_len ${r.journalLen}`,
+    );
+    verified.add(r.journalRef);
+  };
+
+  for (let i = 0; i < heights.length; i++) {
+    const h = i + 1;
+    if (heights[i] !== h) {
+      return report({
+        height: h,
+        problem: `record missing: heights jump from ${h - 1} to ${heights[i]}`,
+      });
+    }
+    let r: ExecutionRecord;
+    try {
+      r = (await readRecord(dataDir, h))!;
+      await verifyOne(h, r);
+    } catch (err) {
+      return report({ height: h, problem: errorMessage(err) });
+    }
+    prev = r;
+    done++;
+    options.onProgress?.(done, heights.length);
+  }
+  let state;
+  try {
+    state = await readExecutionState(dataDir);
+  } catch (err) {
+    return report({ height: done + 1, problem: errorMessage(err) });
+  }
+  const applied = state?.value.lastAppliedHeight ?? 0;
+  if (applied > done) {
+    return report({
+      height: done + 1,
+      problem: `the execution state says height ${applied} is applied, but records stop at ${done}`,
+    });
+  }
+  return report();
+}

@@ -1,0 +1,160 @@
+/**
+ * The world together with its chunked, content-addressed form. `apply` steps the
+ * world and returns exactly the blobs that height adds (changed chunks, the nodes
+ * on their paths, the manifest, the journal segment); nothing proportional to the
+ * world size is encoded or hashed. No I/O except `load`, which reads a world back
+ * from a manifest at start-up.
+ * @module
+ */
+import { decodeCbor } from "../storage/cbor.ts";
+import { type Agent, chunkFromWire } from "../world/agent.ts";
+import { DEFAULT_CHUNK_SIZE } from "../world/rules.ts";
+import { type StepInput, type StepResult, World } from "../world/world.ts";
+import { ExecutionError } from "./execution_error.ts";
+import { decodeManifest, journalBlob, manifestBlob, type StateManifest } from "./manifest.ts";
+import {
+  type BlobReader,
+  DEFAULT_FANOUT,
+  getAll,
+  type HashedBlob,
+  hashedBlob,
+  StateTree,
+} from "./state_tree.ts";
+
+/** Everything one height produced. */
+export interface HeightProducts {
+  readonly step: StepResult;
+  readonly manifest: StateManifest;
+  /** Address of the manifest blob: the execution state root. */
+  readonly stateRoot: string;
+  /** Address of the journal segment blob. */
+  readonly journalRef: string;
+  /** New blobs of this height (chunks, nodes, journal, manifest), to store together. */
+  readonly blobs: readonly HashedBlob[];
+}
+
+/** Shape parameters of a new world. */
+export interface WorldShape {
+  chunkSize?: number;
+  fanout?: number;
+}
+
+/**
+ * A world and its Merkle state tree.
+ *
+ * @example
+ * ```ts
+ * import { WorldState } from "./world_state.ts";
+ * const state = WorldState.genesis("world-1");
+ * const out = state.apply({ height: 1, nodeBlockHash: "ab", actions: [] });
+ * out.stateRoot; // hash of the height-1 manifest
+ * ```
+ */
+export class WorldState {
+  readonly worldId: string;
+  readonly world: World;
+  readonly #tree: StateTree;
+  // Blobs a fresh tree needs (the empty root) that no height has stored yet.
+  #unstored: HashedBlob[];
+  #manifest: StateManifest | null = null;
+  #stateRoot: string | null = null;
+
+  private constructor(worldId: string, world: World, tree: StateTree, unstored: HashedBlob[]) {
+    this.worldId = worldId;
+    this.world = world;
+    this.#tree = tree;
+    this.#unstored = unstored;
+  }
+
+  /** An empty world at height 0. */
+  static genesis(worldId: string, shape: WorldShape = {}): WorldState {
+    const world = new World({ chunkSize: shape.chunkSize ?? DEFAULT_CHUNK_SIZE });
+    const { tree, blobs } = StateTree.build([], shape.fanout ?? DEFAULT_FANOUT);
+    return new WorldState(worldId, world, tree, blobs);
+  }
+
+  /**
+   * Reads the world saved under `manifestRef`, checking the manifest's world id and
+   * every blob's integrity (the reader's job) and shape.
+   */
+  static async load(reader: BlobReader, worldId: string, manifestRef: string): Promise<WorldState> {
+    const where = `state manifest ${manifestRef}`;
+    const m = decodeManifest(await reader.get(manifestRef), where);
+    if (m.worldId !== worldId) {
+      throw new ExecutionError(
+        "WORLD_MISMATCH",
+        `${where} belongs to world "${m.worldId}", not "${worldId}"`,
+        { manifestRef, found: m.worldId, expected: worldId },
+      );
+    }
+    const chunkCount = Math.ceil(m.agentCount / m.chunkSize);
+    const tree = await StateTree.load(reader, m.treeRoot, m.depth, m.fanout, chunkCount);
+    const agents: Agent[] = [];
+    const hashes = Array.from({ length: chunkCount }, (_, i) => tree.chunkHash(i));
+    const blobs = await getAll(reader, hashes);
+    blobs.forEach((bytes, i) => {
+      agents.push(...chunkFromWire(decodeCbor(bytes), i, i * m.chunkSize, `chunk ${hashes[i]}`));
+    });
+    if (agents.length !== m.agentCount) {
+      throw new ExecutionError(
+        "STATE_INVALID",
+        `${where}: chunks hold ${agents.length} agents, manifest says ${m.agentCount}`,
+        { manifestRef },
+      );
+    }
+    const world = World.restore(
+      { clock: m.clock, journalLen: m.journalLen, chunkSize: m.chunkSize },
+      agents,
+    );
+    const state = new WorldState(worldId, world, tree, []);
+    state.#manifest = m;
+    state.#stateRoot = manifestRef;
+    return state;
+  }
+
+  /** Manifest of the last applied height (null at genesis). */
+  get manifest(): StateManifest | null {
+    return this.#manifest;
+  }
+  /** Execution state root of the last applied height (null at genesis). */
+  get stateRoot(): string | null {
+    return this.#stateRoot;
+  }
+
+  /** Steps the world one height and returns the blobs it adds. */
+  apply(input: StepInput): HeightProducts {
+    const step = this.world.step(input);
+    const blobs: HashedBlob[] = this.#unstored;
+    this.#unstored = [];
+    const changed = step.changedChunks.map((index) => {
+      const blob = hashedBlob(this.world.chunk(index));
+      blobs.push(blob);
+      return { index, digest: blob.digest };
+    });
+    blobs.push(...this.#tree.update(changed));
+    const journal = journalBlob({
+      worldId: this.worldId,
+      height: step.height,
+      firstIndex: step.firstEventIndex,
+      events: step.events,
+    });
+    const manifest: StateManifest = {
+      worldId: this.worldId,
+      height: step.height,
+      clock: this.world.clock,
+      agentCount: this.world.agentCount,
+      chunkSize: this.world.chunkSize,
+      fanout: this.#tree.fanout,
+      depth: this.#tree.depth,
+      treeRoot: this.#tree.root,
+      journalLen: this.world.journalLen,
+      energyTotal: this.world.energyTotal,
+      resourceTotals: this.world.resourceTotals(),
+    };
+    const mblob = manifestBlob(manifest);
+    blobs.push(journal, mblob);
+    this.#manifest = manifest;
+    this.#stateRoot = mblob.hash;
+    return { step, manifest, stateRoot: mblob.hash, journalRef: journal.hash, blobs };
+  }
+}
