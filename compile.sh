@@ -44,5 +44,15 @@ MSG
   exit 1
 fi
 rm -f "$log"
+# A full `deno` binary given as DENORT_BIN builds a file that ignores its payload and
+# behaves as plain deno; check that the result really is awr.
+expected=$(sed -n 's/^export const AWR_VERSION = "\(.*\)";/\1/p' src/version.ts)
+got=$("$OUT" --version 2>&1 | head -n 1 || true)
+if [ "$got" != "$expected" ]; then
+  echo "compile.sh: $OUT does not run as awr (its --version printed: $got)." >&2
+  echo "compile.sh: DENORT_BIN must be Deno's 'denort' runtime, not the full deno binary." >&2
+  rm -f "$OUT"
+  exit 1
+fi
 echo "compile.sh: built $OUT (embedded plugins: $(ls plugins | tr '\n' ' '))"
 echo "compile.sh: drop-in drivers go in $(dirname "$OUT")/plugins/"

@@ -56,6 +56,23 @@ export interface DriverCatalog {
 export interface LoaderOptions {
   /** Drop-in folder (`--plugins-dir`); it must exist. Default: {@link defaultPluginsDir}. */
   pluginsDir?: string;
+  /**
+   * How awr runs; defaults to the real process. Tests pass `{ standalone: true, execPath }`
+   * to exercise the compiled-binary paths under `deno run`.
+   */
+  runtime?: LoaderRuntime;
+}
+
+/** The facts about the running program that change where plugins come from. */
+export interface LoaderRuntime {
+  /** True inside a `deno compile` binary. */
+  standalone: boolean;
+  /** Path of the running executable. */
+  execPath: string;
+}
+
+function currentRuntime(): LoaderRuntime {
+  return { standalone: Deno.build.standalone, execPath: Deno.execPath() };
 }
 
 /** A loaded driver plugin and where it came from. */
@@ -89,8 +106,8 @@ interface Found {
  * console.log(defaultPluginsDir()); // the repo's plugins/ under `deno run`
  * ```
  */
-export function defaultPluginsDir(): string {
-  if (Deno.build.standalone) return join(dirname(Deno.execPath()), "plugins");
+export function defaultPluginsDir(runtime: LoaderRuntime = currentRuntime()): string {
+  if (runtime.standalone) return join(dirname(runtime.execPath), "plugins");
   return fromFileUrl(EMBEDDED_URL);
 }
 
@@ -173,15 +190,15 @@ function oneLine(err: unknown): string {
   return at && !lines[0].includes(at) ? `${lines[0]} (${at})` : lines[0];
 }
 
-function importHint(c: Candidate): string {
-  if (Deno.build.standalone && extname(c.file).toLowerCase() === ".ts") {
+function importHint(c: Candidate, runtime: LoaderRuntime): string {
+  if (runtime.standalone && extname(c.file).toLowerCase() === ".ts") {
     return "; this compiled awr cannot load a .ts drop-in: compile the driver to .js " +
       "(e.g. esbuild) or run awr from source";
   }
   return "";
 }
 
-async function inspect(c: Candidate): Promise<Found | PluginProblem> {
+async function inspect(c: Candidate, runtime: LoaderRuntime): Promise<Found | PluginProblem> {
   let mod: Record<string, unknown>;
   try {
     mod = await import(c.url);
@@ -189,7 +206,7 @@ async function inspect(c: Candidate): Promise<Found | PluginProblem> {
     return problem(
       c,
       "PLUGIN_IMPORT_FAILED",
-      `cannot import: ${oneLine(err)}${importHint(c)}`,
+      `cannot import: ${oneLine(err)}${importHint(c, runtime)}`,
     );
   }
   const plugin = mod.default as Record<string, unknown> | undefined;
@@ -241,9 +258,10 @@ async function sameFolder(a: string, b: string): Promise<boolean> {
 
 async function scan(options: LoaderOptions): Promise<{ found: Found[] } & DriverCatalog> {
   const problems: PluginProblem[] = [];
-  const dir = options.pluginsDir ?? defaultPluginsDir();
+  const runtime = options.runtime ?? currentRuntime();
+  const dir = options.pluginsDir ?? defaultPluginsDir(runtime);
   const embeddedDir = fromFileUrl(EMBEDDED_URL);
-  const skipDropIns = !Deno.build.standalone && await sameFolder(dir, embeddedDir);
+  const skipDropIns = !runtime.standalone && await sameFolder(dir, embeddedDir);
   let dropIns: Candidate[] = [];
   if (!skipDropIns) {
     // The default folder beside a binary is optional; a folder the operator named is not.
@@ -251,7 +269,7 @@ async function scan(options: LoaderOptions): Promise<{ found: Found[] } & Driver
     if (!optional) dropIns = await dropInCandidates(dir, problems);
   }
   const results = await Promise.all(
-    [...await embeddedCandidates(), ...dropIns].map((c) => inspect(c)),
+    [...await embeddedCandidates(), ...dropIns].map((c) => inspect(c, runtime)),
   );
   const byName = new Map<string, Found[]>();
   for (const r of results) {

@@ -249,3 +249,29 @@ Deno.test("awr drivers list prints drivers and refused files, exit 0", async () 
     assertEquals(json.drop_in_dir, plugins);
   });
 });
+
+Deno.test("compiled-binary paths: drop-ins default to plugins/ beside the binary; a .ts that cannot load says what to do", async () => {
+  const root = await Deno.makeTempDir({ prefix: "awr-standalone-" });
+  try {
+    const bin = join(root, "bin");
+    const pluginsDir = join(bin, "plugins");
+    await Deno.mkdir(pluginsDir, { recursive: true });
+    await writeCountingDriver(pluginsDir, "counter.js", { name: "counter" });
+    await Deno.writeTextFile(
+      join(pluginsDir, "broken.ts"),
+      "export default { name: 'x', apiVersion: 1,, };\n",
+    );
+    const runtime = { standalone: true, execPath: join(bin, "awr") };
+    const catalog = await listDrivers({ runtime });
+    assertEquals(catalog.dropInDir, await Deno.realPath(pluginsDir));
+    const names = catalog.drivers.map((d) => `${d.name}:${d.source}`).sort();
+    assertEquals(names, ["bridge:embedded", "counter:drop-in"]);
+    const broken = catalog.problems.find((p) => p.file.endsWith("broken.ts"));
+    assertEquals(broken?.code, "PLUGIN_IMPORT_FAILED");
+    assertStringIncludes(broken!.message, "compile the driver to .js");
+    const loaded = await loadDriver("counter", { runtime });
+    assertEquals(loaded.listing.source, "drop-in");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
