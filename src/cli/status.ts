@@ -5,7 +5,12 @@
 import type { Command } from "commander";
 import { join } from "@std/path";
 import { errorMessage } from "../errors.ts";
-import { consensusFromState, type NodeConsensusSnapshot } from "../node/snapshot.ts";
+import type { Decoded } from "../storage/schema.ts";
+import {
+  consensusFromState,
+  consensusToJson,
+  type NodeConsensusSnapshotJson,
+} from "../node/snapshot.ts";
 import {
   NODE_STATE_FILE,
   nodeStatePath,
@@ -20,25 +25,8 @@ export interface StoredStatusJson {
   world_id: string;
   state_file: string;
   running: false;
-  consensus: Record<string, unknown>;
+  consensus: NodeConsensusSnapshotJson;
   execution_lag: number;
-}
-
-function consensusJson(c: NodeConsensusSnapshot): Record<string, unknown> {
-  return {
-    mode: c.mode,
-    slot: c.slot,
-    epoch: c.epoch,
-    latest_height: c.latestHeight,
-    committed_height: c.committedHeight,
-    network_committed_height: c.networkCommittedHeight,
-    known_peer_heads: c.knownPeerHeads,
-    last_status: c.lastStatus,
-    last_block_hash: c.lastBlockHash,
-    last_execution_height: c.lastExecutionHeight,
-    last_execution_block_hash: c.lastExecutionBlockHash,
-    last_execution_state_root: c.lastExecutionStateRoot,
-  };
 }
 
 /** The status JSON for a stored state (also used by `awr status --json`). */
@@ -48,7 +36,7 @@ export function storedStatusJson(state: PosNodeState, file: string): StoredStatu
     world_id: state.worldId,
     state_file: file,
     running: false,
-    consensus: consensusJson(consensusFromState(state)),
+    consensus: consensusToJson(consensusFromState(state)),
     execution_lag: state.committedHeight - state.lastExecutionHeight,
   };
 }
@@ -82,7 +70,7 @@ async function findNodeIds(dataDir: string): Promise<string[]> {
   return ids.sort();
 }
 
-async function loadState(file: string): Promise<PosNodeState> {
+async function loadState(file: string): Promise<Decoded<PosNodeState>> {
   let decoded;
   try {
     decoded = await readNodeState(file);
@@ -90,7 +78,7 @@ async function loadState(file: string): Promise<PosNodeState> {
     throw new CliError(errorMessage(err));
   }
   if (!decoded) throw new CliError(`${file}: no such file`);
-  return decoded.value;
+  return decoded;
 }
 
 /** Registers `awr status`. */
@@ -118,7 +106,7 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
         throw new CliError(`--node-id: invalid id "${nodeId}"`, 2);
       }
       const file = nodeStatePath(opts.dataDir, nodeId);
-      const state = await loadState(file);
+      const state = (await loadState(file)).value;
       if (opts.json) io.out(JSON.stringify(storedStatusJson(state, file), null, 2));
       else for (const line of humanLines(state, file)) io.out(line);
     });
@@ -133,13 +121,7 @@ export function registerSnapshotCommands(program: Command, io: CliIo): void {
     .argument("<file>", "path of the snapshot file")
     .option("--json", "print JSON")
     .action(async (file: string, opts: { json?: boolean }) => {
-      let decoded;
-      try {
-        decoded = await readNodeState(file);
-      } catch (err) {
-        throw new CliError(errorMessage(err));
-      }
-      if (!decoded) throw new CliError(`${file}: no such file`);
+      const decoded = await loadState(file);
       const json = {
         file,
         schema_version: decoded.version,

@@ -75,7 +75,6 @@ export interface NodeSnapshotJson {
  * ```
  */
 export function snapshotToJson(s: NodeSnapshot): NodeSnapshotJson {
-  const c = s.consensus;
   return {
     node_id: s.nodeId,
     world_id: s.worldId,
@@ -83,21 +82,26 @@ export function snapshotToJson(s: NodeSnapshot): NodeSnapshotJson {
     running: s.running,
     tick_count: s.tickCount,
     last_tick_unix_ms: s.lastTickUnixMs,
-    consensus: {
-      mode: c.mode,
-      slot: c.slot,
-      epoch: c.epoch,
-      latest_height: c.latestHeight,
-      committed_height: c.committedHeight,
-      network_committed_height: c.networkCommittedHeight,
-      known_peer_heads: { ...c.knownPeerHeads },
-      last_status: c.lastStatus,
-      last_block_hash: c.lastBlockHash,
-      last_execution_height: c.lastExecutionHeight,
-      last_execution_block_hash: c.lastExecutionBlockHash,
-      last_execution_state_root: c.lastExecutionStateRoot,
-    },
+    consensus: consensusToJson(s.consensus),
     last_error: s.lastError,
+  };
+}
+
+/** Converts the consensus part of a snapshot to its snake_case JSON form. */
+export function consensusToJson(c: NodeConsensusSnapshot): NodeConsensusSnapshotJson {
+  return {
+    mode: c.mode,
+    slot: c.slot,
+    epoch: c.epoch,
+    latest_height: c.latestHeight,
+    committed_height: c.committedHeight,
+    network_committed_height: c.networkCommittedHeight,
+    known_peer_heads: { ...c.knownPeerHeads },
+    last_status: c.lastStatus,
+    last_block_hash: c.lastBlockHash,
+    last_execution_height: c.lastExecutionHeight,
+    last_execution_block_hash: c.lastExecutionBlockHash,
+    last_execution_state_root: c.lastExecutionStateRoot,
   };
 }
 

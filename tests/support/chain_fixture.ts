@@ -7,7 +7,7 @@
 import { makeBlock } from "../../src/consensus/block.ts";
 import type { BlockAction, CommittedBlock } from "../../src/consensus/types.ts";
 import type { CommittedBlockReader } from "../../src/node/block_store.ts";
-import type { NodeExecutionCommitContext } from "../../src/node/execution_hook.ts";
+import { commitContext, type NodeExecutionCommitContext } from "../../src/node/execution_hook.ts";
 
 /** World id used by the fixtures. */
 export const WORLD = "world-test";
@@ -119,14 +119,5 @@ export function blockReader(blocks: readonly CommittedBlock[]): CommittedBlockRe
 
 /** The hook context the node would send for `block`. */
 export function ctxOf(block: CommittedBlock, worldId = WORLD): NodeExecutionCommitContext {
-  return {
-    worldId,
-    nodeId: "node-1",
-    height: block.header.height,
-    slot: block.header.slot,
-    epoch: block.header.epoch,
-    nodeBlockHash: block.hash,
-    committedAtUnixMs: block.committedAtUnixMs,
-    actions: block.actions,
-  };
+  return commitContext(worldId, "node-1", block);
 }

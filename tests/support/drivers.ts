@@ -8,9 +8,10 @@
  */
 import { join } from "@std/path";
 import type { CommittedBlock } from "../../src/consensus/types.ts";
-import type {
-  NodeExecutionCommitContext,
-  NodeExecutionCommitResult,
+import {
+  commitContext,
+  type NodeExecutionCommitContext,
+  type NodeExecutionCommitResult,
 } from "../../src/node/execution_hook.ts";
 import { hashCanonical } from "../../src/storage/hash.ts";
 
@@ -180,14 +181,5 @@ export function contextOf(
   worldId: string,
   nodeId: string,
 ): NodeExecutionCommitContext {
-  return {
-    worldId,
-    nodeId,
-    height: block.header.height,
-    slot: block.header.slot,
-    epoch: block.header.epoch,
-    nodeBlockHash: block.hash,
-    committedAtUnixMs: block.committedAtUnixMs,
-    actions: block.actions,
-  };
+  return commitContext(worldId, nodeId, block);
 }
