@@ -34,6 +34,8 @@ export class CasStore {
   readonly #root: string;
   readonly #durable: boolean;
   readonly #known = new Set<string>();
+  // Shard folders known to exist: creating them on every put cost more than the write.
+  readonly #dirs = new Set<string>();
 
   /**
    * @param root folder of the store (`<data>/store`)
@@ -96,20 +98,52 @@ export class CasStore {
    * check integrity.
    */
   async putHashed(blobs: ReadonlyArray<{ hash: string; bytes: Uint8Array }>): Promise<void> {
+    // No existence check on disk: a stat per new blob (and the NotFound it throws) cost
+    // more than writing; rewriting a blob that exists replaces it with the same bytes.
     const pending = new Map<string, Uint8Array>();
-    await Promise.all(blobs.map(async ({ hash: h, bytes }) => {
-      if (pending.has(h) || await this.has(h)) return;
-      pending.set(h, bytes);
-    }));
+    for (const { hash: h, bytes } of blobs) {
+      if (!this.#known.has(h)) pending.set(h, bytes);
+    }
     if (pending.size === 0) return;
     const dirs = new Set<string>();
-    await Promise.all([...pending].map(([h, bytes]) => {
-      const path = this.pathOf(h);
-      dirs.add(join(path, ".."));
-      return writeFileAtomic(path, bytes, { durable: this.#durable, syncDir: false });
-    }));
-    if (this.#durable) await Promise.all([...dirs].map((d) => syncDir(d)));
+    for (const h of pending.keys()) dirs.add(this.#shardOf(h));
+    const created = await this.#ensureDirs(dirs);
+    await Promise.all([...pending].map(([h, bytes]) =>
+      writeFileAtomic(this.pathOf(h), bytes, {
+        durable: this.#durable,
+        syncDir: false,
+        mkdirs: false,
+      })
+    ));
+    if (this.#durable) {
+      // The blobs' folders, and the parents of folders this batch created.
+      for (const d of created) dirs.add(join(d, "..")).add(join(d, "..", ".."));
+      await Promise.all([...dirs].map((d) => syncDir(d)));
+    }
     for (const h of pending.keys()) this.#known.add(h);
+  }
+
+  #shardOf(hash: string): string {
+    return join(this.#root, hash.slice(0, 2), hash.slice(2, 4));
+  }
+
+  // Creates the shard folders not yet known to exist; returns the ones it created.
+  async #ensureDirs(dirs: Iterable<string>): Promise<string[]> {
+    const missing = [...dirs].filter((d) => !this.#dirs.has(d));
+    const created: string[] = [];
+    await Promise.all(missing.map(async (d) => {
+      try {
+        await Deno.mkdir(d);
+        created.push(d);
+      } catch (err) {
+        if (err instanceof Deno.errors.AlreadyExists) return;
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+        await Deno.mkdir(d, { recursive: true });
+        created.push(d);
+      }
+    }));
+    for (const d of missing) this.#dirs.add(d);
+    return created;
   }
 
   /** Reads a blob and checks that its bytes hash to its address. */
