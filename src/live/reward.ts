@@ -13,7 +13,7 @@ import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type { NodeSnapshot } from "../node/snapshot.ts";
 import type { LegacyBridge } from "./bridge.ts";
-import { readLedger, type RewardLedger, writeLedger } from "./ledger.ts";
+import { ledgerPath, readLedger, type RewardLedger, writeLedger } from "./ledger.ts";
 import {
   type EpochReport,
   type LatestReport,
@@ -118,6 +118,13 @@ export class RewardRuntime {
     }
     const ledger = await readLedger(options.dataDir);
     if (ledger.value.worldId === "") ledger.value.worldId = options.worldId;
+    if (ledger.value.worldId !== options.worldId) {
+      throw new Error(
+        `${
+          ledgerPath(options.dataDir)
+        }: field "world_id" is "${ledger.value.worldId}" but this node runs "${options.worldId}"`,
+      );
+    }
     return new RewardRuntime(
       { intervalMs: 500, logger: silentLogger, ...options } as ResolvedRewardOptions,
       source,

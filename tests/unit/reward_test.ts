@@ -1,0 +1,99 @@
+import { assertEquals, assertRejects } from "@std/assert";
+import { join } from "@std/path";
+import { ExecutionCore } from "../../src/execution/core.ts";
+import { readLedger } from "../../src/live/ledger.ts";
+import { REWARD_POINTS, RewardRuntime, type RewardSource } from "../../src/live/reward.ts";
+import { BlockStore } from "../../src/node/block_store.ts";
+import { commitContext } from "../../src/node/execution_hook.ts";
+import type { NodeSnapshot } from "../../src/node/snapshot.ts";
+import { nodeDir } from "../../src/node/state_file.ts";
+import { buildChain } from "../support/chain.ts";
+
+function source(
+  dataDir: string,
+  committed: number,
+  executed: number,
+  root: string | null,
+): RewardSource {
+  const blocks = new BlockStore(join(nodeDir(dataDir, "node-1"), "blocks"));
+  const snap: NodeSnapshot = {
+    nodeId: "node-1",
+    worldId: "world-1",
+    role: "sequencer",
+    running: true,
+    tickCount: committed,
+    lastTickUnixMs: null,
+    lastError: null,
+    consensus: {
+      mode: "local",
+      slot: committed,
+      epoch: Math.floor(committed / 32),
+      latestHeight: committed,
+      committedHeight: committed,
+      networkCommittedHeight: committed,
+      knownPeerHeads: {},
+      lastStatus: "Committed",
+      lastBlockHash: null,
+      lastExecutionHeight: executed,
+      lastExecutionBlockHash: null,
+      lastExecutionStateRoot: root,
+    },
+  };
+  return { snapshot: () => snap, durableCommittedHeight: committed, blocks };
+}
+
+Deno.test("reward runtime settles each closed epoch once, from records, and survives a restart", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "awr-reward-" });
+  try {
+    const blocks = await buildChain(dataDir, "node-1", 70);
+    const core = await ExecutionCore.open({
+      dataDir,
+      worldId: "world-1",
+      blocks: new BlockStore(join(nodeDir(dataDir, "node-1"), "blocks")),
+      durable: false,
+    });
+    const last = await core.executeThrough(commitContext("world-1", "node-1", blocks[69]));
+    await core.close();
+    const options = { dataDir, nodeId: "node-1", worldId: "world-1", mode: "node" as const };
+    const src = source(dataDir, 70, 70, last.executionStateRoot);
+
+    const reward = await RewardRuntime.open(options, src, null);
+    await reward.runOnce();
+    // Slots 1..31 are epoch 0, 32..63 epoch 1; epoch 2 (64..70) is still open.
+    const perBlock = REWARD_POINTS.proposer + REWARD_POINTS.attester + REWARD_POINTS.executor;
+    assertEquals(reward.ledger.settledThroughHeight, 63);
+    assertEquals(reward.ledger.lastSettledEpoch, 1);
+    assertEquals(reward.ledger.balances, { "node-1": 63 * perBlock });
+    const e1 = JSON.parse(await Deno.readTextFile(join(dataDir, "reports", "epoch-1.json")));
+    assertEquals([e1.first_height, e1.last_height, e1.blocks], [32, 63, 32]);
+    assertEquals(e1.settlement.proposer, { "node-1": 32 * REWARD_POINTS.proposer });
+    assertEquals(e1.consensus.last_block_hash, blocks[62].hash);
+    const rec63 = await ExecutionCore.open({
+      dataDir,
+      worldId: "world-1",
+      blocks: new BlockStore(join(nodeDir(dataDir, "node-1"), "blocks")),
+      durable: false,
+    });
+    assertEquals(
+      e1.consensus.last_execution_block_hash,
+      (await rec63.resultAt(63))?.executionBlockHash,
+    );
+    await rec63.close();
+    const latest = JSON.parse(await Deno.readTextFile(join(dataDir, "reports", "latest.json")));
+    assertEquals(latest.consensus.last_execution_height, 70);
+    assertEquals(latest.execution_lag, 0);
+    assertEquals(latest.reward.settled_through_height, 63);
+
+    // A restart re-reads the open epoch and settles nothing twice.
+    const again = await RewardRuntime.open(options, src, null);
+    await again.runOnce();
+    assertEquals((await readLedger(dataDir)).value.balances, { "node-1": 63 * perBlock });
+    await assertRejects(
+      () => RewardRuntime.open({ ...options, worldId: "world-2" }, src, null),
+      Error,
+      "world_id",
+    );
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
