@@ -20,7 +20,35 @@ import {
 
 const HEIGHTS = 20;
 const root = await Deno.makeTempDir({ prefix: "awr-node-bench-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+
+// Deno's table has no median: record each measured interval and print medians at the end.
+const samples = new Map<string, number[]>();
+function sample(name: string, ms: number): void {
+  samples.set(name, [...(samples.get(name) ?? []), ms]);
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+globalThis.addEventListener("unload", () => {
+  Deno.removeSync(root, { recursive: true });
+  const m = (k: string) => median(samples.get(k) ?? [NaN]);
+  const node = m("node");
+  const floor = m("floor");
+  console.log(
+    `medians: node ${(node / HEIGHTS).toFixed(2)} ms/height (${
+      (1000 * HEIGHTS / node).toFixed(0)
+    } heights/s), ` +
+      `floor ${(floor / HEIGHTS).toFixed(2)} ms/height (${
+        (1000 * HEIGHTS / floor).toFixed(0)
+      } heights/s), ` +
+      `node/floor throughput ${(floor / node).toFixed(2)} (goal >= 0.5)`,
+  );
+  console.log(
+    `medians: start-up to first commit ${m("start-10").toFixed(2)} ms at 10 heights, ` +
+      `${m("start-10000").toFixed(2)} ms at 10,000 heights (goal <= 1000 ms, not growing)`,
+  );
+});
 
 const noopHook: NodeExecutionHook = {
   onCommit: (ctx) =>
@@ -55,8 +83,10 @@ Deno.bench({
     );
     const done = waitForCommits(node, HEIGHTS);
     b.start();
+    const t0 = performance.now();
     await node.start();
     await done;
+    sample("node", performance.now() - t0);
     b.end();
     await node.stop();
   },
@@ -75,6 +105,7 @@ Deno.bench({
     const state = freshNodeState("node-1", "world-1");
     await Deno.mkdir(nodeDir(dataDir, "node-1"), { recursive: true });
     b.start();
+    const t0 = performance.now();
     for (let slot = 1; slot <= HEIGHTS; slot++) {
       const c = engine.commitLocally(slot, slot, [], ["node-1"])!;
       const block: CommittedBlock = {
@@ -87,6 +118,7 @@ Deno.bench({
       state.lastBlockHash = block.hash;
       await writeNodeState(statePath, state, {});
     }
+    sample("floor", performance.now() - t0);
     b.end();
   },
 });
@@ -131,8 +163,10 @@ for (const heights of [10, 10_000]) {
       );
       const first = waitForCommits(node, 1);
       b.start();
+      const t0 = performance.now();
       await node.start();
       await first;
+      sample(`start-${heights}`, performance.now() - t0);
       b.end();
       await node.stop();
     },
