@@ -6,7 +6,7 @@
  */
 import type { CommittedBlock } from "../consensus/types.ts";
 import { AwrError } from "../errors.ts";
-import type { CommittedBlockReader } from "./block_store.ts";
+import type { BlockStore, CommittedBlockReader } from "./block_store.ts";
 import type { NodeExecutionHook, NodeExecutionHookInfo } from "./execution_hook.ts";
 import type { PosNodeState } from "./state_file.ts";
 
@@ -117,4 +117,70 @@ export async function reconcileExecution(
     executionStateRoot: state.lastExecutionStateRoot,
     source: "state-file",
   };
+}
+
+/**
+ * Checks that a loaded state file belongs to this node and world, and fills the ids
+ * into a file written before they existed. A mismatch is a {@link HandshakeError}.
+ *
+ * @example
+ * ```ts
+ * import { adoptIdentity } from "./handshake.ts";
+ * // adoptIdentity(state, "node-1", "world-1", statePath);
+ * ```
+ */
+export function adoptIdentity(
+  state: PosNodeState,
+  nodeId: string,
+  worldId: string,
+  file: string,
+): void {
+  for (
+    const [field, have, want] of [
+      ["node_id", state.nodeId, nodeId],
+      ["world_id", state.worldId, worldId],
+    ] as const
+  ) {
+    if (have === "") continue; // a file from before the field existed
+    if (have !== want) {
+      throw new HandshakeError(
+        "IDENTITY_MISMATCH",
+        `${file}: field "${field}" is "${have}" but this node is configured as "${want}"`,
+        { file, field, found: have, configured: want },
+      );
+    }
+  }
+  state.nodeId = nodeId;
+  state.worldId = worldId;
+}
+
+/**
+ * Reads the block at the committed height and checks it against the state file:
+ * one read, not a scan, so start-up cost does not grow with the chain. Returns the
+ * block (null at height 0) and fills `lastBlockHash` when the file lacked it.
+ */
+export async function checkLastBlock(
+  state: PosNodeState,
+  blocks: BlockStore,
+  file: string,
+): Promise<CommittedBlock | null> {
+  const h = state.committedHeight;
+  if (h === 0) return null;
+  const block = await blocks.getBlock(h);
+  if (!block) {
+    throw new HandshakeError(
+      "BLOCK_MISSING",
+      `${file}: committed height ${h} but block ${h} is missing from ${blocks.dir}`,
+      { committedHeight: h },
+    );
+  }
+  if (state.lastBlockHash !== null && block.hash !== state.lastBlockHash) {
+    throw new HandshakeError(
+      "BLOCK_HASH_MISMATCH",
+      `${file}: last_block_hash ${state.lastBlockHash} differs from stored block ${h} (${block.hash})`,
+      { height: h, stateHash: state.lastBlockHash, storedHash: block.hash },
+    );
+  }
+  state.lastBlockHash = block.hash;
+  return block;
 }

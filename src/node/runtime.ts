@@ -21,7 +21,7 @@ import {
   type NodeExecutionHook,
 } from "./execution_hook.ts";
 import { ExecutionFeed } from "./execution_feed.ts";
-import { HandshakeError, reconcileExecution } from "./handshake.ts";
+import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
 import {
@@ -126,9 +126,10 @@ export class NodeRuntime {
     const loaded = await readNodeState(this.#statePath);
     this.#state = loaded?.value ?? freshNodeState(this.#config.nodeId, this.#config.worldId);
     this.#unknown = loaded?.unknown ?? {};
-    this.#checkIdentity();
+    adoptIdentity(this.#state, this.#config.nodeId, this.#config.worldId, this.#statePath);
     if (this.#state.genesisUnixMs === 0) this.#state.genesisUnixMs = this.#clock();
-    await this.#checkLastBlock();
+    const last = await checkLastBlock(this.#state, this.#blocks, this.#statePath);
+    if (last) this.#remember(last);
 
     this.#engine = new ConsensusEngine({
       validators: [...this.#config.validators],
@@ -239,50 +240,6 @@ export class NodeRuntime {
   /** Height of the execution call in flight (0 when none). */
   get executionInFlightHeight(): number {
     return this.#feed?.inFlightHeight ?? 0;
-  }
-
-  #checkIdentity(): void {
-    const s = this.#state;
-    for (
-      const [field, have, want] of [
-        ["node_id", s.nodeId, this.#config.nodeId],
-        ["world_id", s.worldId, this.#config.worldId],
-      ] as const
-    ) {
-      if (have === "") continue; // a file from before the field existed
-      if (have !== want) {
-        throw new HandshakeError(
-          "IDENTITY_MISMATCH",
-          `${this.#statePath}: field "${field}" is "${have}" but this node is configured as "${want}"`,
-          { file: this.#statePath, field, found: have, configured: want },
-        );
-      }
-    }
-    s.nodeId = this.#config.nodeId;
-    s.worldId = this.#config.worldId;
-  }
-
-  // One read, not a scan: start-up cost must not grow with the chain.
-  async #checkLastBlock(): Promise<void> {
-    const h = this.#state.committedHeight;
-    if (h === 0) return;
-    const block = await this.#blocks.getBlock(h);
-    if (!block) {
-      throw new HandshakeError(
-        "BLOCK_MISSING",
-        `${this.#statePath}: committed height ${h} but block ${h} is missing from ${this.#blocks.dir}`,
-        { committedHeight: h },
-      );
-    }
-    if (this.#state.lastBlockHash !== null && block.hash !== this.#state.lastBlockHash) {
-      throw new HandshakeError(
-        "BLOCK_HASH_MISMATCH",
-        `${this.#statePath}: last_block_hash ${this.#state.lastBlockHash} differs from stored block ${h} (${block.hash})`,
-        { height: h, stateHash: this.#state.lastBlockHash, storedHash: block.hash },
-      );
-    }
-    this.#state.lastBlockHash = block.hash;
-    this.#remember(block);
   }
 
   #makeFeed(
