@@ -49,7 +49,7 @@ export interface ExecutionCoreOptions {
   /** fsync every write (default true); tests of logic may pass false. */
   durable?: boolean;
   logger?: Logger;
-  /** Chunk size and fanout of a new world (an existing one keeps its manifest's). */
+  /** Genesis bucket count and fanout of a new world (an existing one keeps its manifest's). */
   shape?: WorldShape;
 }
 
@@ -268,7 +268,8 @@ export class ExecutionCore {
       journalLen: out.manifest.journalLen,
     });
     await this.#checkExisting(record);
-    // One batch is one flush; a huge height (thousands of new chunks) goes in
+    // One batch is one flush; a huge height (thousands of new chunks, e.g. when the
+    // world's bucket count doubles) goes in
     // several, since thousands of concurrent file writes exhaust the runtime.
     for (let i = 0; i < out.blobs.length; i += PUT_BATCH) {
       await this.#cas.putHashed(out.blobs.slice(i, i + PUT_BATCH));

@@ -7,11 +7,15 @@
  */
 import { AwrError } from "../errors.ts";
 import { decodeCbor } from "../storage/cbor.ts";
+import { isPowerOfTwo } from "../world/agent.ts";
 import type { WorldEvent } from "../world/events.ts";
 import { type HashedBlob, hashedBlob } from "./state_tree.ts";
 
-/** Version of the state manifest format. */
-export const MANIFEST_SCHEMA = 1;
+/**
+ * Version of the state manifest format. Schema 1 (fixed-size chunks by registration
+ * index, `chunk_size`) is refused with `BLOB_SCHEMA`: no data of it was deployed.
+ */
+export const MANIFEST_SCHEMA = 2;
 /** Version of the journal segment format. */
 export const JOURNAL_SCHEMA = 1;
 
@@ -22,7 +26,8 @@ export interface StateManifest {
   /** World clock after the height (equals `height`). */
   readonly clock: number;
   readonly agentCount: number;
-  readonly chunkSize: number;
+  /** Buckets, one state chunk each (a power of two): the tree's leaf count. */
+  readonly bucketCount: number;
   readonly fanout: number;
   /** Interior levels of the state tree. */
   readonly depth: number;
@@ -53,7 +58,7 @@ export class ManifestError extends AwrError {}
  * ```ts
  * import { manifestBlob } from "./manifest.ts";
  * const { hash } = manifestBlob({
- *   worldId: "w", height: 1, clock: 1, agentCount: 0, chunkSize: 8, fanout: 32, depth: 1,
+ *   worldId: "w", height: 1, clock: 1, agentCount: 0, bucketCount: 4096, fanout: 64, depth: 2,
  *   treeRoot: "00".repeat(32), journalLen: 0, energyTotal: 0, resourceTotals: {},
  * });
  * ```
@@ -66,7 +71,7 @@ export function manifestBlob(m: StateManifest): HashedBlob {
     height: m.height,
     clock: m.clock,
     agent_count: m.agentCount,
-    chunk_size: m.chunkSize,
+    bucket_count: m.bucketCount,
     fanout: m.fanout,
     depth: m.depth,
     tree_root: m.treeRoot,
@@ -131,10 +136,10 @@ export function decodeManifest(bytes: Uint8Array, where: string): StateManifest 
   if (m.schema !== MANIFEST_SCHEMA) {
     throw new ManifestError(
       "BLOB_SCHEMA",
-      `${where}: unsupported manifest schema ${String(m.schema)}`,
-      {
-        where,
-      },
+      `${where}: manifest schema ${
+        String(m.schema)
+      } is not supported (this awr reads schema ${MANIFEST_SCHEMA}; schema 1 states are not converted)`,
+      { where, schema: m.schema },
     );
   }
   return {
@@ -142,7 +147,7 @@ export function decodeManifest(bytes: Uint8Array, where: string): StateManifest 
     height: field(m, "height", isCount, where),
     clock: field(m, "clock", isCount, where),
     agentCount: field(m, "agent_count", isCount, where),
-    chunkSize: field(m, "chunk_size", isPositive, where),
+    bucketCount: field(m, "bucket_count", isPowerOfTwo, where),
     fanout: field(m, "fanout", isPositive, where),
     depth: field(m, "depth", isPositive, where),
     treeRoot: field(m, "tree_root", isString, where),

@@ -15,8 +15,11 @@ import { fromHex, hashBytes, toHex } from "../storage/hash.ts";
 
 /** Version of the interior node blob format. */
 export const NODE_SCHEMA = 1;
-/** Children per interior node unless a manifest says otherwise. */
-export const DEFAULT_FANOUT = 32;
+/**
+ * Children per interior node unless a manifest says otherwise: 4096 buckets make
+ * 64 level-1 nodes under one root.
+ */
+export const DEFAULT_FANOUT = 64;
 
 /** Wire form of an interior node blob. */
 export interface NodeWire {
@@ -60,8 +63,9 @@ export function hashedBlob(value: unknown): HashedBlob {
 }
 
 /**
- * Reads `hashes` with at most `width` reads in flight (a world of 100k agents has
- * thousands of chunks; opening them all at once would exhaust file handles).
+ * Reads `hashes` with at most `width` reads in flight (a world has thousands of
+ * chunks; opening them all at once would exhaust file handles). Each distinct
+ * address is read once: every empty bucket is the same blob.
  *
  * @example
  * ```ts
@@ -75,13 +79,14 @@ export async function getAll(
   hashes: readonly string[],
   width = 64,
 ): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = new Array(hashes.length);
-  for (let i = 0; i < hashes.length; i += width) {
-    const part = hashes.slice(i, i + width);
+  const unique = [...new Set(hashes)];
+  const byHash = new Map<string, Uint8Array>();
+  for (let i = 0; i < unique.length; i += width) {
+    const part = unique.slice(i, i + width);
     const got = await Promise.all(part.map((h) => reader.get(h)));
-    got.forEach((b, j) => out[i + j] = b);
+    got.forEach((b, j) => byHash.set(part[j], b));
   }
-  return out;
+  return hashes.map((h) => byHash.get(h)!);
 }
 
 /**
@@ -90,7 +95,7 @@ export async function getAll(
  * @example
  * ```ts
  * import { treeDepth } from "./state_tree.ts";
- * treeDepth(12_500, 32); // 3
+ * treeDepth(4096, 64); // 2
  * ```
  */
 export function treeDepth(chunkCount: number, fanout: number): number {
@@ -119,7 +124,7 @@ export function isDigestList(v: unknown): v is Uint8Array[] {
  * ```ts
  * import { hashedBlob, StateTree } from "./state_tree.ts";
  * const chunk = hashedBlob({ kind: "agents" });
- * const { tree } = StateTree.build([chunk.digest], 32);
+ * const { tree } = StateTree.build([chunk.digest], 64);
  * const blobs = tree.update([{ index: 1, digest: chunk.digest }]); // the new root
  * ```
  */
@@ -149,7 +154,7 @@ export class StateTree {
   get root(): string {
     return toHex(this.#levels[this.#levels.length - 1][0]);
   }
-  /** Number of interior levels (1 for up to `fanout` chunks). */
+  /** Number of interior levels (1 for up to `fanout` chunks, 2 for up to fanout², …). */
   get depth(): number {
     return this.#levels.length - 1;
   }

@@ -4,9 +4,11 @@
  * links to the one before (`prev_execution_block_hash`) and its
  * `execution_block_hash` is the hash of its fields; the state manifest, every node
  * and chunk of its state tree and the journal segment are stored, hash to their
- * addresses and have the shape their references promise. Content addressing makes
- * each blob's check once-only: a tree walk stops at blobs already verified, so the
- * whole run costs O(blobs), not O(heights × world).
+ * addresses and have the shape their references promise (every agent of a chunk in
+ * that chunk's bucket, ordered by id). Content addressing makes each check
+ * once-only: a tree walk stops at a blob already verified at the same place (level,
+ * position, bucket count — a chunk's validity depends on its bucket), so the whole
+ * run costs O(blobs), not O(heights × world).
  * @module
  */
 import { join } from "@std/path";
@@ -15,6 +17,7 @@ import { CasStore } from "../storage/cas.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { HASH_NAME, toHex } from "../storage/hash.ts";
 import { chunkFromWire } from "../world/agent.ts";
+import { BUCKET_GROWTH_LOAD } from "../world/rules.ts";
 import { decodeJournal, decodeManifest, type StateManifest } from "./manifest.ts";
 import {
   executionBlockHash,
@@ -71,7 +74,9 @@ export async function verifyRecords(
 ): Promise<VerifyReport> {
   const heights = await listRecordHeights(dataDir);
   const cas = new CasStore(join(dataDir, "store"), { durable: false });
+  // Distinct blobs read (the report's count), and the places each was checked at.
   const verified = new Set<string>();
+  const placed = new Set<string>();
   let prev: ExecutionRecord | null = null;
   let done = 0;
   const report = (firstBad?: VerifyProblem): VerifyReport => ({
@@ -100,15 +105,24 @@ export async function verifyRecords(
   };
 
   const walkTree = async (m: StateManifest): Promise<void> => {
-    const chunks = Math.ceil(m.agentCount / m.chunkSize);
+    const chunks = m.bucketCount;
     const depth = treeDepth(chunks, m.fanout);
     check(
       m.depth === depth,
       `state manifest: depth ${m.depth}, but ${chunks} chunks need ${depth}`,
     );
+    check(
+      m.agentCount <= chunks * BUCKET_GROWTH_LOAD,
+      `state manifest: ${m.agentCount} agents in ${chunks} buckets; the world should have grown`,
+    );
+    // widths[k]: nodes at level k (level 0 = chunks), so each node's child count is known.
+    const widths = [chunks];
+    while (widths.length <= depth) widths.push(Math.ceil(widths[widths.length - 1] / m.fanout));
+    const place = (k: number, x: { hash: string; pos: number }) =>
+      `${chunks}/${k}/${x.pos}/${x.hash}`;
     let level = [{ hash: m.treeRoot, pos: 0 }];
     for (let k = m.depth; k >= 0; k--) {
-      const todo = level.filter((x) => !verified.has(x.hash));
+      const todo = level.filter((x) => !placed.has(place(k, x)));
       const what = (pos: number) =>
         k === 0 ? `state chunk ${pos}` : `state tree node (level ${k}, position ${pos})`;
       for (const x of todo) {
@@ -121,19 +135,22 @@ export async function verifyRecords(
         part.forEach((x, n) => {
           const where = `${what(x.pos)} ${x.hash}`;
           if (k === 0) {
-            decoded(() => chunkFromWire(decodeCbor(blobs[n]), x.pos, x.pos * m.chunkSize, where));
+            check(x.pos < chunks, `${where}: beyond the manifest's ${chunks} buckets`);
+            decoded(() => chunkFromWire(decodeCbor(blobs[n]), x.pos, chunks, where));
           } else {
             const node = decoded(() => decodeCbor(blobs[n])) as Partial<NodeWire> | null;
+            const want = Math.min(m.fanout, widths[k - 1] - x.pos * m.fanout);
             check(
               node?.kind === "node" && node.level === k && isDigestList(node.children) &&
-                node.children.length <= m.fanout,
-              `${where}: not a level-${k} state tree node`,
+                node.children.length === want,
+              `${where}: not a level-${k} state tree node with ${want} children`,
             );
             node!.children!.forEach((c, j) =>
               next.push({ hash: toHex(c), pos: x.pos * m.fanout + j })
             );
           }
           verified.add(x.hash);
+          placed.add(place(k, x));
         });
       }
       level = next;

@@ -2,13 +2,14 @@
  * The world together with its chunked, content-addressed form. `apply` steps the
  * world and returns exactly the blobs that height adds (changed chunks, the nodes
  * on their paths, the manifest, the journal segment); nothing proportional to the
- * world size is encoded or hashed. No I/O except `load`, which reads a world back
- * from a manifest at start-up.
+ * world size is encoded or hashed — except at a height where the world's bucket
+ * count doubles, which re-encodes every chunk and rebuilds the tree once. No I/O
+ * except `load`, which reads a world back from a manifest at start-up.
  * @module
  */
 import { decodeCbor } from "../storage/cbor.ts";
 import { type Agent, chunkFromWire } from "../world/agent.ts";
-import { DEFAULT_CHUNK_SIZE } from "../world/rules.ts";
+import { DEFAULT_MIN_BUCKETS } from "../world/rules.ts";
 import { type StepInput, type StepResult, World } from "../world/world.ts";
 import { ExecutionError } from "./execution_error.ts";
 import { decodeManifest, journalBlob, manifestBlob, type StateManifest } from "./manifest.ts";
@@ -29,13 +30,15 @@ export interface HeightProducts {
   readonly stateRoot: string;
   /** Address of the journal segment blob. */
   readonly journalRef: string;
-  /** New blobs of this height (chunks, nodes, journal, manifest), to store together. */
+  /** New blobs of this height (chunks, nodes, journal, manifest; no address twice), to store together. */
   readonly blobs: readonly HashedBlob[];
 }
 
 /** Shape parameters of a new world. */
 export interface WorldShape {
-  chunkSize?: number;
+  /** Bucket count at genesis, a power of two (default 4096; small ones are for tests). */
+  minBuckets?: number;
+  /** Children per tree node (default 64). */
   fanout?: number;
 }
 
@@ -53,7 +56,7 @@ export interface WorldShape {
 export class WorldState {
   readonly worldId: string;
   readonly world: World;
-  readonly #tree: StateTree;
+  #tree: StateTree;
   // Blobs a fresh tree needs (the empty root) that no height has stored yet.
   #unstored: HashedBlob[];
   #manifest: StateManifest | null = null;
@@ -68,8 +71,8 @@ export class WorldState {
 
   /** An empty world at height 0. */
   static genesis(worldId: string, shape: WorldShape = {}): WorldState {
-    const world = new World({ chunkSize: shape.chunkSize ?? DEFAULT_CHUNK_SIZE });
-    const { tree, blobs } = StateTree.build([], shape.fanout ?? DEFAULT_FANOUT);
+    const world = new World({ minBuckets: shape.minBuckets ?? DEFAULT_MIN_BUCKETS });
+    const { tree, blobs } = buildTree(world, shape.fanout ?? DEFAULT_FANOUT);
     return new WorldState(worldId, world, tree, blobs);
   }
 
@@ -87,13 +90,13 @@ export class WorldState {
         { manifestRef, found: m.worldId, expected: worldId },
       );
     }
-    const chunkCount = Math.ceil(m.agentCount / m.chunkSize);
-    const tree = await StateTree.load(reader, m.treeRoot, m.depth, m.fanout, chunkCount);
+    const tree = await StateTree.load(reader, m.treeRoot, m.depth, m.fanout, m.bucketCount);
     const agents: Agent[] = [];
-    const hashes = Array.from({ length: chunkCount }, (_, i) => tree.chunkHash(i));
+    const hashes = Array.from({ length: m.bucketCount }, (_, i) => tree.chunkHash(i));
     const blobs = await getAll(reader, hashes);
     blobs.forEach((bytes, i) => {
-      agents.push(...chunkFromWire(decodeCbor(bytes), i, i * m.chunkSize, `chunk ${hashes[i]}`));
+      const where = `chunk ${hashes[i]} (bucket ${i})`;
+      agents.push(...chunkFromWire(decodeCbor(bytes), i, m.bucketCount, where));
     });
     if (agents.length !== m.agentCount) {
       throw new ExecutionError(
@@ -103,7 +106,7 @@ export class WorldState {
       );
     }
     const world = World.restore(
-      { clock: m.clock, journalLen: m.journalLen, chunkSize: m.chunkSize },
+      { clock: m.clock, journalLen: m.journalLen, bucketCount: m.bucketCount },
       agents,
     );
     const state = new WorldState(worldId, world, tree, []);
@@ -126,12 +129,19 @@ export class WorldState {
     const step = this.world.step(input);
     const blobs: HashedBlob[] = this.#unstored;
     this.#unstored = [];
-    const changed = step.changedChunks.map((index) => {
-      const blob = hashedBlob(this.world.chunk(index));
-      blobs.push(blob);
-      return { index, digest: blob.digest };
-    });
-    blobs.push(...this.#tree.update(changed));
+    if (this.world.bucketCount !== this.#tree.chunkCount) {
+      // The world grew: every agent may have moved bucket, so the tree starts over.
+      const rebuilt = buildTree(this.world, this.#tree.fanout);
+      this.#tree = rebuilt.tree;
+      blobs.push(...rebuilt.blobs);
+    } else {
+      const changed = step.changedChunks.map((index) => {
+        const blob = hashedBlob(this.world.chunk(index));
+        blobs.push(blob);
+        return { index, digest: blob.digest };
+      });
+      blobs.push(...this.#tree.update(changed));
+    }
     const journal = journalBlob({
       worldId: this.worldId,
       height: step.height,
@@ -143,7 +153,7 @@ export class WorldState {
       height: step.height,
       clock: this.world.clock,
       agentCount: this.world.agentCount,
-      chunkSize: this.world.chunkSize,
+      bucketCount: this.world.bucketCount,
       fanout: this.#tree.fanout,
       depth: this.#tree.depth,
       treeRoot: this.#tree.root,
@@ -155,6 +165,25 @@ export class WorldState {
     blobs.push(journal, mblob);
     this.#manifest = manifest;
     this.#stateRoot = mblob.hash;
-    return { step, manifest, stateRoot: mblob.hash, journalRef: journal.hash, blobs };
+    return {
+      step,
+      manifest,
+      stateRoot: mblob.hash,
+      journalRef: journal.hash,
+      blobs: unique(blobs),
+    };
   }
+}
+
+/** Every chunk of `world` and the whole tree over them (genesis and growth). */
+function buildTree(world: World, fanout: number): { tree: StateTree; blobs: HashedBlob[] } {
+  const chunks = Array.from({ length: world.bucketCount }, (_, i) => hashedBlob(world.chunk(i)));
+  const { tree, blobs } = StateTree.build(chunks.map((c) => c.digest), fanout);
+  return { tree, blobs: unique([...chunks, ...blobs]) };
+}
+
+// Identical blobs (empty buckets, nodes over them) are stored and counted once.
+function unique(blobs: readonly HashedBlob[]): HashedBlob[] {
+  const seen = new Set<string>();
+  return blobs.filter((b) => !seen.has(b.hash) && seen.add(b.hash));
 }

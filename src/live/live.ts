@@ -209,7 +209,7 @@ export async function startLiveNode(
               height: m.height,
               clock: m.clock,
               agent_count: m.agentCount,
-              chunk_count: Math.ceil(m.agentCount / m.chunkSize),
+              chunk_count: m.bucketCount,
               journal_len: m.journalLen,
               energy_total: m.energyTotal,
               resource_totals: m.resourceTotals,

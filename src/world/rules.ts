@@ -44,5 +44,10 @@ export const WORLD_RULES: WorldRules = Object.freeze({
   maxResourceLength: 32,
 });
 
-/** Agents per state chunk unless a manifest says otherwise. */
-export const DEFAULT_CHUNK_SIZE = 8;
+/** Buckets (state chunks) of a new world unless told otherwise; a power of two. */
+export const DEFAULT_MIN_BUCKETS = 4096;
+/**
+ * When agents exceed `bucketCount × BUCKET_GROWTH_LOAD` (an average of this many per
+ * bucket), the bucket count doubles at the end of that height. A consensus rule.
+ */
+export const BUCKET_GROWTH_LOAD = 32;

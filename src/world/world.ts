@@ -3,16 +3,19 @@
  * `step` per committed height applies the block's actions in order; a bad action
  * becomes a `rejected` event, never an exception. The work of a step follows its
  * actions: there is no per-agent loop, totals are kept incrementally, and the step
- * reports which state chunks it touched so only those are re-encoded.
+ * reports which state chunks (buckets) it touched so only those are re-encoded. The
+ * one exception is growth: when the average bucket load passes
+ * {@link BUCKET_GROWTH_LOAD} the bucket count doubles and every bucket changes, a
+ * one-off O(world) step amortised like a hash table's.
  * @module
  */
 import { AwrError } from "../errors.ts";
 import { encodeCanonical } from "../storage/cbor.ts";
 import { hashBytes } from "../storage/hash.ts";
 import { ActionError, parseAction, type WorldAction } from "./actions.ts";
-import { type Agent, chunkToWire, type ChunkWire } from "./agent.ts";
+import { type Agent, bucketKeyOf, chunkToWire, type ChunkWire, isPowerOfTwo } from "./agent.ts";
 import type { RejectReason, WorldEvent } from "./events.ts";
-import { DEFAULT_CHUNK_SIZE, WORLD_RULES } from "./rules.ts";
+import { BUCKET_GROWTH_LOAD, DEFAULT_MIN_BUCKETS, WORLD_RULES } from "./rules.ts";
 
 /** Error for misuse of the world API (a height out of order, a bad restore). */
 export class WorldError extends AwrError {}
@@ -33,7 +36,7 @@ export interface StepResult {
   /** Journal index of the first event of this height (the journal length before it). */
   readonly firstEventIndex: number;
   readonly events: readonly WorldEvent[];
-  /** Chunks whose agents changed (new chunks included), ascending. */
+  /** Buckets (chunks) whose agents changed, ascending; all of them after a growth. */
   readonly changedChunks: readonly number[];
 }
 
@@ -41,7 +44,7 @@ export interface StepResult {
 export interface WorldCounters {
   readonly clock: number;
   readonly journalLen: number;
-  readonly chunkSize: number;
+  readonly bucketCount: number;
 }
 
 /**
@@ -56,48 +59,59 @@ export interface WorldCounters {
  * ```
  */
 export class World {
-  readonly chunkSize: number;
   #clock = 0;
   #journalLen = 0;
-  readonly #agents: Agent[] = [];
+  // Bucket b holds the agents whose bucket key mod the bucket count is b, by id.
+  #buckets: Agent[][];
   readonly #byId = new Map<string, Agent>();
   #energyTotal = 0;
   readonly #resourceTotals = new Map<string, number>();
   #touched = new Set<number>();
 
-  /** @param options `chunkSize`: agents per state chunk (default {@link DEFAULT_CHUNK_SIZE}) */
-  constructor(options: { chunkSize?: number } = {}) {
-    const size = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isSafeInteger(size) || size < 1) {
-      throw new WorldError(
-        "WORLD_CHUNK_SIZE",
-        `chunk size must be a positive integer, got ${size}`,
-      );
+  /**
+   * @param options `minBuckets`: bucket count of the new world, a power of two
+   * (default {@link DEFAULT_MIN_BUCKETS}; small values are for tests)
+   */
+  constructor(options: { minBuckets?: number } = {}) {
+    const n = options.minBuckets ?? DEFAULT_MIN_BUCKETS;
+    if (!isPowerOfTwo(n)) {
+      throw new WorldError("WORLD_BUCKETS", `bucket count must be a power of two, got ${n}`, {
+        bucketCount: n,
+      });
     }
-    this.chunkSize = size;
+    this.#buckets = Array.from({ length: n }, () => []);
   }
 
   /**
-   * Rebuilds a world from its counters and its agents in registration order (as
-   * read back from the state chunks). O(world), done once at start-up.
+   * Rebuilds a world from its counters and its agents in any order (as read back
+   * from the state chunks, whose reader computed each `bucketKey`). O(world), done
+   * once at start-up.
    */
   static restore(counters: WorldCounters, agents: readonly Agent[]): World {
-    const world = new World({ chunkSize: counters.chunkSize });
+    const world = new World({ minBuckets: counters.bucketCount });
     world.#clock = counters.clock;
     world.#journalLen = counters.journalLen;
     for (const a of agents) {
-      if (a.index !== world.#agents.length || world.#byId.has(a.id)) {
+      if (world.#byId.has(a.id)) {
         throw new WorldError(
           "WORLD_RESTORE",
-          `cannot restore agent "${a.id}" at index ${a.index}: duplicate id or out of order`,
-          { agent: a.id, index: a.index },
+          `cannot restore agent "${a.id}": duplicate id`,
+          { agent: a.id },
         );
       }
-      world.#agents.push(a);
+      world.#buckets[a.bucketKey % counters.bucketCount].push(a);
       world.#byId.set(a.id, a);
       world.#energyTotal += a.energy;
       for (const [r, v] of a.resources) world.#addTotal(r, v);
     }
+    if (world.agentCount > counters.bucketCount * BUCKET_GROWTH_LOAD) {
+      throw new WorldError(
+        "WORLD_RESTORE",
+        `${world.agentCount} agents in ${counters.bucketCount} buckets: the world would have grown`,
+        { agents: world.agentCount, bucketCount: counters.bucketCount },
+      );
+    }
+    for (const b of world.#buckets) b.sort(byId);
     return world;
   }
 
@@ -111,11 +125,19 @@ export class World {
   }
   /** Number of registered agents. */
   get agentCount(): number {
-    return this.#agents.length;
+    return this.#byId.size;
   }
-  /** Number of state chunks. */
+  /** Number of buckets (a power of two); each is one state chunk. */
+  get bucketCount(): number {
+    return this.#buckets.length;
+  }
+  /** Number of state chunks (one per bucket). */
   get chunkCount(): number {
-    return Math.ceil(this.#agents.length / this.chunkSize);
+    return this.#buckets.length;
+  }
+  /** The bucket an agent id lives in (or would, once registered). */
+  bucketOf(id: string): number {
+    return bucketKeyOf(id) % this.#buckets.length;
   }
   /** Sum of all agents' energy. */
   get energyTotal(): number {
@@ -134,10 +156,15 @@ export class World {
     return a ? { ...a, resources: new Map(a.resources) } : null;
   }
 
-  /** Chunk `index` as a CBOR-ready value. */
+  /** Chunk (bucket) `index` as a CBOR-ready value. */
   chunk(index: number): ChunkWire {
-    const start = index * this.chunkSize;
-    return chunkToWire(index, this.#agents.slice(start, start + this.chunkSize));
+    const bucket = this.#buckets[index];
+    if (!bucket) {
+      throw new WorldError("WORLD_CHUNK", `no chunk ${index} in ${this.bucketCount} buckets`, {
+        index,
+      });
+    }
+    return chunkToWire(bucket);
   }
 
   /** Applies one height. Throws only when `input.height` is not clock + 1. */
@@ -155,6 +182,7 @@ export class World {
     input.actions.forEach((raw, i) => events.push(this.#apply(raw, i, input.nodeBlockHash)));
     this.#clock = input.height;
     this.#journalLen += events.length;
+    this.#growIfLoaded();
     const changedChunks = [...this.#touched].sort((a, b) => a - b);
     return { height: input.height, firstEventIndex, events, changedChunks };
   }
@@ -183,7 +211,21 @@ export class World {
   }
 
   #touch(a: Agent): void {
-    this.#touched.add(Math.floor(a.index / this.chunkSize));
+    this.#touched.add(a.bucketKey % this.#buckets.length);
+  }
+
+  // Doubling splits bucket b into b and b + old count; walking each old bucket in
+  // order keeps every new bucket ordered by id.
+  #growIfLoaded(): void {
+    if (this.agentCount <= this.#buckets.length * BUCKET_GROWTH_LOAD) return;
+    let n = this.#buckets.length;
+    while (this.agentCount > n * BUCKET_GROWTH_LOAD) n *= 2;
+    const next: Agent[][] = Array.from({ length: n }, () => []);
+    for (const bucket of this.#buckets) {
+      for (const a of bucket) next[a.bucketKey % n].push(a);
+    }
+    this.#buckets = next;
+    this.#touched = new Set(next.keys());
   }
 
   #addTotal(resource: string, delta: number): void {
@@ -208,13 +250,13 @@ export class World {
         }
         const agent: Agent = {
           id: a.agent,
-          index: this.#agents.length,
+          bucketKey: bucketKeyOf(a.agent),
           x,
           y,
           energy: rules.initialEnergy,
           resources: new Map(),
         };
-        this.#agents.push(agent);
+        insertById(this.#buckets[agent.bucketKey % this.#buckets.length], agent);
         this.#byId.set(agent.id, agent);
         this.#energyTotal += agent.energy;
         this.#touch(agent);
@@ -284,4 +326,20 @@ export class World {
       }
     }
   }
+}
+
+// Code-unit order (not locale): the same on every node.
+function byId(a: Agent, b: Agent): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function insertById(bucket: Agent[], agent: Agent): void {
+  let lo = 0;
+  let hi = bucket.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (bucket[mid].id < agent.id) lo = mid + 1;
+    else hi = mid;
+  }
+  bucket.splice(lo, 0, agent);
 }

@@ -8,6 +8,7 @@ import { decodeManifest } from "../../src/execution/manifest.ts";
 import { readRecord, RECORD_SCHEMA, recordPath } from "../../src/execution/records.ts";
 import type { NodeWire } from "../../src/execution/state_tree.ts";
 import { verifyRecords } from "../../src/execution/verify.ts";
+import type { WorldShape } from "../../src/execution/world_state.ts";
 import { CasStore } from "../../src/storage/cas.ts";
 import { decodeCbor } from "../../src/storage/cbor.ts";
 import { toHex } from "../../src/storage/hash.ts";
@@ -16,7 +17,11 @@ import { blockReader, ctxOf, randomChain, WORLD } from "../support/chain_fixture
 
 const CHAIN = randomChain(120, 99, 8);
 
-async function withRun(heights: number, fn: (dir: string) => Promise<void>): Promise<void> {
+async function withRun(
+  heights: number,
+  fn: (dir: string) => Promise<void>,
+  shape?: WorldShape,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "awr-verify-test-" });
   try {
     const core = await ExecutionCore.open({
@@ -24,6 +29,7 @@ async function withRun(heights: number, fn: (dir: string) => Promise<void>): Pro
       worldId: WORLD,
       blocks: blockReader(CHAIN),
       durable: false,
+      shape,
     });
     await core.executeThrough(ctxOf(CHAIN[heights - 1]));
     await core.close();
@@ -80,6 +86,18 @@ Deno.test("records verify passes on a clean run of 120 heights (API and CLI)", a
     const parsed = JSON.parse(json.lines.join("\n"));
     assertEquals([parsed.ok, parsed.heights, parsed.first_bad], [true, 120, null]);
   });
+});
+
+Deno.test("records verify passes across bucket growth (1 bucket at genesis, fanout 2)", async () => {
+  await withRun(120, async (dir) => {
+    const report = await verifyRecords(dir);
+    assertEquals([report.ok, report.heights, report.firstBad], [true, 120, undefined]);
+    const m = decodeManifest(
+      await new CasStore(join(dir, "store")).get((await readRecord(dir, 120))!.manifestRef),
+      "last manifest",
+    );
+    assert(m.bucketCount >= 4 && m.depth >= 2, `grew to ${m.bucketCount} buckets`);
+  }, { minBuckets: 1, fanout: 2 });
 });
 
 Deno.test("records verify catches a flipped byte in a record", async () => {

@@ -170,15 +170,17 @@ Deno.test("register without coordinates places the agent from the block hash", (
   assert(JSON.stringify(place(HASH)) !== JSON.stringify(place("cd".repeat(32))));
 });
 
-Deno.test("step reports only the chunks it touched", () => {
-  const world = new World({ chunkSize: 4 });
+Deno.test("step reports only the buckets it touched", () => {
+  const world = new World({ minBuckets: 8 });
   const regs = Array.from(
     { length: 12 },
     (_, i) => ({ kind: "register", agent: `a${i}`, x: 0, y: 0 }),
   );
+  const bucketsOf = (ids: string[]) => [...new Set(ids.map((id) => world.bucketOf(id)))];
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
   assertEquals(
     world.step({ height: 1, nodeBlockHash: HASH, actions: regs }).changedChunks,
-    [0, 1, 2],
+    sorted(bucketsOf(regs.map((r) => r.agent))),
   );
   const r = world.step({
     height: 2,
@@ -186,10 +188,10 @@ Deno.test("step reports only the chunks it touched", () => {
     actions: [
       { kind: "grant", agent: "a9", resource: "gold", amount: 3 },
       { kind: "transfer", from: "a9", to: "a1", resource: "gold", amount: 1 },
-      { kind: "rest", agent: "a5" }, // full energy: no change, chunk not touched
+      { kind: "rest", agent: "a5" }, // full energy: no change, bucket not touched
     ],
   });
-  assertEquals(r.changedChunks, [0, 2]);
+  assertEquals(r.changedChunks, sorted(bucketsOf(["a9", "a1"])));
   assertEquals(r.firstEventIndex, 12);
   assertThrows(
     () => world.step({ height: 5, nodeBlockHash: HASH, actions: [] }),
@@ -198,8 +200,76 @@ Deno.test("step reports only the chunks it touched", () => {
   );
 });
 
+/** Every agent of every chunk: in its own bucket, ordered by id (code units). */
+function assertBucketed(world: World): void {
+  let seen = 0;
+  for (let b = 0; b < world.chunkCount; b++) {
+    const ids = world.chunk(b).agents.map((a) => a.id);
+    for (const id of ids) assertEquals(world.bucketOf(id), b, `agent ${id} in bucket ${b}`);
+    assertEquals(ids, [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+    seen += ids.length;
+  }
+  assertEquals(seen, world.agentCount);
+}
+
+Deno.test("buckets by id hash: ordered by id, empty buckets encode alike, bad counts refused", () => {
+  const world = new World({ minBuckets: 4 });
+  assertEquals([world.bucketCount, world.chunkCount], [4, 4]);
+  assertEquals(world.chunk(0), world.chunk(3)); // no bucket number inside: one blob for all
+  // Ids whose code-unit order differs from locale order.
+  stepOne(
+    world,
+    ["b", "B", "a", "Z", "é", "e", "\u{1F600}", "\uFFFF"].map((agent) => ({
+      kind: "register",
+      agent,
+    })),
+  );
+  assertBucketed(world);
+  assertThrows(() => new World({ minBuckets: 6 }), WorldError, "power of two");
+  assertThrows(() => new World({ minBuckets: 0 }), WorldError, "power of two");
+});
+
+Deno.test("growth: past 32 agents a bucket on average the bucket count doubles, all at once", () => {
+  const world = new World({ minBuckets: 4 });
+  const reg = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => ({ kind: "register", agent: `agent-${from + i}` }));
+  // 4 buckets hold up to 128 agents.
+  let r = world.step({ height: 1, nodeBlockHash: HASH, actions: reg(0, 128) });
+  assertEquals(world.bucketCount, 4);
+  r = world.step({ height: 2, nodeBlockHash: HASH, actions: reg(128, 1) });
+  assertEquals(world.bucketCount, 8);
+  assertEquals(r.changedChunks, [0, 1, 2, 3, 4, 5, 6, 7]);
+  assertBucketed(world);
+  // A big height may double several times; the next height is back to O(changes).
+  r = world.step({ height: 3, nodeBlockHash: HASH, actions: reg(129, 600) });
+  assertEquals(world.bucketCount, 32); // 729 agents > 16 × 32
+  assertEquals(r.changedChunks.length, 32);
+  assertBucketed(world);
+  r = world.step({
+    height: 4,
+    nodeBlockHash: HASH,
+    actions: [{ kind: "grant", agent: "agent-7", resource: "gold", amount: 1 }],
+  });
+  assertEquals(r.changedChunks, [world.bucketOf("agent-7")]);
+  // Restoring with the grown bucket count gives the same chunks.
+  const restored = World.restore(
+    { clock: world.clock, journalLen: world.journalLen, bucketCount: world.bucketCount },
+    Array.from({ length: world.agentCount }, (_, i) => world.agent(`agent-${i}`)!).reverse(),
+  );
+  for (let i = 0; i < world.chunkCount; i++) assertEquals(restored.chunk(i), world.chunk(i));
+  assertThrows(
+    () =>
+      World.restore(
+        { clock: world.clock, journalLen: world.journalLen, bucketCount: 4 },
+        Array.from({ length: world.agentCount }, (_, i) => world.agent(`agent-${i}`)!),
+      ),
+    WorldError,
+    "would have grown",
+  );
+});
+
 Deno.test("World.restore rebuilds the same world from its chunks", () => {
-  const world = new World({ chunkSize: 3 });
+  const world = new World({ minBuckets: 4 });
   const rand = prng(9);
   let agents = 0;
   for (let h = 1; h <= 30; h++) {
@@ -208,7 +278,7 @@ Deno.test("World.restore rebuilds the same world from its chunks", () => {
     world.step({ height: h, nodeBlockHash: HASH, actions: gen.actions });
   }
   const restored = World.restore(
-    { clock: world.clock, journalLen: world.journalLen, chunkSize: 3 },
+    { clock: world.clock, journalLen: world.journalLen, bucketCount: world.bucketCount },
     Array.from({ length: world.agentCount }, (_, i) => world.agent(`agent-${i}`)!),
   );
   assertEquals(worldSummary(restored), worldSummary(world));
