@@ -2,7 +2,7 @@ import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
 import type { BlockAction } from "../../src/consensus/types.ts";
 import { createExecutionHook } from "../../src/execution/create_hook.ts";
-import { recordPath } from "../../src/execution/records.ts";
+import { readRecord, recordPath } from "../../src/execution/records.ts";
 import { LegacyBridge } from "../../src/live/bridge.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
 import { NodeRuntime } from "../../src/node/runtime.ts";
@@ -85,5 +85,57 @@ Deno.test("node mode and bridge mode over the same committed chain write byte-id
   } finally {
     await Deno.remove(a, { recursive: true });
     await Deno.remove(b, { recursive: true });
+  }
+});
+
+Deno.test("upgrade: records written by the bridge up to N, then a node with an old state file (no execution fields) continues at N+1", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "awr-upgrade-" });
+  try {
+    const N = 12;
+    const blocks = await buildChain(dataDir, "node-1", N + 3, actionsAt);
+    const store = new BlockStore(join(nodeDir(dataDir, "node-1"), "blocks"));
+    const bridgeHook = await createExecutionHook({
+      dataDir,
+      nodeId: "node-1",
+      worldId: "world-1",
+      mode: "bridge",
+    });
+    const bridge = await LegacyBridge.open(bridgeHook, store, "world-1", "node-1");
+    assertEquals(await bridge.catchUp(N), N);
+    await bridge.close();
+    const before = await Promise.all(
+      Array.from({ length: N }, (_, i) => Deno.readFile(recordPath(dataDir, i + 1))),
+    );
+    // The node's state file predates the execution fields; it is committed to N+3.
+    await writeLegacyState(dataDir, "node-1", "world-1", blocks);
+
+    const hook = await createExecutionHook({ dataDir, nodeId: "node-1", worldId: "world-1" });
+    const delivered: number[] = [];
+    const node = new NodeRuntime(
+      { nodeId: "node-1", worldId: "world-1", dataDir, role: "observer", tickIntervalMs: 50 },
+      { executionHook: hook },
+    );
+    node.events.on("execution", ({ result }) => delivered.push(result.executionHeight));
+    await node.start();
+    await node.stop();
+    assertEquals(delivered, [N + 1, N + 2, N + 3], "only the heights above the records folder");
+    for (let h = 1; h <= N; h++) {
+      assertEquals(
+        await Deno.readFile(recordPath(dataDir, h)),
+        before[h - 1],
+        `record ${h} untouched`,
+      );
+    }
+    const next = await readRecord(dataDir, N + 1);
+    assertEquals(
+      next?.prevExecutionBlockHash,
+      bridge.progress.executionBlockHash,
+      "same hash chain",
+    );
+    const c = node.snapshot().consensus;
+    assertEquals(c.lastExecutionHeight, N + 3);
+    assertEquals(c.lastExecutionBlockHash, (await readRecord(dataDir, N + 3))?.executionBlockHash);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
   }
 });
