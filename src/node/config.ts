@@ -29,6 +29,8 @@ export interface NodeConfig {
   readonly supermajorityDenominator: number;
   /** Most actions taken from the mempool into one block. */
   readonly maxActionsPerBlock: number;
+  /** Most actions waiting in the mempool; submissions beyond it are refused. */
+  readonly maxMempoolSize: number;
   /** fsync every write (default true). Only logic tests turn it off. */
   readonly durable: boolean;
   /** How long `stop()` waits for execution to catch up before persisting. */
@@ -50,6 +52,7 @@ export const defaultNodeOptions: Omit<NodeConfig, "nodeId" | "worldId" | "dataDi
     supermajorityNumerator: 2,
     supermajorityDenominator: 3,
     maxActionsPerBlock: 256,
+    maxMempoolSize: 10_000,
     durable: true,
     stopDrainTimeoutMs: 5_000,
   };
@@ -97,6 +100,7 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
   positiveInt("supermajority_numerator", cfg.supermajorityNumerator);
   positiveInt("supermajority_denominator", cfg.supermajorityDenominator);
   positiveInt("max_actions_per_block", cfg.maxActionsPerBlock);
+  positiveInt("max_mempool_size", cfg.maxMempoolSize);
   if (cfg.validators.length === 0) bad("validators", "at least one validator is required");
   if (cfg.localValidators) {
     const ids = new Set(cfg.validators.map((v) => v.id));

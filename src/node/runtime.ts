@@ -7,7 +7,7 @@
  */
 import { ConsensusEngine } from "../consensus/engine.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "@std/path";
@@ -193,8 +193,18 @@ export class NodeRuntime {
     await this.#hook?.close?.();
   }
 
-  /** Queues world actions for the next proposals; returns the mempool size. */
+  /**
+   * Queues world actions for the next proposals; returns the mempool size. Throws
+   * `MEMPOOL_FULL` (all or nothing) beyond `maxMempoolSize`.
+   */
   submitActions(actions: readonly BlockAction[]): number {
+    if (this.#mempool.length + actions.length > this.#config.maxMempoolSize) {
+      throw new AwrError(
+        "MEMPOOL_FULL",
+        `mempool is full (${this.#mempool.length} of ${this.#config.maxMempoolSize} actions waiting); retry later`,
+        { size: this.#mempool.length, limit: this.#config.maxMempoolSize },
+      );
+    }
     this.#mempool.push(...actions);
     return this.#mempool.length;
   }

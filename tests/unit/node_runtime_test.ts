@@ -195,3 +195,21 @@ Deno.test("invalid options are refused naming the option", () => {
     assertMatch(message, new RegExp(`option ${name}`));
   }
 });
+
+Deno.test("the mempool is bounded: a submission past the limit is refused whole", () => {
+  const node = new NodeRuntime({
+    nodeId: "n",
+    worldId: "w",
+    dataDir: "/tmp/unused",
+    maxMempoolSize: 3,
+  });
+  assertEquals(node.submitActions([{ kind: "rest", agent: "a" }, { kind: "rest", agent: "b" }]), 2);
+  let code = "";
+  try {
+    node.submitActions([{ kind: "rest", agent: "c" }, { kind: "rest", agent: "d" }]);
+  } catch (err) {
+    code = (err as { code?: string }).code ?? "";
+  }
+  assertEquals(code, "MEMPOOL_FULL");
+  assertEquals(node.mempoolSize, 2);
+});
