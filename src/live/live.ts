@@ -106,10 +106,17 @@ export async function startLiveNode(
   const options: LiveOptions = { ...defaultLiveOptions, ...input };
   const log = deps.logger ?? silentLogger;
   const print = deps.print ?? (() => {});
+  // One teardown path for both a failed start and stop(): steps run in reverse order.
   const cleanup: Array<() => Promise<void> | void> = [];
-  const undo = async () => {
-    for (const fn of cleanup.reverse()) await Promise.resolve(fn()).catch(() => {});
-  };
+  let tearingDown: Promise<void> | null = null;
+  const teardown = () =>
+    tearingDown ??= (async () => {
+      for (const fn of cleanup.reverse()) {
+        await Promise.resolve().then(fn).catch((err) =>
+          log.warn("live node teardown step failed", { error: errorMessage(err) })
+        );
+      }
+    })();
   try {
     const lock: DataDirLock = await lockDataDir(options.dataDir);
     cleanup.push(() => lock.release());
@@ -133,14 +140,19 @@ export async function startLiveNode(
       validators: options.validators ?? undefined,
     }, { executionHook: options.execution === "node" ? hook : undefined, logger: log });
     await node.start();
-    cleanup.push(() => node.stop());
+    let reward: RewardRuntime | null = null;
+    // Node first (drains execution in node mode), then a last reward pass on what it left.
+    cleanup.push(async () => {
+      await node.stop();
+      await reward?.stop();
+    });
     const bridge = options.execution === "bridge"
       ? await LegacyBridge.open(hook, node.blocks, options.worldId, options.nodeId)
       : null;
     bridge?.onExecuted((result, nodeBlockHash, durationMs) =>
       node.events.emit("execution", { result, nodeBlockHash, durationMs })
     );
-    const reward = await RewardRuntime.open(
+    const rewardRuntime = await RewardRuntime.open(
       {
         dataDir: options.dataDir,
         nodeId: options.nodeId,
@@ -152,21 +164,21 @@ export async function startLiveNode(
       node,
       bridge,
     );
-    reward.start();
-    cleanup.push(() => reward.stop());
+    reward = rewardRuntime;
+    rewardRuntime.start();
 
     const metrics = new LiveMetrics();
     cleanup.push(metrics.attach(node.events));
     metrics.setGaugeSource(() => ({
       committedHeight: node.snapshot().consensus.committedHeight,
-      executionHeight: reward.executionProgress().height,
+      executionHeight: rewardRuntime.executionProgress().height,
       mempoolSize: node.mempoolSize,
       running: node.snapshot().running,
     }));
 
     const status = async (): Promise<Record<string, unknown>> => {
       const json = snapshotToJson(node.snapshot());
-      const exec = reward.executionProgress();
+      const exec = rewardRuntime.executionProgress();
       // In bridge mode the node does not execute; report the bridge's progress.
       json.consensus.last_execution_height = exec.height;
       json.consensus.last_execution_block_hash = exec.blockHash;
@@ -178,9 +190,9 @@ export async function startLiveNode(
         execution_lag: json.consensus.committed_height - exec.height,
         mempool_size: node.mempoolSize,
         reward: {
-          settled_through_height: reward.ledger.settledThroughHeight,
-          last_settled_epoch: reward.ledger.lastSettledEpoch,
-          bridge_executions: reward.bridgeExecutions,
+          settled_through_height: rewardRuntime.ledger.settledThroughHeight,
+          last_settled_epoch: rewardRuntime.ledger.lastSettledEpoch,
+          bridge_executions: rewardRuntime.bridgeExecutions,
         },
       });
     };
@@ -199,7 +211,7 @@ export async function startLiveNode(
         return r ? recordJson(r) : null;
       },
       world: async () => {
-        const exec = reward.executionProgress();
+        const exec = rewardRuntime.executionProgress();
         if (!exec.stateRoot || exec.height === 0) return { height: 0, agent_count: 0 };
         if (worldCache?.root !== exec.stateRoot) {
           const m = decodeManifest(await cas.get(exec.stateRoot), `manifest ${exec.stateRoot}`);
@@ -239,11 +251,10 @@ export async function startLiveNode(
     print(`  api token   ${tokenPath(options.dataDir)} (send as: Authorization: Bearer <token>)`);
     print(`  token       ${token}`);
 
-    let statusTimer: ReturnType<typeof setInterval> | null = null;
     if (options.statusEveryMs > 0) {
-      statusTimer = setInterval(() => {
+      const statusTimer = setInterval(() => {
         const c = node.snapshot().consensus;
-        const exec = reward.executionProgress();
+        const exec = rewardRuntime.executionProgress();
         const err = node.snapshot().lastError;
         print(
           `status: slot ${c.slot} epoch ${c.epoch} committed ${c.committedHeight} executed ${exec.height} ` +
@@ -251,26 +262,11 @@ export async function startLiveNode(
             (err ? ` error: ${err}` : ""),
         );
       }, options.statusEveryMs);
-      cleanup.push(() => clearInterval(statusTimer!));
+      cleanup.push(() => clearInterval(statusTimer));
     }
-
-    let stopping: Promise<void> | null = null;
-    const stop = () => {
-      stopping ??= (async () => {
-        if (statusTimer !== null) clearInterval(statusTimer);
-        if (http) await http.shutdown();
-        // Node first (drains execution in node mode), then a last reward pass, then the driver.
-        await node.stop();
-        await reward.stop();
-        // In node mode the node closed the hook; in bridge mode the bridge owns it.
-        if (bridge) await bridge.close();
-        lock.release();
-      })();
-      return stopping;
-    };
-    return { options, node, reward, http, token, metrics, status, stop };
+    return { options, node, reward: rewardRuntime, http, token, metrics, status, stop: teardown };
   } catch (err) {
-    await undo();
+    await teardown();
     log.error("live node failed to start", { error: errorMessage(err) });
     throw err;
   }
