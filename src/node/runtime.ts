@@ -26,7 +26,13 @@ import {
 import { ExecutionFeed } from "./execution_feed.ts";
 import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
-import { type HaltInfo, realRetryTimer, type RetryTimer, WriteRetry } from "./halt.ts";
+import {
+  type HaltInfo,
+  realRetryTimer,
+  type RetryTimer,
+  writeErrorCode,
+  WriteRetry,
+} from "./halt.ts";
 import { LagLimit } from "./lag_limit.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
 import {
@@ -57,6 +63,17 @@ export interface NodeRuntimeDeps {
 }
 
 const RECENT_BLOCKS = 1024;
+
+/** Prefixes a failed write's message with what was written, keeping its OS code. */
+async function named(what: string, write: Promise<void>): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    throw Object.assign(new Error(`writing ${what}: ${errorMessage(err)}`), {
+      code: writeErrorCode(err),
+    });
+  }
+}
 
 /**
  * A proof-of-stake node with node-internal execution.
@@ -113,9 +130,13 @@ export class NodeRuntime {
     this.#blocks = new BlockStore(join(dir, "blocks"), { durable: this.#config.durable });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
     const real: NodeWriters = {
-      putBlock: (block) => this.#blocks.put(block),
+      putBlock: (block) =>
+        named(`block ${block.header.height} in ${this.#blocks.dir}`, this.#blocks.put(block)),
       writeState: (state, unknown) =>
-        writeNodeState(this.#statePath, state, unknown, this.#config.durable),
+        named(
+          this.#statePath,
+          writeNodeState(this.#statePath, state, unknown, this.#config.durable),
+        ),
     };
     this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {
       this.#remember(block);
