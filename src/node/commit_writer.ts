@@ -6,7 +6,10 @@
  * @module
  */
 import type { CommittedBlock } from "../consensus/types.ts";
-import type { PosNodeState } from "./state_file.ts";
+import { errorMessage } from "../errors.ts";
+import type { BlockStore } from "./block_store.ts";
+import { writeErrorCode } from "./halt.ts";
+import { type PosNodeState, writeNodeState } from "./state_file.ts";
 
 /** The node's writes; tests wrap them to inject failures (ENOSPC, EROFS…). */
 export interface NodeWriters {
@@ -14,6 +17,35 @@ export interface NodeWriters {
   putBlock(block: CommittedBlock): Promise<void>;
   /** Atomically replaces the state file. */
   writeState(state: PosNodeState, unknown: Record<string, unknown>): Promise<void>;
+}
+
+/** Prefixes a failed write's message with what was written, keeping its OS code. */
+async function named(what: string, write: Promise<void>): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    throw Object.assign(new Error(`writing ${what}: ${errorMessage(err)}`), {
+      code: writeErrorCode(err),
+    });
+  }
+}
+
+/**
+ * The real writes: block files in `blocks`, the state file at `statePath`; a failure
+ * names the file and keeps the OS code (`ENOSPC`…).
+ *
+ * @example
+ * ```ts ignore
+ * import { nodeWriters } from "./commit_writer.ts";
+ * const writers = nodeWriters(blockStore, "./data/node/node-1/node_pos_state.cbor", true);
+ * ```
+ */
+export function nodeWriters(blocks: BlockStore, statePath: string, durable: boolean): NodeWriters {
+  return {
+    putBlock: (block) => named(`block ${block.header.height} in ${blocks.dir}`, blocks.put(block)),
+    writeState: (state, unknown) =>
+      named(statePath, writeNodeState(statePath, state, unknown, durable)),
+  };
 }
 
 /**

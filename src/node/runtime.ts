@@ -13,9 +13,8 @@ import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "@std/path";
-import { clearImmediate, setImmediate } from "node:timers";
 import { BlockStore } from "./block_store.ts";
-import { CommitWriter, type NodeWriters } from "./commit_writer.ts";
+import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
 import {
   commitContext,
@@ -26,22 +25,16 @@ import {
 import { ExecutionFeed } from "./execution_feed.ts";
 import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
-import {
-  type HaltInfo,
-  realRetryTimer,
-  type RetryTimer,
-  writeErrorCode,
-  WriteRetry,
-} from "./halt.ts";
+import { type HaltInfo, realRetryTimer, type RetryTimer, WriteRetry } from "./halt.ts";
 import { LagLimit } from "./lag_limit.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
+import { TickLoop } from "./tick_loop.ts";
 import {
   freshNodeState,
   nodeDir,
   nodeStatePath,
   type PosNodeState,
   readNodeState,
-  writeNodeState,
 } from "./state_file.ts";
 
 /** What the runtime is given besides its options. */
@@ -63,17 +56,6 @@ export interface NodeRuntimeDeps {
 }
 
 const RECENT_BLOCKS = 1024;
-
-/** Prefixes a failed write's message with what was written, keeping its OS code. */
-async function named(what: string, write: Promise<void>): Promise<void> {
-  try {
-    await write;
-  } catch (err) {
-    throw Object.assign(new Error(`writing ${what}: ${errorMessage(err)}`), {
-      code: writeErrorCode(err),
-    });
-  }
-}
 
 /**
  * A proof-of-stake node with node-internal execution.
@@ -102,16 +84,12 @@ export class NodeRuntime {
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
   #mempool: BlockAction[] = [];
-  #running = false;
+  readonly #loop: TickLoop;
   #stopping = false;
   readonly #writer: CommitWriter;
   readonly #retry: WriteRetry;
   readonly #lagLimit: LagLimit;
   readonly #executedHeight: (() => number | null) | null;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #immediate: ReturnType<typeof setImmediate> | null = null;
-  #tickPromise: Promise<void> | null = null;
-  #nextTickAt = 0;
   #tickCount = 0;
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
@@ -129,15 +107,7 @@ export class NodeRuntime {
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     this.#blocks = new BlockStore(join(dir, "blocks"), { durable: this.#config.durable });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
-    const real: NodeWriters = {
-      putBlock: (block) =>
-        named(`block ${block.header.height} in ${this.#blocks.dir}`, this.#blocks.put(block)),
-      writeState: (state, unknown) =>
-        named(
-          this.#statePath,
-          writeNodeState(this.#statePath, state, unknown, this.#config.durable),
-        ),
-    };
+    const real = nodeWriters(this.#blocks, this.#statePath, this.#config.durable);
     this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {
       this.#remember(block);
       this.events.emit("commit", { block });
@@ -155,6 +125,14 @@ export class NodeRuntime {
         committed: this.#writer.persistedHeight,
         pending: this.#writer.pendingHeight,
       }),
+    });
+    this.#loop = new TickLoop({
+      intervalMs: this.#config.tickIntervalMs,
+      step: () => this.#step(),
+      onTick: (latenessMs, durationMs) =>
+        this.events.emit("tick", { tickCount: this.#tickCount, latenessMs, durationMs }),
+      // A failed write: commit nothing on top of it; retry it until it succeeds.
+      onError: (err) => this.#enterHalt(err),
     });
     this.#lagLimit = new LagLimit(this.#config.maxExecutionLag, this.#log, this.events);
     this.#executedHeight = deps.executedHeight ?? null;
@@ -186,7 +164,7 @@ export class NodeRuntime {
    * Throws {@link HandshakeError} when the two cannot be reconciled.
    */
   async start(): Promise<void> {
-    if (this.#running) throw new Error("node is already running");
+    if (this.#loop.running) throw new Error("node is already running");
     this.#stopping = false;
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     await Deno.mkdir(dir, { recursive: true });
@@ -232,9 +210,7 @@ export class NodeRuntime {
       }
       if (this.#writer.dirty) await this.#persist();
     }
-    this.#running = true;
-    this.#nextTickAt = performance.now();
-    this.#schedule();
+    this.#loop.start();
   }
 
   /**
@@ -242,14 +218,9 @@ export class NodeRuntime {
    * `stopDrainTimeoutMs`), persists the state and closes the hook.
    */
   async stop(): Promise<void> {
-    if ((!this.#running && !this.#retry.info) || this.#stopping) return;
-    this.#running = false;
+    if ((!this.#loop.running && !this.#retry.info) || this.#stopping) return;
     this.#stopping = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    if (this.#immediate !== null) clearImmediate(this.#immediate);
-    this.#timer = null;
-    this.#immediate = null;
-    if (this.#tickPromise) await this.#tickPromise;
+    await this.#loop.stop();
     await this.#retry.cancel();
     if (this.#feed) {
       this.#feed.pause();
@@ -303,7 +274,7 @@ export class NodeRuntime {
       nodeId: this.#config.nodeId,
       worldId: this.#config.worldId,
       role: this.#config.role,
-      running: this.#running,
+      running: this.#loop.running,
       tickCount: this.#tickCount,
       lastTickUnixMs: this.#lastTickUnixMs,
       consensus: {
@@ -393,7 +364,6 @@ export class NodeRuntime {
   }
 
   #enterHalt(err: unknown): void {
-    this.#running = false;
     this.#retry.halt(err);
     this.#lastError = `node halted: ${this.#retry.info!.reason}`;
     const height = this.#writer.persistedHeight;
@@ -403,10 +373,7 @@ export class NodeRuntime {
   #resume(): void {
     if (this.#lastError?.startsWith("node halted")) this.#lastError = null;
     this.#feed?.kick();
-    if (this.#stopping) return;
-    this.#running = true;
-    this.#nextTickAt = performance.now();
-    this.#schedule();
+    if (!this.#stopping) this.#loop.start();
   }
 
   /** Whether the lag bound lets this tick propose (it logs and emits each change). */
@@ -414,42 +381,6 @@ export class NodeRuntime {
     const executed = this.#hook ? this.#state.lastExecutionHeight : this.#executedHeight?.();
     if (executed === null || executed === undefined) return true;
     return this.#lagLimit.allows(this.#state.committedHeight, executed);
-  }
-
-  #schedule(): void {
-    if (!this.#running) return;
-    const delay = this.#nextTickAt - performance.now();
-    const run = () => {
-      this.#timer = null;
-      this.#immediate = null;
-      this.#tickPromise = this.#tick().finally(() => {
-        this.#tickPromise = null;
-      });
-    };
-    // A due tick runs as the next macrotask: setTimeout(0) costs ~2 ms here, which
-    // would cap a 1 ms tick far below what the disk allows.
-    if (delay <= 0) this.#immediate = setImmediate(run);
-    else this.#timer = setTimeout(run, delay);
-  }
-
-  async #tick(): Promise<void> {
-    const started = performance.now();
-    const latenessMs = Math.max(0, started - this.#nextTickAt);
-    // Fixed cadence; if a tick ran long, the next one starts now rather than bursting to catch up.
-    this.#nextTickAt = Math.max(this.#nextTickAt + this.#config.tickIntervalMs, started);
-    try {
-      await this.#step();
-    } catch (err) {
-      // A failed write: commit nothing on top of it; retry it until it succeeds.
-      this.#enterHalt(err);
-      return;
-    }
-    this.events.emit("tick", {
-      tickCount: this.#tickCount,
-      latenessMs,
-      durationMs: performance.now() - started,
-    });
-    this.#schedule();
   }
 
   async #step(): Promise<void> {
