@@ -319,3 +319,35 @@ Deno.test("a start whose first write fails is refused loudly, with no retry left
     assertEquals(timer.pending, 0);
   });
 });
+
+Deno.test("bridge mode (no hook): the lag bound reads the outside executor's height", async () => {
+  await withTemp(async (dataDir) => {
+    let executed: number | null = null;
+    const node = new NodeRuntime(
+      {
+        nodeId: "node-b",
+        worldId: "world-b",
+        dataDir,
+        tickIntervalMs: 2,
+        durable: false,
+        maxExecutionLag: 5,
+      },
+      { executedHeight: () => executed },
+    );
+    try {
+      await node.start();
+      assert(
+        await waitFor(() => node.snapshot().consensus.committedHeight >= 8),
+        "unknown = no bound",
+      );
+      executed = node.snapshot().consensus.committedHeight;
+      assert(await waitFor(() => node.snapshot().lagLimit?.engaged === true));
+      assertEquals(node.snapshot().consensus.committedHeight, executed + 5);
+      executed += 3; // lag 2 <= 5/2: released
+      assert(await waitFor(() => node.snapshot().consensus.committedHeight === executed! + 5));
+      assertEquals(node.snapshot().lagLimit?.episodes, 2);
+    } finally {
+      await node.stop();
+    }
+  });
+});
