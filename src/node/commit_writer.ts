@@ -86,6 +86,11 @@ export class CommitWriter {
     return this.#pending?.block.header.height ?? null;
   }
 
+  /** Forgets a pending commit (a restart reloads the state from disk and builds anew). */
+  discardPending(): void {
+    this.#pending = null;
+  }
+
   /** Holds a new commit until {@link persist} writes it; one at a time. */
   stage(block: CommittedBlock, slot: number): void {
     if (this.#pending) {

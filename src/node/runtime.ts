@@ -166,6 +166,9 @@ export class NodeRuntime {
   async start(): Promise<void> {
     if (this.#loop.running) throw new Error("node is already running");
     this.#stopping = false;
+    // A commit left pending by a stop while halted is not on disk: rebuild from the files.
+    this.#writer.discardPending();
+    this.#retry.clear();
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     await Deno.mkdir(dir, { recursive: true });
     await removeStaleTemps(dir);

@@ -226,6 +226,16 @@ Deno.test("stop while the disk still fails: no retry left behind, disk keeps the
     assertEquals(timer.pending, 0, "the retry timer is cancelled");
     assertEquals((await readNodeState(node.statePath))?.value.committedHeight, h);
     assertEquals(await node.blocks.getBlock(h + 1), null);
+
+    // Same object, disk healthy again: it restarts from the files, heights go on from h + 1.
+    faults.failBlocks = 0;
+    const commits: number[] = [];
+    node.events.on("commit", (e) => commits.push(e.block.header.height));
+    await node.start();
+    assertEquals(node.halted, null);
+    assert(await waitFor(() => commits.length >= 3));
+    await node.stop();
+    assertEquals(commits.slice(0, 3), [h + 1, h + 2, h + 3]);
   });
 });
 
