@@ -52,8 +52,6 @@ export function haltRetryDelayMs(retries: number, baseMs: number, maxMs: number)
 export function writeErrorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === "string" && code !== "") return code;
-  const m = /\b(E[A-Z]{2,})\b/.exec(errorMessage(err));
-  if (m) return m[1];
   return err instanceof Error && err.name !== "Error" ? err.name : "WRITE_FAILED";
 }
 
@@ -85,7 +83,7 @@ export interface WriteRetryOptions {
  *   baseMs: 100, maxMs: 5_000, clock: Date.now, timer: realRetryTimer,
  *   attempt: async () => {}, onResume: () => {},
  * });
- * retry.halt(new Error("No space left on device (os error 28)"));
+ * retry.halt(Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" }));
  * retry.info?.code; // "ENOSPC"
  * await retry.cancel();
  * ```

@@ -98,7 +98,7 @@ Deno.test("backoff doubles from the base and stops at the max", () => {
     1_000,
   ]);
   assertEquals(writeErrorCode(enospc("x")), "ENOSPC");
-  assertEquals(writeErrorCode(new Error("Read-only file system (os error 30) EROFS")), "EROFS");
+  assertEquals(writeErrorCode(new Deno.errors.PermissionDenied("read-only")), "PermissionDenied");
   assertEquals(writeErrorCode(new Error("boom")), "WRITE_FAILED");
 });
 
