@@ -274,9 +274,13 @@ export async function startLiveNode(
         const c = node.snapshot().consensus;
         const exec = rewardRuntime.executionProgress();
         const err = node.snapshot().lastError;
+        const halted = node.halted;
+        const lagLimit = node.snapshot().lagLimit;
         print(
           `status: slot ${c.slot} epoch ${c.epoch} committed ${c.committedHeight} executed ${exec.height} ` +
             `lag ${c.committedHeight - exec.height} root ${(exec.stateRoot ?? "-").slice(0, 12)}` +
+            (halted ? ` HALTED (${halted.code}, ${halted.retries} retries)` : "") +
+            (lagLimit?.engaged ? ` proposals paused (lag bound ${lagLimit.max})` : "") +
             (err ? ` error: ${err}` : ""),
         );
       }, options.statusEveryMs);
