@@ -33,7 +33,8 @@ import { viewerPageCsp, viewerPageHtml } from "./viewer_page.ts";
  * (`mempool_size`, `execution_mode`). `world()` is the world summary with
  * snake_case keys (`clock`, `agent_count`, `chunk_count`, `journal_len`,
  * `energy_total`, `resource_totals`). `submitAction` may throw an {@link AwrError}
- * to refuse an action (e.g. a full mempool): the client gets 503.
+ * to refuse an action (`MEMPOOL_FULL`, or `NODE_HALTED` while a failed write halts the
+ * node): the client gets 503 with that code.
  */
 export interface LiveApi {
   /** JSON for `GET /v1/status`. */

@@ -48,6 +48,8 @@ export interface LiveOptions {
   rewardIntervalMs: number;
   /** Per-height time budget of the driver worker. */
   heightTimeoutMs: number;
+  /** Most heights execution may trail consensus by before proposals pause. */
+  maxExecutionLag: number;
 }
 
 /** The embedded defaults: `awr live` with no flags. */
@@ -64,6 +66,7 @@ export const defaultLiveOptions: LiveOptions = {
   statusEveryMs: 5_000,
   rewardIntervalMs: 500,
   heightTimeoutMs: 30_000,
+  maxExecutionLag: 64,
 };
 
 /** What the live node prints and logs through. */
@@ -132,13 +135,20 @@ export async function startLiveNode(
       logger: log,
     });
     cleanup.push(() => hook.close?.());
+    let bridge: LegacyBridge | null = null;
     const node = new NodeRuntime({
       nodeId: options.nodeId,
       worldId: options.worldId,
       dataDir: options.dataDir,
       tickIntervalMs: options.tickMs,
       validators: options.validators ?? undefined,
-    }, { executionHook: options.execution === "node" ? hook : undefined, logger: log });
+      maxExecutionLag: options.maxExecutionLag,
+    }, {
+      executionHook: options.execution === "node" ? hook : undefined,
+      logger: log,
+      // Bridge mode: bound the lag by the bridge's progress (unknown until it opens).
+      executedHeight: () => bridge?.progress.height ?? null,
+    });
     await node.start();
     let reward: RewardRuntime | null = null;
     // Node first (drains execution in node mode), then a last reward pass on what it left.
@@ -146,7 +156,7 @@ export async function startLiveNode(
       await node.stop();
       await reward?.stop();
     });
-    const bridge = options.execution === "bridge"
+    bridge = options.execution === "bridge"
       ? await LegacyBridge.open(hook, node.blocks, options.worldId, options.nodeId)
       : null;
     bridge?.onExecuted((result, nodeBlockHash, durationMs) =>
@@ -174,6 +184,10 @@ export async function startLiveNode(
       executionHeight: rewardRuntime.executionProgress().height,
       mempoolSize: node.mempoolSize,
       running: node.snapshot().running,
+      halted: node.halted !== null,
+      lagLimitEngaged: node.snapshot().lagLimit?.engaged ?? false,
+      rewardFailing: rewardRuntime.lastError !== null,
+      rewardFailures: rewardRuntime.failures,
     }));
 
     const status = async (): Promise<Record<string, unknown>> => {
@@ -189,7 +203,11 @@ export async function startLiveNode(
         driver: options.driver,
         execution_lag: json.consensus.committed_height - exec.height,
         mempool_size: node.mempoolSize,
+        // The node's own error first; else the reward runtime's (unreadable record…).
+        last_error: json.last_error ?? rewardRuntime.lastError,
         reward: {
+          last_error: rewardRuntime.lastError,
+          failures: rewardRuntime.failures,
           settled_through_height: rewardRuntime.ledger.settledThroughHeight,
           last_settled_epoch: rewardRuntime.ledger.lastSettledEpoch,
           bridge_executions: rewardRuntime.bridgeExecutions,
@@ -256,9 +274,13 @@ export async function startLiveNode(
         const c = node.snapshot().consensus;
         const exec = rewardRuntime.executionProgress();
         const err = node.snapshot().lastError;
+        const halted = node.halted;
+        const lagLimit = node.snapshot().lagLimit;
         print(
           `status: slot ${c.slot} epoch ${c.epoch} committed ${c.committedHeight} executed ${exec.height} ` +
             `lag ${c.committedHeight - exec.height} root ${(exec.stateRoot ?? "-").slice(0, 12)}` +
+            (halted ? ` HALTED (${halted.code}, ${halted.retries} retries)` : "") +
+            (lagLimit?.engaged ? ` proposals paused (lag bound ${lagLimit.max})` : "") +
             (err ? ` error: ${err}` : ""),
         );
       }, options.statusEveryMs);

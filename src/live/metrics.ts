@@ -16,6 +16,14 @@ export interface LiveGauges {
   mempoolSize: number;
   /** Whether the node's tick loop is running (omitted = not reported). */
   running?: boolean;
+  /** Whether a failed write halts the node (omitted = not reported). */
+  halted?: boolean;
+  /** Whether the execution lag bound pauses proposals (omitted = not reported). */
+  lagLimitEngaged?: boolean;
+  /** Whether the reward runtime's last pass failed (omitted = not reported). */
+  rewardFailing?: boolean;
+  /** Failed reward passes since start (omitted = not reported). */
+  rewardFailures?: number;
 }
 
 /** Upper bounds (seconds) of the duration histograms; `+Inf` is implied. */
@@ -111,6 +119,8 @@ export class LiveMetrics {
   #commits = 0;
   #executions = 0;
   #executionErrors = 0;
+  #halts = 0;
+  #lagEpisodes = 0;
   readonly #errors = new Map<string, number>([["consensus", 0], ["execution", 0]]);
   readonly #http = new Map<string, number>();
   readonly #tickDuration = new Histogram(DURATION_BUCKETS_SECONDS);
@@ -137,6 +147,10 @@ export class LiveMetrics {
         this.#executions++;
         this.#executionDuration.observe(e.durationMs / 1000);
         this.#lastExecuted = Math.max(this.#lastExecuted, e.result.executionHeight);
+      }),
+      events.on("halt", () => this.#halts++),
+      events.on("lag_limit", (e) => {
+        if (e.engaged) this.#lagEpisodes++;
       }),
       events.on("error", (e) => {
         if (e.source === "execution") this.#executionErrors++;
@@ -202,6 +216,30 @@ export class LiveMetrics {
         { value: g.running ? 1 : 0 },
       ]);
     }
+    const flag = (name: string, help: string, v: boolean | undefined) => {
+      if (v !== undefined) metric(name, "gauge", help, [{ value: v ? 1 : 0 }]);
+    };
+    flag("awr_node_halted", "1 while a failed write halts commits (retried).", g.halted);
+    flag(
+      "awr_lag_limit_engaged",
+      "1 while proposals pause for execution to catch up.",
+      g.lagLimitEngaged,
+    );
+    flag("awr_reward_failing", "1 while the reward runtime's passes fail.", g.rewardFailing);
+    if (g.rewardFailures !== undefined) {
+      metric("awr_reward_failures_total", "counter", "Failed reward runtime passes.", [
+        { value: g.rewardFailures },
+      ]);
+    }
+    metric("awr_node_halts_total", "counter", "Times a failed write halted the node.", [
+      { value: this.#halts },
+    ]);
+    metric(
+      "awr_lag_limit_episodes_total",
+      "counter",
+      "Times the execution lag bound paused proposals.",
+      [{ value: this.#lagEpisodes }],
+    );
     metric("awr_sse_clients", "gauge", "Open server-sent-event streams.", [
       { value: this.#sseClients() },
     ]);

@@ -89,6 +89,8 @@ export class RewardRuntime {
   #running: Promise<void> | null = null;
   #stopped = false;
   #lastError: string | null = null;
+  #failures = 0;
+  #latestError: string | null = null;
   #latest: LatestReport | null = null;
 
   private constructor(
@@ -136,6 +138,19 @@ export class RewardRuntime {
   /** Heights the legacy bridge executed (always 0 in node mode). */
   get bridgeExecutions(): number {
     return this.#bridge?.executions ?? 0;
+  }
+
+  /**
+   * Why the last pass failed (an unreadable record, a failed write…), or null once a
+   * pass succeeds again. Shown in `/v1/status` and `/metrics`.
+   */
+  get lastError(): string | null {
+    return this.#lastError ?? this.#latestError;
+  }
+
+  /** Passes that failed since start (settlement or `latest.json`). */
+  get failures(): number {
+    return this.#failures;
   }
 
   /** The last `latest.json` written. */
@@ -190,18 +205,28 @@ export class RewardRuntime {
 
   /** One pass: bridge (bridge mode), settlement up to the executed height, latest.json. */
   async runOnce(): Promise<void> {
+    const log = this.#opts.logger;
     try {
       if (this.#bridge) await this.#bridge.catchUp(this.#source.durableCommittedHeight);
       await this.#settleThrough(this.executionProgress().height);
+      if (this.#lastError !== null) log.info("reward runtime recovered", { was: this.#lastError });
       this.#lastError = null;
     } catch (err) {
-      this.#lastError = errorMessage(err);
-      this.#opts.logger.warn("reward runtime pass failed", { error: this.#lastError });
+      this.#failures++;
+      const message = errorMessage(err);
+      // Once per distinct error: the pass is retried every interval.
+      if (message !== this.#lastError) log.warn("reward runtime pass failed", { error: message });
+      this.#lastError = message;
     }
     try {
       await this.#writeLatest();
+      if (this.#latestError !== null) log.info("reports/latest.json written again");
+      this.#latestError = null;
     } catch (err) {
-      this.#opts.logger.warn("could not write reports/latest.json", { error: errorMessage(err) });
+      this.#failures++;
+      const message = `could not write reports/latest.json: ${errorMessage(err)}`;
+      if (message !== this.#latestError) log.warn(message);
+      this.#latestError = message;
     }
   }
 

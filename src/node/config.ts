@@ -35,6 +35,15 @@ export interface NodeConfig {
   readonly durable: boolean;
   /** How long `stop()` waits for execution to catch up before persisting. */
   readonly stopDrainTimeoutMs: number;
+  /**
+   * Most committed heights execution may trail by; at the bound the node stops
+   * proposing until execution is back to half of it (default 64).
+   */
+  readonly maxExecutionLag: number;
+  /** First retry delay after a failed write halted the node (doubles per retry). */
+  readonly haltRetryBaseMs: number;
+  /** Longest delay between two retries of a failed write. */
+  readonly haltRetryMaxMs: number;
 }
 
 /** Options a caller may leave out. */
@@ -55,6 +64,9 @@ export const defaultNodeOptions: Omit<NodeConfig, "nodeId" | "worldId" | "dataDi
     maxMempoolSize: 10_000,
     durable: true,
     stopDrainTimeoutMs: 5_000,
+    maxExecutionLag: 64,
+    haltRetryBaseMs: 100,
+    haltRetryMaxMs: 5_000,
   };
 
 /** Error for an option that cannot be used. */
@@ -101,6 +113,12 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
   positiveInt("supermajority_denominator", cfg.supermajorityDenominator);
   positiveInt("max_actions_per_block", cfg.maxActionsPerBlock);
   positiveInt("max_mempool_size", cfg.maxMempoolSize);
+  positiveInt("max_execution_lag", cfg.maxExecutionLag);
+  positiveInt("halt_retry_base_ms", cfg.haltRetryBaseMs);
+  positiveInt("halt_retry_max_ms", cfg.haltRetryMaxMs);
+  if (cfg.haltRetryMaxMs < cfg.haltRetryBaseMs) {
+    bad("halt_retry_max_ms", `must be >= halt_retry_base_ms (${cfg.haltRetryBaseMs})`);
+  }
   if (cfg.validators.length === 0) bad("validators", "at least one validator is required");
   if (cfg.localValidators) {
     const ids = new Set(cfg.validators.map((v) => v.id));

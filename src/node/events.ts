@@ -16,6 +16,12 @@ export interface NodeEventMap {
   execution: { result: NodeExecutionCommitResult; nodeBlockHash: string; durationMs: number };
   /** A failure that did not stop the node (or, for `consensus`, that halted it). */
   error: { source: "execution" | "consensus"; height: number; message: string };
+  /** A write failed: the node stopped committing and retries it (`code` e.g. `ENOSPC`). */
+  halt: { height: number; code: string; reason: string };
+  /** The failed write succeeded on retry `retries`; commits resume. */
+  resume: { height: number; retries: number; haltedMs: number };
+  /** Proposals paused (`engaged`) or resumed because of the execution lag bound. */
+  lag_limit: { engaged: boolean; lag: number; limit: number };
 }
 
 type Listener<K extends keyof NodeEventMap> = (event: NodeEventMap[K]) => void;

@@ -2,7 +2,9 @@
  * `NodeRuntime`: the node's main loop. Each tick advances the slot, commits a block
  * through the consensus engine, persists it (block file, then state file), and hands
  * the committed height to the execution hook — without waiting for it, so a slow
- * driver delays execution, never ticks (DESIGN invariant 6).
+ * driver delays execution, never ticks (DESIGN invariant 6). A failed write halts
+ * commits and is retried until it succeeds (`halted` in the snapshot); consensus
+ * stops proposing while execution trails by `maxExecutionLag` heights.
  * @module
  */
 import { ConsensusEngine } from "../consensus/engine.ts";
@@ -11,8 +13,8 @@ import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "@std/path";
-import { clearImmediate, setImmediate } from "node:timers";
 import { BlockStore } from "./block_store.ts";
+import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
 import {
   commitContext,
@@ -23,14 +25,16 @@ import {
 import { ExecutionFeed } from "./execution_feed.ts";
 import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
+import { type HaltInfo, realRetryTimer, type RetryTimer, WriteRetry } from "./halt.ts";
+import { LagLimit } from "./lag_limit.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
+import { TickLoop } from "./tick_loop.ts";
 import {
   freshNodeState,
   nodeDir,
   nodeStatePath,
   type PosNodeState,
   readNodeState,
-  writeNodeState,
 } from "./state_file.ts";
 
 /** What the runtime is given besides its options. */
@@ -40,6 +44,15 @@ export interface NodeRuntimeDeps {
   logger?: Logger;
   /** Wall clock (unix ms); tests may inject one. */
   clock?: () => number;
+  /** Timer of the halted node's write retries; tests inject one to drive them. */
+  retryTimer?: RetryTimer;
+  /** Wraps the node's two writes (tests inject failures: ENOSPC, EROFS…). */
+  writers?: (real: NodeWriters) => NodeWriters;
+  /**
+   * Executed height when execution runs outside the node (bridge mode), for the lag
+   * bound; null = unknown (no bound). Ignored when there is an execution hook.
+   */
+  executedHeight?: () => number | null;
 }
 
 const RECENT_BLOCKS = 1024;
@@ -71,17 +84,15 @@ export class NodeRuntime {
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
   #mempool: BlockAction[] = [];
-  #running = false;
-  #halted = false;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #immediate: ReturnType<typeof setImmediate> | null = null;
-  #tickPromise: Promise<void> | null = null;
-  #nextTickAt = 0;
+  readonly #loop: TickLoop;
+  #stopping = false;
+  readonly #writer: CommitWriter;
+  readonly #retry: WriteRetry;
+  readonly #lagLimit: LagLimit;
+  readonly #executedHeight: (() => number | null) | null;
   #tickCount = 0;
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
-  #stateDirty = false;
-  #persistedHeight = 0;
   #localValidators: string[] = [];
 
   /**
@@ -96,6 +107,40 @@ export class NodeRuntime {
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     this.#blocks = new BlockStore(join(dir, "blocks"), { durable: this.#config.durable });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
+    const real = nodeWriters(this.#blocks, this.#statePath, this.#config.durable);
+    this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {
+      this.#remember(block);
+      this.events.emit("commit", { block });
+    });
+    this.#retry = new WriteRetry({
+      baseMs: this.#config.haltRetryBaseMs,
+      maxMs: this.#config.haltRetryMaxMs,
+      clock: this.#clock,
+      timer: deps.retryTimer ?? realRetryTimer,
+      attempt: () => this.#persist(),
+      onResume: () => this.#resume(),
+      log: this.#log,
+      events: this.events,
+      heights: () => ({
+        committed: this.#writer.persistedHeight,
+        pending: this.#writer.pendingHeight,
+      }),
+    });
+    this.#loop = new TickLoop({
+      intervalMs: this.#config.tickIntervalMs,
+      step: () => this.#step(),
+      onTick: (latenessMs, durationMs) =>
+        this.events.emit("tick", { tickCount: this.#tickCount, latenessMs, durationMs }),
+      // A failed write: commit nothing on top of it; retry it until it succeeds.
+      onError: (err) => this.#enterHalt(err),
+    });
+    this.#lagLimit = new LagLimit(this.#config.maxExecutionLag, this.#log, this.events);
+    this.#executedHeight = deps.executedHeight ?? null;
+  }
+
+  /** Why the node is halted (a write failed and is being retried), or null. */
+  get halted(): Readonly<HaltInfo> | null {
+    return this.#retry.info;
   }
 
   /** The resolved options. */
@@ -119,7 +164,11 @@ export class NodeRuntime {
    * Throws {@link HandshakeError} when the two cannot be reconciled.
    */
   async start(): Promise<void> {
-    if (this.#running) throw new Error("node is already running");
+    if (this.#loop.running) throw new Error("node is already running");
+    this.#stopping = false;
+    // A commit left pending by a stop while halted is not on disk: rebuild from the files.
+    this.#writer.discardPending();
+    this.#retry.clear();
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     await Deno.mkdir(dir, { recursive: true });
     await removeStaleTemps(dir);
@@ -162,11 +211,9 @@ export class NodeRuntime {
       if (!caughtUp) {
         this.#log.warn("execution replay incomplete; will retry", { error: this.#lastError });
       }
-      if (this.#stateDirty) await this.#persist();
+      if (this.#writer.dirty) await this.#persist();
     }
-    this.#running = true;
-    this.#nextTickAt = performance.now();
-    this.#schedule();
+    this.#loop.start();
   }
 
   /**
@@ -174,22 +221,30 @@ export class NodeRuntime {
    * `stopDrainTimeoutMs`), persists the state and closes the hook.
    */
   async stop(): Promise<void> {
-    if (!this.#running && !this.#halted) return;
-    this.#running = false;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    if (this.#immediate !== null) clearImmediate(this.#immediate);
-    this.#timer = null;
-    this.#immediate = null;
-    if (this.#tickPromise) await this.#tickPromise;
+    if ((!this.#loop.running && !this.#retry.info) || this.#stopping) return;
+    this.#stopping = true;
+    await this.#loop.stop();
+    await this.#retry.cancel();
     if (this.#feed) {
       this.#feed.pause();
       await this.#feed.idle();
-      if (!this.#halted) {
+      if (!this.#retry.info) {
         await this.#feed.catchUp(performance.now() + this.#config.stopDrainTimeoutMs);
       }
     }
-    if (!this.#halted) await this.#persist();
-    this.#halted = false;
+    if (!this.#retry.info) await this.#persist();
+    else {
+      // One last try; a disk that is still failing keeps what was last persisted.
+      try {
+        await this.#persist();
+        this.#retry.clear();
+      } catch (err) {
+        this.#log.error("stopped while halted; the state on disk stays as last persisted", {
+          committed_height: this.#writer.persistedHeight,
+          error: errorMessage(err),
+        });
+      }
+    }
     await this.#hook?.close?.();
   }
 
@@ -198,6 +253,7 @@ export class NodeRuntime {
    * `MEMPOOL_FULL` (all or nothing) beyond `maxMempoolSize`.
    */
   submitActions(actions: readonly BlockAction[]): number {
+    this.#retry.refuseWrites();
     if (this.#mempool.length + actions.length > this.#config.maxMempoolSize) {
       throw new AwrError(
         "MEMPOOL_FULL",
@@ -221,7 +277,7 @@ export class NodeRuntime {
       nodeId: this.#config.nodeId,
       worldId: this.#config.worldId,
       role: this.#config.role,
-      running: this.#running,
+      running: this.#loop.running,
       tickCount: this.#tickCount,
       lastTickUnixMs: this.#lastTickUnixMs,
       consensus: {
@@ -239,12 +295,14 @@ export class NodeRuntime {
         lastExecutionStateRoot: s?.lastExecutionStateRoot ?? null,
       },
       lastError: this.#lastError,
+      halted: this.#retry.info ? { ...this.#retry.info } : null,
+      lagLimit: this.#lagLimit.snapshot(),
     };
   }
 
   /** Highest committed height whose state file is on disk (what outside executors may use). */
   get durableCommittedHeight(): number {
-    return this.#persistedHeight;
+    return this.#writer.persistedHeight;
   }
 
   /** Height of the execution call in flight (0 when none). */
@@ -259,7 +317,7 @@ export class NodeRuntime {
     return new ExecutionFeed({
       hook,
       // Only heights whose commit is on disk: the hook must never run ahead of the state file.
-      committedHeight: () => this.#persistedHeight,
+      committedHeight: () => this.#writer.persistedHeight,
       contextFor: (h) => this.#contextFor(h),
       onResult: (r, ctx, ms) => this.#onExecuted(r, ctx, ms),
       onError: (height, message) => {
@@ -294,7 +352,7 @@ export class NodeRuntime {
     s.lastExecutionHeight = height;
     s.lastExecutionBlockHash = blockHash;
     s.lastExecutionStateRoot = stateRoot;
-    this.#stateDirty = true;
+    this.#writer.dirty = true;
   }
 
   #remember(block: CommittedBlock): void {
@@ -305,54 +363,27 @@ export class NodeRuntime {
   }
 
   async #persist(): Promise<void> {
-    this.#stateDirty = false;
-    const height = this.#state.committedHeight;
-    await writeNodeState(this.#statePath, this.#state, this.#unknown, this.#config.durable);
-    this.#persistedHeight = height;
+    await this.#writer.persist(this.#state, this.#unknown);
   }
 
-  #schedule(): void {
-    if (!this.#running) return;
-    const delay = this.#nextTickAt - performance.now();
-    const run = () => {
-      this.#timer = null;
-      this.#immediate = null;
-      this.#tickPromise = this.#tick().finally(() => {
-        this.#tickPromise = null;
-      });
-    };
-    // A due tick runs as the next macrotask: setTimeout(0) costs ~2 ms here, which
-    // would cap a 1 ms tick far below what the disk allows.
-    if (delay <= 0) this.#immediate = setImmediate(run);
-    else this.#timer = setTimeout(run, delay);
+  #enterHalt(err: unknown): void {
+    this.#retry.halt(err);
+    this.#lastError = `node halted: ${this.#retry.info!.reason}`;
+    const height = this.#writer.persistedHeight;
+    this.events.emit("error", { source: "consensus", height, message: this.#lastError });
   }
 
-  async #tick(): Promise<void> {
-    const started = performance.now();
-    const latenessMs = Math.max(0, started - this.#nextTickAt);
-    // Fixed cadence; if a tick ran long, the next one starts now rather than bursting to catch up.
-    this.#nextTickAt = Math.max(this.#nextTickAt + this.#config.tickIntervalMs, started);
-    try {
-      await this.#step();
-    } catch (err) {
-      // A write that failed leaves memory ahead of disk: halt rather than commit on top of it.
-      this.#lastError = `node halted: ${errorMessage(err)}`;
-      this.#log.error("node halted", { error: errorMessage(err) });
-      this.#running = false;
-      this.#halted = true;
-      this.events.emit("error", {
-        source: "consensus",
-        height: this.#state.committedHeight,
-        message: this.#lastError,
-      });
-      return;
-    }
-    this.events.emit("tick", {
-      tickCount: this.#tickCount,
-      latenessMs,
-      durationMs: performance.now() - started,
-    });
-    this.#schedule();
+  #resume(): void {
+    if (this.#lastError?.startsWith("node halted")) this.#lastError = null;
+    this.#feed?.kick();
+    if (!this.#stopping) this.#loop.start();
+  }
+
+  /** Whether the lag bound lets this tick propose (it logs and emits each change). */
+  #lagAllows(): boolean {
+    const executed = this.#hook ? this.#state.lastExecutionHeight : this.#executedHeight?.();
+    if (executed === null || executed === undefined) return true;
+    return this.#lagLimit.allows(this.#state.committedHeight, executed);
   }
 
   async #step(): Promise<void> {
@@ -364,26 +395,22 @@ export class NodeRuntime {
     const slot = Math.max(s.slot + 1, clockSlot);
     s.slot = slot;
     s.epoch = this.#engine.epochOf(slot);
-    let committed: CommittedBlock | null = null;
-    if (this.#config.role === "sequencer") {
+    let committed = false;
+    if (this.#config.role === "sequencer" && this.#lagAllows()) {
       const actions = this.#mempool.slice(0, this.#config.maxActionsPerBlock);
       const result = this.#engine.commitLocally(slot, now, actions, this.#localValidators);
       if (result) {
         this.#mempool.splice(0, actions.length);
-        committed = { ...result.block, attestations: result.attestations, committedAtUnixMs: now };
-        // Block first, then the state that declares it committed: a crash between the
-        // two leaves an unreferenced block file that the next commit overwrites.
-        await this.#blocks.put(committed);
-        s.committedHeight = committed.header.height;
-        s.latestHeight = Math.max(s.latestHeight, committed.header.height);
-        s.lastCommittedSlot = slot;
-        s.lastBlockHash = committed.hash;
-        this.#remember(committed);
+        const { block: b, attestations } = result;
+        const block: CommittedBlock = { ...b, attestations, committedAtUnixMs: now };
+        // Block first, then the state that declares it committed (#persist): a crash
+        // between the two leaves an unreferenced block file that the next commit overwrites.
+        this.#writer.stage(block, slot);
+        committed = true;
       }
       s.lastStatus = this.#engine.status;
     }
-    if (committed || this.#stateDirty || this.#tickCount % 64 === 0) await this.#persist();
-    if (committed) this.events.emit("commit", { block: committed });
+    if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
     this.#feed?.kick();
   }
 }

@@ -4,6 +4,8 @@
  * @module
  */
 import type { NodeRole } from "./config.ts";
+import type { HaltInfo } from "./halt.ts";
+import type { LagLimitSnapshot } from "./lag_limit.ts";
 import type { PosNodeState } from "./state_file.ts";
 
 /** Consensus mode: `local` = one process attests for every configured validator. */
@@ -35,6 +37,10 @@ export interface NodeSnapshot {
   lastTickUnixMs: number | null;
   consensus: NodeConsensusSnapshot;
   lastError: string | null;
+  /** Set while a failed write keeps the node from committing (then `running` is false). */
+  halted?: HaltInfo | null;
+  /** The execution lag bound and its state. */
+  lagLimit?: LagLimitSnapshot;
 }
 
 /** JSON form of {@link NodeConsensusSnapshot} (snake_case). */
@@ -63,6 +69,12 @@ export interface NodeSnapshotJson {
   last_tick_unix_ms: number | null;
   consensus: NodeConsensusSnapshotJson;
   last_error: string | null;
+  /** Null when fine. */
+  halted: { reason: string; code: string; since_unix_ms: number; retries: number } | null;
+  max_execution_lag: number | null;
+  lag_limit_engaged: boolean;
+  /** Episodes in which the lag bound paused proposals. */
+  lag_limit_engaged_count: number;
 }
 
 /**
@@ -84,6 +96,17 @@ export function snapshotToJson(s: NodeSnapshot): NodeSnapshotJson {
     last_tick_unix_ms: s.lastTickUnixMs,
     consensus: consensusToJson(s.consensus),
     last_error: s.lastError,
+    halted: s.halted
+      ? {
+        reason: s.halted.reason,
+        code: s.halted.code,
+        since_unix_ms: s.halted.sinceUnixMs,
+        retries: s.halted.retries,
+      }
+      : null,
+    max_execution_lag: s.lagLimit?.max ?? null,
+    lag_limit_engaged: s.lagLimit?.engaged ?? false,
+    lag_limit_engaged_count: s.lagLimit?.episodes ?? 0,
   };
 }
 

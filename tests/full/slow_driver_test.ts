@@ -50,7 +50,15 @@ async function runSlowPhase(
     inProcess,
   });
   const node = new NodeRuntime(
-    { nodeId: NODE, worldId: WORLD, dataDir: data, tickIntervalMs: TICK_MS, durable: false },
+    // Unbounded lag on purpose: this test measures tick cadence while execution trails.
+    {
+      nodeId: NODE,
+      worldId: WORLD,
+      dataDir: data,
+      tickIntervalMs: TICK_MS,
+      durable: false,
+      maxExecutionLag: 1_000_000,
+    },
     { executionHook: hook },
   );
   const lateness: number[] = [];

@@ -13,6 +13,8 @@ Deno.test("awr live refuses bad flags with one line naming the flag, before touc
         [["--http", "not an address"], "--http"],
         [["--http", "127.0.0.1:70000"], "--http"],
         [["--log-level", "loud"], "--log-level"],
+        [["--max-execution-lag", "0"], "--max-execution-lag"],
+        [["--max-execution-lag", "lots"], "--max-execution-lag"],
       ] as const
     ) {
       const r = await awr("live", "--data-dir", dataDir, ...args);
@@ -47,10 +49,12 @@ Deno.test("awr live --help lists every flag with its default", async () => {
       "--plugins-dir",
       "--http",
       "--execution",
+      "--max-execution-lag",
     ]
   ) {
     assertStringIncludes(r.out, flag);
   }
   assertStringIncludes(r.out, "127.0.0.1:7070");
   assertStringIncludes(r.out, '"./data"');
+  assertStringIncludes(r.out, '(default: "64")');
 });

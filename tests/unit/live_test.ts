@@ -55,6 +55,11 @@ Deno.test("live node: /v1/status shows commits with execution following", async 
       return c.committed_height > 2 && c.last_execution_height >= 2;
     }, 10_000);
     assert(ok, `no progress: ${JSON.stringify(status)}`);
+    // Failure and back-pressure fields, all quiet on a healthy node.
+    assertEquals(status.halted, null);
+    assertEquals(status.max_execution_lag, 64);
+    assertEquals(typeof status.lag_limit_engaged, "boolean");
+    assertEquals((status.reward as Record<string, unknown>).last_error, null);
     const c = status.consensus as Record<string, unknown>;
     assertEquals(status.execution_mode, "node");
     assertMatch(String(c.last_execution_state_root), /^[0-9a-f]{64}$/);

@@ -262,3 +262,37 @@ Deno.test("GET /metrics serves Prometheus text that parses the same way", async 
     api.close();
   }
 });
+
+Deno.test("halts, lag-limit episodes and reward failures show as gauges and counters", () => {
+  const events = new NodeEvents();
+  const metrics = new LiveMetrics();
+  const detach = metrics.attach(events);
+  let halted = true;
+  metrics.setGaugeSource(() => ({
+    committedHeight: 5,
+    executionHeight: 5,
+    mempoolSize: 0,
+    running: !halted,
+    halted,
+    lagLimitEngaged: true,
+    rewardFailing: true,
+    rewardFailures: 7,
+  }));
+  events.emit("halt", { height: 5, code: "ENOSPC", reason: "disk full" });
+  events.emit("lag_limit", { engaged: true, lag: 64, limit: 64 });
+  events.emit("lag_limit", { engaged: false, lag: 32, limit: 64 });
+  events.emit("lag_limit", { engaged: true, lag: 64, limit: 64 });
+  let f = parseExposition(metrics.render());
+  assertEquals(value(f, "awr_node_halted"), 1);
+  assertEquals(value(f, "awr_node_running"), 0);
+  assertEquals(value(f, "awr_node_halts_total"), 1);
+  assertEquals(value(f, "awr_lag_limit_engaged"), 1);
+  assertEquals(value(f, "awr_lag_limit_episodes_total"), 2);
+  assertEquals(value(f, "awr_reward_failing"), 1);
+  assertEquals(value(f, "awr_reward_failures_total"), 7);
+  halted = false;
+  f = parseExposition(metrics.render());
+  assertEquals(value(f, "awr_node_halted"), 0);
+  assertEquals(value(f, "awr_node_halts_total"), 1, "a counter never goes down");
+  detach();
+});

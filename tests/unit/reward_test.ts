@@ -1,6 +1,7 @@
-import { assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { join } from "@std/path";
 import { ExecutionCore } from "../../src/execution/core.ts";
+import { recordPath } from "../../src/execution/records.ts";
 import { readLedger } from "../../src/live/ledger.ts";
 import { REWARD_POINTS, RewardRuntime, type RewardSource } from "../../src/live/reward.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
@@ -93,6 +94,60 @@ Deno.test("reward runtime settles each closed epoch once, from records, and surv
       Error,
       "world_id",
     );
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("an unreadable record reaches last_error, is logged once, and settlement resumes once it is readable", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "awr-reward-err-" });
+  try {
+    const blocks = await buildChain(dataDir, "node-1", 70);
+    const core = await ExecutionCore.open({
+      dataDir,
+      worldId: "world-1",
+      blocks: new BlockStore(join(nodeDir(dataDir, "node-1"), "blocks")),
+      durable: false,
+    });
+    const last = await core.executeThrough(commitContext("world-1", "node-1", blocks[69]));
+    await core.close();
+    const path = recordPath(dataDir, 63);
+    const good = await Deno.readFile(path);
+    await Deno.writeFile(path, new Uint8Array([0xff, 0x00, 0x13]));
+    const warns: string[] = [];
+    const infos: string[] = [];
+    const logger = {
+      debug() {},
+      info: (m: string) => infos.push(m),
+      warn: (m: string) => warns.push(m),
+      error() {},
+    };
+    const options = {
+      dataDir,
+      nodeId: "node-1",
+      worldId: "world-1",
+      mode: "node" as const,
+      logger,
+    };
+    const reward = await RewardRuntime.open(
+      options,
+      source(dataDir, 70, 70, last.executionStateRoot),
+      null,
+    );
+    for (let i = 0; i < 5; i++) await reward.runOnce();
+    assert(reward.lastError !== null, "last_error is set");
+    assertEquals(reward.failures, 5);
+    assertEquals(warns, ["reward runtime pass failed"], "one line for one distinct error");
+    const latest = JSON.parse(await Deno.readTextFile(join(dataDir, "reports", "latest.json")));
+    assertEquals(latest.last_error, reward.lastError);
+    assertEquals(reward.ledger.settledThroughHeight, 31, "epoch 1 cannot close past record 63");
+
+    await Deno.writeFile(path, good);
+    await reward.runOnce();
+    assertEquals(reward.lastError, null);
+    assertEquals(infos, ["reward runtime recovered"]);
+    assertEquals(reward.ledger.settledThroughHeight, 63, "epoch 1 settles once 63 is readable");
+    await reward.stop();
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }

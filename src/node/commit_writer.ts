@@ -1,0 +1,141 @@
+/**
+ * The node's two writes in their one safe order: the block file, then the state file
+ * that declares it committed. Memory takes a commit only once both are on disk, so a
+ * failed write (disk full, read-only, I/O error) leaves the in-memory state equal to
+ * the disk's and the commit pending; the retry writes that same height again.
+ * @module
+ */
+import type { CommittedBlock } from "../consensus/types.ts";
+import { errorMessage } from "../errors.ts";
+import type { BlockStore } from "./block_store.ts";
+import { writeErrorCode } from "./halt.ts";
+import { type PosNodeState, writeNodeState } from "./state_file.ts";
+
+/** The node's writes; tests wrap them to inject failures (ENOSPC, EROFS…). */
+export interface NodeWriters {
+  /** Writes a committed block's file (overwriting one of the same height is allowed). */
+  putBlock(block: CommittedBlock): Promise<void>;
+  /** Atomically replaces the state file. */
+  writeState(state: PosNodeState, unknown: Record<string, unknown>): Promise<void>;
+}
+
+/** Prefixes a failed write's message with what was written, keeping its OS code. */
+async function named(what: string, write: Promise<void>): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    throw Object.assign(new Error(`writing ${what}: ${errorMessage(err)}`), {
+      code: writeErrorCode(err),
+    });
+  }
+}
+
+/**
+ * The real writes: block files in `blocks`, the state file at `statePath`; a failure
+ * names the file and keeps the OS code (`ENOSPC`…).
+ *
+ * @example
+ * ```ts ignore
+ * import { nodeWriters } from "./commit_writer.ts";
+ * const writers = nodeWriters(blockStore, "./data/node/node-1/node_pos_state.cbor", true);
+ * ```
+ */
+export function nodeWriters(blocks: BlockStore, statePath: string, durable: boolean): NodeWriters {
+  return {
+    putBlock: (block) => named(`block ${block.header.height} in ${blocks.dir}`, blocks.put(block)),
+    writeState: (state, unknown) =>
+      named(statePath, writeNodeState(statePath, state, unknown, durable)),
+  };
+}
+
+/**
+ * Persists the node state and at most one pending commit.
+ *
+ * @example
+ * ```ts ignore
+ * import { CommitWriter } from "./commit_writer.ts";
+ * const writer = new CommitWriter(writers, (block) => console.log(block.header.height));
+ * writer.stage(block, slot);
+ * await writer.persist(state, {}); // throws while the disk refuses; call again to retry
+ * ```
+ */
+export class CommitWriter {
+  readonly #writers: NodeWriters;
+  readonly #onCommitted: (block: CommittedBlock) => void;
+  #pending: { block: CommittedBlock; slot: number; blockWritten: boolean } | null = null;
+  #persistedHeight = 0;
+  /** Set when the state changed since the last successful write. */
+  dirty = false;
+
+  /**
+   * @param writers the block and state writes
+   * @param onCommitted called once per commit, after both of its writes succeeded
+   */
+  constructor(writers: NodeWriters, onCommitted: (block: CommittedBlock) => void) {
+    this.#writers = writers;
+    this.#onCommitted = onCommitted;
+  }
+
+  /** Committed height of the state file last written. */
+  get persistedHeight(): number {
+    return this.#persistedHeight;
+  }
+
+  /** Height of the commit not yet on disk, or null. */
+  get pendingHeight(): number | null {
+    return this.#pending?.block.header.height ?? null;
+  }
+
+  /** Forgets a pending commit (a restart reloads the state from disk and builds anew). */
+  discardPending(): void {
+    this.#pending = null;
+  }
+
+  /** Holds a new commit until {@link persist} writes it; one at a time. */
+  stage(block: CommittedBlock, slot: number): void {
+    if (this.#pending) {
+      throw new Error(`commit ${this.#pending.block.header.height} is still waiting for its write`);
+    }
+    this.#pending = { block, slot, blockWritten: false };
+  }
+
+  /**
+   * Writes the pending block (once), then `state` with the pending commit in it; only
+   * then does `state` (mutated in place) take the commit. Throws the write's error,
+   * leaving `state` and the pending commit as they were.
+   */
+  async persist(state: PosNodeState, unknown: Record<string, unknown>): Promise<void> {
+    this.dirty = false;
+    const p = this.#pending;
+    let next = state;
+    try {
+      if (p && !p.blockWritten) {
+        await this.#writers.putBlock(p.block);
+        p.blockWritten = true;
+      }
+      if (p) {
+        const h = p.block.header.height;
+        next = {
+          ...state,
+          committedHeight: h,
+          latestHeight: Math.max(state.latestHeight, h),
+          lastCommittedSlot: p.slot,
+          lastBlockHash: p.block.hash,
+        };
+      }
+      await this.#writers.writeState(next, unknown);
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
+    this.#persistedHeight = next.committedHeight;
+    if (!p) return;
+    // In place: the execution fields may have moved while the write was in flight.
+    state.committedHeight = next.committedHeight;
+    state.latestHeight = next.latestHeight;
+    state.lastCommittedSlot = next.lastCommittedSlot;
+    state.lastBlockHash = next.lastBlockHash;
+    this.#pending = null;
+    this.#onCommitted(p.block);
+  }
+}
