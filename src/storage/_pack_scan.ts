@@ -105,16 +105,13 @@ class SequentialReader {
 }
 
 /**
- * Scans a segment from its first byte. Structure, entry bounds, the commit marker's
+ * Scans a segment from its first byte; one entry at a time is held in memory (an entry
+ * is never longer than the file). Structure, entry bounds, the commit marker's
  * count, strictly rising heights (above `afterHeight`) and the group sum over the
  * entries' recorded digests are checked; payload bytes are not hashed (see
  * {@link checkGroupPayloads}).
  */
-export async function scanSegment(
-  path: string,
-  maxEntryBytes: number,
-  afterHeight: number,
-): Promise<SegmentScan> {
+export async function scanSegment(path: string, afterHeight: number): Promise<SegmentScan> {
   const file = await Deno.open(path, { read: true });
   try {
     const size = (await file.stat()).size;
@@ -138,8 +135,10 @@ export async function scanSegment(
       const prefix = await r.take(LENGTH_PREFIX_BYTES);
       if (!prefix) return fail(at, "incomplete length prefix");
       const len = new DataView(prefix.buffer, prefix.byteOffset, 4).getUint32(0);
-      if (len === 0 || len > maxEntryBytes) {
-        return fail(at, `entry length ${len} outside 1..${maxEntryBytes}`);
+      // Bounded by what the file holds, not by today's maxEntryBytes: a store reopened
+      // with a smaller limit must not cut entries written under a larger one.
+      if (len === 0 || len > size - r.offset) {
+        return fail(at, `entry length ${len} does not fit in the segment (${size} bytes)`);
       }
       const item = await r.take(len);
       if (!item) return fail(at, `incomplete entry (${len} bytes announced)`);

@@ -106,6 +106,10 @@ export class PackStore {
   private constructor(dir: string, options: PackStoreOptions) {
     this.#dir = dir;
     const o = { ...defaultPackOptions, ...options };
+    // A small segment size brings the default entry limit down with it.
+    if (options.maxEntryBytes === undefined) {
+      o.maxEntryBytes = Math.min(o.maxEntryBytes, o.maxSegmentBytes);
+    }
     positiveInt(o.maxSegmentBytes, "maxSegmentBytes", 64);
     positiveInt(o.maxEntryBytes, "maxEntryBytes", 64);
     positiveInt(o.maxConcurrentReads, "maxConcurrentReads", 1);
@@ -231,7 +235,7 @@ export class PackStore {
     for (const seq of this.#segments) {
       if (problems.length >= limit) break;
       const path = join(this.#dir, segmentName(seq));
-      const scan = await scanSegment(path, this.#opts.maxEntryBytes, last);
+      const scan = await scanSegment(path, last);
       for (const g of scan.groups) {
         const bad = await checkGroupPayloads(path, g);
         if (bad && problems.length < limit) {
@@ -287,7 +291,7 @@ export class PackStore {
       const seq = seqs[i];
       const name = segmentName(seq);
       const path = join(this.#dir, name);
-      const scan = await scanSegment(path, this.#opts.maxEntryBytes, last);
+      const scan = await scanSegment(path, last);
       const isLast = i === seqs.length - 1;
       if (scan.problem && !isLast) {
         throw new PackError(
