@@ -62,8 +62,11 @@ class SequentialReader {
   /** File offset of the next byte {@link take} returns. */
   offset = 0;
 
-  constructor(file: Deno.FsFile) {
+  readonly #size: number;
+
+  constructor(file: Deno.FsFile, size: number) {
     this.#file = file;
+    this.#size = size;
   }
 
   get #available(): number {
@@ -72,7 +75,11 @@ class SequentialReader {
 
   async #fill(n: number): Promise<void> {
     while (this.#available < n && !this.#eof) {
-      const chunk = new Uint8Array(Math.max(n - this.#available, SCAN_CHUNK_BYTES));
+      // Never more than the file still holds (plus one byte, to see its end).
+      const left = this.#size - this.offset - this.#available + 1;
+      const chunk = new Uint8Array(
+        Math.max(n - this.#available, Math.min(SCAN_CHUNK_BYTES, Math.max(1, left))),
+      );
       const got = await this.#file.read(chunk);
       if (got === null) {
         this.#eof = true;
@@ -115,7 +122,7 @@ export async function scanSegment(path: string, afterHeight: number): Promise<Se
   const file = await Deno.open(path, { read: true });
   try {
     const size = (await file.stat()).size;
-    const r = new SequentialReader(file);
+    const r = new SequentialReader(file, size);
     const groups: ScannedGroup[] = [];
     let pending: ScannedEntry[] = [];
     let groupStart = 0;
