@@ -25,15 +25,10 @@
 import { join } from "@std/path";
 import { syncDir } from "./atomic.ts";
 import { hashHex } from "./hash.ts";
-import { PackError, segmentName, segmentSeq } from "./_pack_format.ts";
+import { PackError, segmentName } from "./_pack_format.ts";
 import { encodeGroup } from "./_pack_group.ts";
-import {
-  checkGroupPayloads,
-  payloadMatches,
-  readAt,
-  type ScannedEntry,
-  scanSegment,
-} from "./_pack_scan.ts";
+import { payloadMatches, readAt, type ScannedEntry } from "./_pack_scan.ts";
+import { listSegments, ReadLimiter, recoverSegments, verifySegments } from "./_pack_open.ts";
 import {
   defaultPackOptions,
   type PackCommit,
@@ -98,8 +93,7 @@ export class PackStore {
   #tail: Promise<unknown> = Promise.resolve();
   #broken: string | null = null;
   #closed = false;
-  #reads = 0;
-  readonly #readWaiters: Array<() => void> = [];
+  readonly #limiter: ReadLimiter;
   /** The tail cut off at open, or null when every segment ended cleanly. */
   recovery: PackRecovery | null = null;
 
@@ -128,6 +122,7 @@ export class PackStore {
       verifyBlobHashes: o.verifyBlobHashes,
     };
     this.#onSync = options.onSync;
+    this.#limiter = new ReadLimiter(o.maxConcurrentReads);
   }
 
   /**
@@ -229,37 +224,8 @@ export class PackStore {
    * Re-reads every segment and re-hashes every payload; returns up to `limit`
    * problems (none when the store is intact). For `records verify`.
    */
-  async verifyAll(limit = 100): Promise<PackProblem[]> {
-    const problems: PackProblem[] = [];
-    let last = -1;
-    for (const seq of this.#segments) {
-      if (problems.length >= limit) break;
-      const path = join(this.#dir, segmentName(seq));
-      const scan = await scanSegment(path, last);
-      for (const g of scan.groups) {
-        const bad = await checkGroupPayloads(path, g);
-        if (bad && problems.length < limit) {
-          problems.push({
-            segment: segmentName(seq),
-            offset: bad.off,
-            height: g.height,
-            id: bad.id,
-            reason: `${bad.kind} ${bad.id} of height ${g.height}: bytes do not match its digest`,
-          });
-        }
-        last = g.height;
-      }
-      if (scan.problem && problems.length < limit) {
-        problems.push({
-          segment: segmentName(seq),
-          offset: scan.problem.offset,
-          height: null,
-          id: null,
-          reason: scan.problem.reason,
-        });
-      }
-    }
-    return problems;
+  verifyAll(limit = 100): Promise<PackProblem[]> {
+    return verifySegments(this.#dir, this.#segments, limit);
   }
 
   /** Waits for queued commits, then closes the segment handle; later calls fail. */
@@ -272,65 +238,21 @@ export class PackStore {
   }
 
   async #load(): Promise<void> {
-    let created = false;
-    try {
-      await Deno.stat(this.#dir);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-      await Deno.mkdir(this.#dir, { recursive: true });
-      created = true;
-    }
-    const seqs: number[] = [];
-    for await (const e of Deno.readDir(this.#dir)) {
-      const seq = e.isFile ? segmentSeq(e.name) : null;
-      if (seq !== null) seqs.push(seq);
-    }
-    seqs.sort((a, b) => a - b);
-    let last = -1;
-    for (let i = 0; i < seqs.length; i++) {
-      const seq = seqs[i];
-      const name = segmentName(seq);
-      const path = join(this.#dir, name);
-      const scan = await scanSegment(path, last);
-      const isLast = i === seqs.length - 1;
-      if (scan.problem && !isLast) {
-        throw new PackError(
-          "PACK_CORRUPT",
-          `pack segment ${path} is damaged at offset ${scan.problem.offset}: ` +
-            `${scan.problem.reason} (not the last segment, so not a torn tail)`,
-          { segment: name, path, offset: scan.problem.offset, reason: scan.problem.reason },
-        );
-      }
-      let { validEnd } = scan;
-      let problem = scan.problem;
-      if (isLast && scan.groups.length > 0) {
-        // Only the last group can be torn; its marker may be on disk while a page of its
-        // payload is not, so its payloads are hashed (older groups were synced before it).
-        const tailGroup = scan.groups[scan.groups.length - 1];
-        const bad = await checkGroupPayloads(path, tailGroup);
-        if (bad) {
-          scan.groups.pop();
-          validEnd = tailGroup.start;
-          problem = {
-            offset: bad.off,
-            reason: `${bad.kind} ${bad.id} of height ${tailGroup.height} does not match its digest`,
-          };
-        }
-      }
-      if (isLast && validEnd < scan.size) {
-        await this.#truncate(path, validEnd);
-        this.recovery = {
-          segment: name,
-          offset: validEnd,
-          cutBytes: scan.size - validEnd,
-          problemOffset: problem?.offset ?? validEnd,
-          reason: problem?.reason ?? "bytes after the last commit marker",
-        };
-      }
-      for (const g of scan.groups) this.#index(seq, g.height, g.entries);
-      if (scan.groups.length) last = scan.groups[scan.groups.length - 1].height;
+    const { seqs, created } = await listSegments(this.#dir);
+    const found = await recoverSegments(this.#dir, seqs, (p, n) => this.#truncate(p, n));
+    this.recovery = found.recovery;
+    for (const { seq, groups } of found.segments) {
+      for (const g of groups) this.#index(seq, g.height, g.entries);
       this.#segments.push(seq);
-      if (isLast) this.#writer = { seq, path, size: validEnd, file: null };
+    }
+    const last = seqs[seqs.length - 1];
+    if (last !== undefined) {
+      this.#writer = {
+        seq: last,
+        path: join(this.#dir, segmentName(last)),
+        size: found.lastSize,
+        file: null,
+      };
     }
     if (this.#opts.durable) {
       // Make the folder entries we depend on (segments a killed process created,
@@ -457,7 +379,7 @@ export class PackStore {
   }
 
   async #read(loc: Location, what: string): Promise<Uint8Array> {
-    await this.#acquireRead();
+    await this.#limiter.acquire();
     const path = join(this.#dir, segmentName(loc.seq));
     let file: Deno.FsFile | null = null;
     try {
@@ -472,7 +394,7 @@ export class PackStore {
       throw err;
     } finally {
       file?.close();
-      this.#releaseRead();
+      this.#limiter.release();
     }
   }
 
@@ -486,22 +408,8 @@ export class PackStore {
     );
   }
 
-  async #acquireRead(): Promise<void> {
-    if (this.#reads < this.#opts.maxConcurrentReads) {
-      this.#reads++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#readWaiters.push(resolve));
-  }
-
-  #releaseRead(): void {
-    const next = this.#readWaiters.shift();
-    if (next) next();
-    else this.#reads--;
-  }
-
   /** Reads in flight now (for tests of the bound). */
   get readsInFlight(): number {
-    return this.#reads;
+    return this.#limiter.held;
   }
 }
