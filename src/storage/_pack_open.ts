@@ -5,8 +5,8 @@
  * @module
  */
 import { join } from "@std/path";
-import { PackError, segmentName, segmentSeq } from "./_pack_format.ts";
-import { checkGroupPayloads, type ScannedGroup, scanSegment } from "./_pack_scan.ts";
+import { PackError, parseEntry, segmentName, segmentSeq } from "./_pack_format.ts";
+import { checkGroupPayloads, readAt, type ScannedGroup, scanSegment } from "./_pack_scan.ts";
 import type { PackProblem, PackRecovery } from "./_pack_types.ts";
 
 /** Segment sequence numbers in `dir`, ascending; creates `dir` when missing. */
@@ -38,10 +38,11 @@ export interface Recovered {
 }
 
 /**
- * Scans every segment. Damage in a segment before the last is `PACK_CORRUPT`; in the
- * last, everything from the first group that is incomplete, has no matching marker,
- * or (for the last group) has a payload that does not hash to its digest is cut with
- * `truncate`. Only the last group can be torn: older ones were synced before it.
+ * Scans every segment. Only the last group of the last segment can be torn (older
+ * ones were synced before it was written): from the first group that is incomplete,
+ * has no matching marker, or (the last group only) has a payload that does not hash
+ * to its digest, the last segment is cut with `truncate`. Damage in an earlier
+ * segment, or followed by a complete marker, is `PACK_CORRUPT` and nothing is cut.
  */
 export async function recoverSegments(
   dir: string,
@@ -61,6 +62,14 @@ export async function recoverSegments(
         "PACK_CORRUPT",
         `pack segment ${path} is damaged at offset ${scan.problem.offset}: ` +
           `${scan.problem.reason} (not the last segment, so not a torn tail)`,
+        { segment: name, path, offset: scan.problem.offset, reason: scan.problem.reason },
+      );
+    }
+    if (scan.problem && (await laterGroupAfter(path, scan.problem.offset, scan.size))) {
+      throw new PackError(
+        "PACK_CORRUPT",
+        `pack segment ${path} is damaged at offset ${scan.problem.offset}: ` +
+          `${scan.problem.reason} (a later group follows, so not a torn tail)`,
         { segment: name, path, offset: scan.problem.offset, reason: scan.problem.reason },
       );
     }
@@ -93,6 +102,35 @@ export async function recoverSegments(
     if (isLast) out.lastSize = validEnd;
   }
   return out;
+}
+
+// A commit marker's first bytes: a 5-key map whose first key/value is "k": "commit".
+const MARKER_HEAD = new Uint8Array([0xa5, 0x61, 0x6b, 0x66, 0x63, 0x6f, 0x6d, 0x6d, 0x69, 0x74]);
+
+/**
+ * Whether a complete commit marker that ends before the file does starts after
+ * `from`: then the damage at `from` is followed by another group, so it is not the
+ * torn tail of an interrupted append (which is always the file's last group).
+ */
+async function laterGroupAfter(path: string, from: number, size: number): Promise<boolean> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const rest = await readAt(file, from, size - from);
+    if (!rest) return false;
+    const view = new DataView(rest.buffer, rest.byteOffset, rest.byteLength);
+    outer: for (let p = 4; p + MARKER_HEAD.length <= rest.length; p++) {
+      for (let j = 0; j < MARKER_HEAD.length; j++) {
+        if (rest[p + j] !== MARKER_HEAD[j]) continue outer;
+      }
+      const end = p + view.getUint32(p - 4);
+      if (end >= rest.length) continue;
+      const e = parseEntry(rest.subarray(p, end));
+      if (typeof e !== "string" && e.kind === "commit") return true;
+    }
+    return false;
+  } finally {
+    file.close();
+  }
 }
 
 /** Re-scans `seqs` and re-hashes every payload; returns up to `limit` problems. */

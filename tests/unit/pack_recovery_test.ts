@@ -178,3 +178,20 @@ Deno.test("pack: a new segment torn to nothing is reused by the next commit", as
     await again.close();
   });
 });
+
+Deno.test("pack: damage in the last segment that a later group follows is refused, not cut", async () => {
+  await withDir(async (dir) => {
+    const { seg } = await threeHeights(dir);
+    // Height 1's first entry gets an impossible length: a structural break well before
+    // the tail, with heights 2 and 3 complete after it.
+    seg.set([0xff, 0xff, 0xff, 0xff], 0);
+    await Deno.writeFile(join(dir, SEG1), seg);
+    const err = await assertRejects(
+      () => PackStore.open(dir, { durable: false }),
+      PackError,
+      "a later group follows, so not a torn tail",
+    );
+    assertEquals([err.code, err.context.segment, err.context.offset], ["PACK_CORRUPT", SEG1, 0]);
+    assertEquals(await Deno.readFile(join(dir, SEG1)), seg);
+  });
+});
