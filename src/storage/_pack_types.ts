@@ -55,7 +55,7 @@ export interface PackCommit {
   blobsWritten: number;
   /** See {@link blobsWritten}. */
   blobsSkipped: number;
-  /** Whether this commit created a new segment file. */
+  /** Whether this commit started a new segment file (and so also fsynced the folder). */
   newSegment: boolean;
 }
 

@@ -65,6 +65,8 @@ interface Writer {
   path: string;
   size: number;
   file: Deno.FsFile | null;
+  /** Whether the file's folder entry is known durable (else the next commit syncs the folder). */
+  entrySynced: boolean;
 }
 
 /**
@@ -252,6 +254,7 @@ export class PackStore {
         path: join(this.#dir, segmentName(last)),
         size: found.lastSize,
         file: null,
+        entrySynced: true, // the folder is synced below, before any append
       };
     }
     if (this.#opts.durable) {
@@ -309,22 +312,28 @@ export class PackStore {
       maxGroupBytes: this.#opts.maxSegmentBytes,
       verifyBlobHashes: this.#opts.verifyBlobHashes,
     });
-    const w = await this.#writerFor(enc.bytes.length);
+    const w = this.#writerFor(enc.bytes.length);
     const start = w.size;
-    const newSegment = w.file === null;
+    const newSegment = !w.entrySynced;
+    let syncing = false;
     try {
-      if (newSegment) w.file = await Deno.open(w.path, { append: true, create: true });
+      w.file ??= await Deno.open(w.path, { append: true, create: true });
       let off = 0;
-      while (off < enc.bytes.length) off += await w.file!.write(enc.bytes.subarray(off));
+      while (off < enc.bytes.length) off += await w.file.write(enc.bytes.subarray(off));
+      syncing = true;
       if (this.#opts.durable) {
         this.#sync("file", w.path);
-        await w.file!.syncData();
+        await w.file.syncData();
         if (newSegment) {
           this.#sync("dir", this.#dir);
           await syncDir(this.#dir);
         }
       }
+      w.entrySynced = true;
     } catch (err) {
+      // After a failed fsync the kernel may have dropped the dirty pages: what the file
+      // holds is unknown until a reopen scans it, so the store stops taking writes.
+      if (syncing) this.#broken = `fsync of ${w.path} failed (${String(err)}); reopen to recover`;
       await this.#undo(w, start, err);
       throw err;
     }
@@ -352,18 +361,15 @@ export class PackStore {
 
   // The segment to append `size` bytes to: the current one, or the next sequence number
   // when the group would push the current one past maxSegmentBytes.
-  async #writerFor(size: number): Promise<Writer> {
+  #writerFor(size: number): Writer {
     const w = this.#writer;
     if (w && (w.size === 0 || w.size + size <= this.#opts.maxSegmentBytes)) {
-      if (!w.file && w.size > 0) {
-        // Reopened segment: appending to an existing file needs no folder fsync.
-        w.file = await Deno.open(w.path, { append: true });
-      }
       return w;
     }
     w?.file?.close();
     const seq = w ? w.seq + 1 : 1;
-    this.#writer = { seq, path: join(this.#dir, segmentName(seq)), size: 0, file: null };
+    const path = join(this.#dir, segmentName(seq));
+    this.#writer = { seq, path, size: 0, file: null, entrySynced: false };
     return this.#writer;
   }
 
