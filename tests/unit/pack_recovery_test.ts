@@ -196,3 +196,29 @@ Deno.test("pack: damage in the last segment that a later group follows is refuse
     assertEquals(await Deno.readFile(join(dir, SEG1)), seg);
   });
 });
+
+Deno.test("pack: a failed fsync cuts the group back and stops writes until a reopen", async () => {
+  await withDir(async (dir) => {
+    let failNext = false;
+    const onSync = (kind: "file" | "dir") => {
+      if (kind === "file" && failNext) throw new Error("injected EIO");
+    };
+    const store = await PackStore.open(dir, { onSync });
+    await store.commitGroup(heightGroup(1, 3));
+    const size = (await Deno.stat(join(dir, SEG1))).size;
+    failNext = true;
+    await assertRejects(() => store.commitGroup(heightGroup(2, 3)), Error, "injected EIO");
+    assertEquals((await Deno.stat(join(dir, SEG1))).size, size);
+    assertEquals(store.heights(), [1]);
+    assertEquals(store.has(heightGroup(2, 3).blobs[0].hash), false);
+    failNext = false;
+    const err = await assertRejects(() => store.commitGroup(heightGroup(2, 3)), PackError);
+    assertEquals(err.code, "PACK_BROKEN");
+    assertStringIncludes(err.message, "reopen to recover");
+    await store.close();
+    const again = await PackStore.open(dir, { durable: false });
+    assertEquals([again.heights(), again.recovery], [[1], null]);
+    await again.commitGroup(heightGroup(2, 3));
+    await again.close();
+  });
+});
