@@ -69,8 +69,22 @@ class SequentialReader {
     this.#size = size;
   }
 
+  /** Bytes buffered and not yet taken. */
+  get available(): number {
+    return this.#buf.length - this.#pos;
+  }
+
   get #available(): number {
     return this.#buf.length - this.#pos;
+  }
+
+  /** The next `n` bytes if they are buffered already, else undefined (nothing taken). */
+  takeBuffered(n: number): Uint8Array | undefined {
+    if (this.#available < n) return undefined;
+    const out = this.#buf.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    this.offset += n;
+    return out;
   }
 
   async #fill(n: number): Promise<void> {
@@ -96,13 +110,15 @@ class SequentialReader {
 
   /** Whether no byte is left. */
   async atEnd(): Promise<boolean> {
+    if (this.#available > 0) return false;
     await this.#fill(1);
     return this.#available === 0;
   }
 
   /** The next `n` bytes, or null when the file ends first. */
   async take(n: number): Promise<Uint8Array | null> {
-    await this.#fill(n);
+    // Most entries are already buffered: skip the read path (and its awaits) for them.
+    if (this.#available < n) await this.#fill(n);
     if (this.#available < n) return null;
     const out = this.#buf.subarray(this.#pos, this.#pos + n);
     this.#pos += n;
@@ -135,11 +151,12 @@ export async function scanSegment(path: string, afterHeight: number): Promise<Se
     });
     while (true) {
       const at = r.offset;
-      if (await r.atEnd()) {
+      if (r.available === 0 && (await r.atEnd())) {
         if (pending.length > 0) return fail(at, "group without a commit marker");
         return { groups, validEnd: groupStart, size, problem: null };
       }
-      const prefix = await r.take(LENGTH_PREFIX_BYTES);
+      // Buffered bytes are taken without an await: most entries are (see SCAN_CHUNK_BYTES).
+      const prefix = r.takeBuffered(LENGTH_PREFIX_BYTES) ?? await r.take(LENGTH_PREFIX_BYTES);
       if (!prefix) return fail(at, "incomplete length prefix");
       const len = new DataView(prefix.buffer, prefix.byteOffset, 4).getUint32(0);
       // Bounded by what the file holds, not by today's maxEntryBytes: a store reopened
@@ -147,7 +164,7 @@ export async function scanSegment(path: string, afterHeight: number): Promise<Se
       if (len === 0 || len > size - r.offset) {
         return fail(at, `entry length ${len} does not fit in the segment (${size} bytes)`);
       }
-      const item = await r.take(len);
+      const item = r.takeBuffered(len) ?? await r.take(len);
       if (!item) return fail(at, `incomplete entry (${len} bytes announced)`);
       const e: ParsedEntry | string = parseEntry(item);
       if (typeof e === "string") return fail(at, e);
