@@ -270,3 +270,28 @@ Deno.test("pack: segment bytes of a fixed group are pinned (format golden vector
 // b3sum of (height 7 as 8 bytes BE || b3("chunk") || b3("execution-state\0s")) is the sum.
 const GOLDEN_SIZE = 289;
 const GOLDEN_HASH = "631ca2d8755a68ea20be2f9504ebd809cb272bfabb6907eca4263dc64ba3dc64";
+
+Deno.test("pack: a group of exactly maxSegmentBytes fills one segment; one byte less refuses it", async () => {
+  await withDir(async (dir) => {
+    const probe = await PackStore.open(join(dir, "probe"), { durable: false });
+    const size = (await probe.commitGroup(heightGroup(1, 3))).bytes;
+    await probe.close();
+    const exact = await PackStore.open(join(dir, "exact"), {
+      durable: false,
+      maxSegmentBytes: size,
+    });
+    const c1 = await exact.commitGroup(heightGroup(1, 3));
+    const c2 = await exact.commitGroup(heightGroup(2, 3));
+    assertEquals([c1.segment, c1.offset, c1.bytes], ["00000000000000000001.pack", 0, size]);
+    assertEquals([c2.segment, c2.offset], ["00000000000000000002.pack", 0]);
+    assertEquals(await exact.verifyAll(), []);
+    await exact.close();
+    const under = await PackStore.open(join(dir, "under"), {
+      durable: false,
+      maxSegmentBytes: size - 1,
+    });
+    const err = await assertRejects(() => under.commitGroup(heightGroup(1, 3)), PackError);
+    assertEquals([err.code, err.context.bytes], ["PACK_GROUP_TOO_LARGE", size]);
+    await under.close();
+  });
+});
