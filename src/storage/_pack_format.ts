@@ -65,9 +65,31 @@ export function frame(item: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Canonical CBOR of a blob entry: `{b, h, k: "blob"}`. */
+/**
+ * Canonical CBOR of a blob entry: `{b, h, k: "blob"}`, built by hand because its
+ * layout is fixed (the general encoder cost most of a group's CPU time); a unit test
+ * pins it to {@link encodeCanonical}'s bytes. `hash` must be 64 lowercase hex.
+ */
 export function encodeBlob(hash: string, bytes: Uint8Array): Uint8Array {
-  return encodeCanonical({ k: "blob", h: hash, b: bytes });
+  const n = bytes.length;
+  const head = n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+  const out = new Uint8Array(3 + head + n + 75);
+  out[0] = 0xa3;
+  out[1] = 0x61;
+  out[2] = 0x62;
+  const v = new DataView(out.buffer);
+  if (head === 1) out[3] = 0x40 | n;
+  else if (head === 2) out.set([0x58, n], 3);
+  else if (head === 3) (out[3] = 0x59), v.setUint16(4, n);
+  else (out[3] = 0x5a), v.setUint32(4, n);
+  let o = 3 + head;
+  out.set(bytes, o);
+  o += n;
+  out.set(BLOB_TAIL_HEAD, o);
+  o += 4;
+  for (let i = 0; i < 64; i++) out[o + i] = hash.charCodeAt(i);
+  out.set(BLOB_TAIL_END, o + 64);
+  return out;
 }
 
 /** Canonical CBOR of a named entry: `{b, k: "named", n, s}` (`s` = hex {@link namedDigest}). */

@@ -1,6 +1,8 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { join } from "@std/path";
+import { encodeCanonical } from "../../src/storage/cbor.ts";
 import { hashHex } from "../../src/storage/hash.ts";
+import { encodeBlob } from "../../src/storage/_pack_format.ts";
 import { defaultPackOptions, PackError, PackStore } from "../../src/storage/pack.ts";
 import { blobOf, heightGroup, recordName, STATE_NAME } from "../support/pack_fixture.ts";
 
@@ -294,4 +296,16 @@ Deno.test("pack: a group of exactly maxSegmentBytes fills one segment; one byte 
     assertEquals([err.code, err.context.bytes], ["PACK_GROUP_TOO_LARGE", size]);
     await under.close();
   });
+});
+
+Deno.test("pack: the hand-built blob entry equals the canonical encoder's bytes at every head size", () => {
+  for (const n of [0, 1, 23, 24, 255, 256, 65535, 65536]) {
+    const bytes = new Uint8Array(n).fill(n % 251);
+    const hash = hashHex(bytes);
+    assertEquals(
+      encodeBlob(hash, bytes),
+      encodeCanonical({ k: "blob", h: hash, b: bytes }),
+      `n=${n}`,
+    );
+  }
 });
