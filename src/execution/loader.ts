@@ -11,11 +11,18 @@
  * Names are unique: when a drop-in claims an embedded driver's name the embedded
  * driver wins and the drop-in is refused; when two drop-ins claim the same name
  * both are refused, since picking one would depend on file names.
+ *
+ * Listing never runs plugin code with the node's permissions: each file is imported
+ * in a Worker that may only read its folder (`probe.ts`), and only the chosen file
+ * is imported again — in the driver's own sandboxed Worker, or on the calling thread
+ * for in-process tools. Embedded files inside a compiled binary are trusted and
+ * imported directly.
  * @module
  */
 import { dirname, extname, fromFileUrl, join, SEPARATOR, toFileUrl } from "@std/path";
 import { AwrError, errorMessage } from "../errors.ts";
 import { DRIVER_API_VERSION, type DriverPlugin } from "./plugin.ts";
+import { type PluginShape, probePlugin, shapeOf } from "./probe.ts";
 
 /** Error for a plugin that cannot be used, or a driver name that is not there. */
 export class PluginError extends AwrError {}
@@ -31,6 +38,10 @@ export interface DriverListing {
   readonly source: DriverSource;
   /** Path of the module (inside the binary for embedded drivers of a compiled awr). */
   readonly file: string;
+  /** `file://` URL of the module's real path (what is imported). */
+  readonly url: string;
+  /** Real folder of the module: what the driver's Worker may read. */
+  readonly dir: string;
 }
 
 /** A plugin file that was refused, and why. */
@@ -61,7 +72,19 @@ export interface LoaderOptions {
    * to exercise the compiled-binary paths under `deno run`.
    */
   runtime?: LoaderRuntime;
+  /**
+   * Load exactly this plugin (already resolved and checked by a listing) on the
+   * calling thread, without scanning. The driver Worker uses this.
+   */
+  only?: DriverListing;
+  /** Budget to inspect one plugin file in its Worker, in ms; default 10 000. */
+  probeTimeoutMs?: number;
 }
+
+/** Most plugin files inspected in one folder; later files are refused (`PLUGIN_TOO_MANY`). */
+export const MAX_PLUGIN_FILES = 256;
+/** Plugin files inspected at the same time (one Worker each). */
+const PROBE_CONCURRENCY = 4;
 
 /** The facts about the running program that change where plugins come from. */
 export interface LoaderRuntime {
@@ -84,16 +107,19 @@ export interface LoadedDriver {
 const EMBEDDED_URL = new URL("../../plugins/", import.meta.url);
 // Used only if the embedded folder cannot be listed (it always holds these).
 const EMBEDDED_FALLBACK = ["bridge-driver.ts"];
+const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
 const CANDIDATE_EXTENSIONS = new Set([".ts", ".js", ".mjs"]);
 
 interface Candidate {
   readonly file: string;
   readonly url: string;
+  readonly dir: string;
   readonly source: DriverSource;
 }
 
 interface Found {
-  readonly plugin: DriverPlugin;
+  /** Set when the file was imported on this thread. */
+  readonly plugin?: DriverPlugin;
   readonly listing: DriverListing;
 }
 
@@ -133,7 +159,12 @@ async function embeddedCandidates(): Promise<Candidate[]> {
   }
   return names.map((n) => {
     const url = new URL(n, EMBEDDED_URL);
-    return { file: fromFileUrl(url), url: url.href, source: "embedded" };
+    return {
+      file: fromFileUrl(url),
+      url: url.href,
+      dir: fromFileUrl(EMBEDDED_URL),
+      source: "embedded",
+    };
   });
 }
 
@@ -155,6 +186,15 @@ async function dropInCandidates(
   }
   const out: Candidate[] = [];
   for (const entry of await sortedNames(realDir)) {
+    if (out.length >= MAX_PLUGIN_FILES) {
+      problems.push({
+        file: join(realDir, entry.name),
+        code: "PLUGIN_TOO_MANY",
+        message: `${join(realDir, entry.name)}: the plugins folder holds more than ` +
+          `${MAX_PLUGIN_FILES} plugin files; this one was not inspected`,
+      });
+      continue;
+    }
     const file = join(realDir, entry.name);
     const real = await realPathOrNull(file);
     if (real === null) {
@@ -174,7 +214,7 @@ async function dropInCandidates(
       continue;
     }
     if (!(await Deno.stat(real)).isFile) continue;
-    out.push({ file, url: toFileUrl(real).href, source: "drop-in" });
+    out.push({ file, url: toFileUrl(real).href, dir: realDir, source: "drop-in" });
   }
   return out;
 }
@@ -198,57 +238,115 @@ function importHint(c: Candidate, runtime: LoaderRuntime): string {
   return "";
 }
 
-async function inspect(c: Candidate, runtime: LoaderRuntime): Promise<Found | PluginProblem> {
-  let mod: Record<string, unknown>;
+// Whether to import a candidate on this thread: only a compiled binary's own
+// embedded files (trusted, and inside the binary) or the one plugin already chosen.
+function importsDirectly(c: Candidate, runtime: LoaderRuntime): boolean {
+  return runtime.standalone && c.source === "embedded";
+}
+
+async function importHere(
+  c: Candidate,
+  runtime: LoaderRuntime,
+): Promise<{ shape: PluginShape; plugin: DriverPlugin } | PluginProblem> {
   try {
-    mod = await import(c.url);
+    const mod = await import(c.url);
+    return { shape: shapeOf(mod), plugin: mod.default as DriverPlugin };
   } catch (err) {
+    return importProblem(c, oneLine(err), runtime);
+  }
+}
+
+function importProblem(c: Candidate, message: string, runtime: LoaderRuntime): PluginProblem {
+  // The sandbox denies reading outside the plugin's folder: say so plainly.
+  const outside = /Requires read access to "([^"]+)"/.exec(message);
+  if (outside) {
     return problem(
       c,
-      "PLUGIN_IMPORT_FAILED",
-      `cannot import: ${oneLine(err)}${importHint(c, runtime)}`,
+      "PLUGIN_OUTSIDE_FOLDER",
+      `imports ${outside[1]}, outside its folder ${c.dir}; a plugin must be self-contained ` +
+        `(bundle its dependencies into the plugin file or folder)`,
     );
   }
-  const plugin = mod.default as Record<string, unknown> | undefined;
-  if (plugin === undefined) {
+  return problem(c, "PLUGIN_IMPORT_FAILED", `cannot import: ${message}${importHint(c, runtime)}`);
+}
+
+async function inspect(
+  c: Candidate,
+  runtime: LoaderRuntime,
+  probeTimeoutMs: number,
+  direct: boolean,
+): Promise<Found | PluginProblem> {
+  let shape: PluginShape;
+  let plugin: DriverPlugin | undefined;
+  if (direct || importsDirectly(c, runtime)) {
+    const r = await importHere(c, runtime);
+    if ("code" in r) return r;
+    ({ shape, plugin } = r);
+  } else {
+    const r = await probePlugin(c.url, c.dir, probeTimeoutMs);
+    if (!r.ok) return importProblem(c, r.message, runtime);
+    shape = r.shape;
+  }
+  const checked = checkShape(c, shape);
+  if ("code" in checked) return checked;
+  return plugin ? { plugin, listing: checked } : { listing: checked };
+}
+
+function checkShape(c: Candidate, s: PluginShape): DriverListing | PluginProblem {
+  if (s.defaultType === "undefined") {
     return problem(
       c,
       "PLUGIN_NO_DEFAULT_EXPORT",
       "has no default export; a driver plugin's default export is { name, apiVersion, create }",
     );
   }
-  if (plugin === null || typeof plugin !== "object") {
-    return problem(c, "PLUGIN_BAD_SHAPE", `default export is ${plugin}, not an object`);
+  if (s.defaultType !== "object") {
+    return problem(c, "PLUGIN_BAD_SHAPE", `default export is ${s.defaultText}, not an object`);
   }
-  if (plugin.apiVersion !== DRIVER_API_VERSION) {
+  if (s.apiVersion !== DRIVER_API_VERSION) {
     return problem(
       c,
       "PLUGIN_API_VERSION",
-      `declares apiVersion ${JSON.stringify(plugin.apiVersion) ?? "undefined"}; ` +
+      `declares apiVersion ${JSON.stringify(s.apiVersion) ?? "undefined"}; ` +
         `this awr supports apiVersion ${DRIVER_API_VERSION}`,
     );
   }
-  if (typeof plugin.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(plugin.name)) {
+  if (typeof s.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s.name)) {
     return problem(
       c,
       "PLUGIN_BAD_SHAPE",
       "default export has no valid name (a string of letters, digits, '.', '_' or '-')",
     );
   }
-  if (typeof plugin.create !== "function") {
-    return problem(c, "PLUGIN_BAD_SHAPE", `driver "${plugin.name}" has no create(host) function`);
+  if (s.createType !== "function") {
+    return problem(c, "PLUGIN_BAD_SHAPE", `driver "${s.name}" has no create(host) function`);
   }
-  const description = typeof plugin.description === "string" ? plugin.description : null;
   return {
-    plugin: plugin as unknown as DriverPlugin,
-    listing: {
-      name: plugin.name,
-      apiVersion: DRIVER_API_VERSION,
-      description,
-      source: c.source,
-      file: c.file,
-    },
+    name: s.name,
+    apiVersion: DRIVER_API_VERSION,
+    description: typeof s.description === "string" ? s.description : null,
+    source: c.source,
+    file: c.file,
+    url: c.url,
+    dir: c.dir,
   };
+}
+
+async function inspectAll(
+  cs: Candidate[],
+  runtime: LoaderRuntime,
+  probeTimeoutMs: number,
+): Promise<(Found | PluginProblem)[]> {
+  const out: (Found | PluginProblem)[] = new Array(cs.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < cs.length) {
+      const i = next++;
+      out[i] = await inspect(cs[i], runtime, probeTimeoutMs, false);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PROBE_CONCURRENCY, cs.length) }, lane));
+  return out;
 }
 
 async function sameFolder(a: string, b: string): Promise<boolean> {
@@ -268,12 +366,14 @@ async function scan(options: LoaderOptions): Promise<{ found: Found[] } & Driver
     const optional = options.pluginsDir === undefined && await realPathOrNull(dir) === null;
     if (!optional) dropIns = await dropInCandidates(dir, problems);
   }
-  const results = await Promise.all(
-    [...await embeddedCandidates(), ...dropIns].map((c) => inspect(c, runtime)),
+  const results = await inspectAll(
+    [...await embeddedCandidates(), ...dropIns],
+    runtime,
+    options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
   );
   const byName = new Map<string, Found[]>();
   for (const r of results) {
-    if (!("plugin" in r)) {
+    if (!("listing" in r)) {
       problems.push(r);
       continue;
     }
@@ -327,18 +427,7 @@ export async function listDrivers(options: LoaderOptions = {}): Promise<DriverCa
   return { drivers, problems, dropInDir };
 }
 
-/**
- * Loads the driver plugin called `name`; a missing name, or one refused (duplicate,
- * broken file), is a {@link PluginError} that says why.
- *
- * @example
- * ```ts
- * import { loadDriver } from "./loader.ts";
- * const { plugin, listing } = await loadDriver("bridge");
- * console.log(plugin.name, listing.source); // "bridge" "embedded"
- * ```
- */
-export async function loadDriver(name: string, options: LoaderOptions = {}): Promise<LoadedDriver> {
+async function find(name: string, options: LoaderOptions): Promise<Found> {
   const { found, problems } = await scan(options);
   const hit = found.find((f) => f.listing.name === name);
   if (hit) return hit;
@@ -359,4 +448,61 @@ export async function loadDriver(name: string, options: LoaderOptions = {}): Pro
     `no driver named "${name}" (available: ${known})${broken}`,
     { name, problems: problems.map((p) => p.message) },
   );
+}
+
+/**
+ * Finds the driver called `name` without running its code on this thread (files are
+ * inspected in sandboxed Workers); a missing or refused name is a {@link PluginError}.
+ *
+ * @example
+ * ```ts
+ * import { resolveDriver } from "./loader.ts";
+ * const listing = await resolveDriver("bridge");
+ * console.log(listing.url, listing.dir);
+ * ```
+ */
+export async function resolveDriver(
+  name: string,
+  options: LoaderOptions = {},
+): Promise<DriverListing> {
+  return (await find(name, options)).listing;
+}
+
+/**
+ * Loads the driver plugin called `name` on this thread; a missing name, or one
+ * refused (duplicate, broken file), is a {@link PluginError} that says why. With
+ * `options.only` it imports that one file without scanning.
+ *
+ * @example
+ * ```ts
+ * import { loadDriver } from "./loader.ts";
+ * const { plugin, listing } = await loadDriver("bridge");
+ * console.log(plugin.name, listing.source); // "bridge" "embedded"
+ * ```
+ */
+export async function loadDriver(name: string, options: LoaderOptions = {}): Promise<LoadedDriver> {
+  const runtime = options.runtime ?? currentRuntime();
+  const listing = options.only ?? (await find(name, options)).listing;
+  const c: Candidate = {
+    file: listing.file,
+    url: listing.url,
+    dir: listing.dir,
+    source: listing.source,
+  };
+  const r = await inspect(c, runtime, 0, true);
+  if (!("listing" in r)) {
+    throw new PluginError(r.code, `driver "${name}" is refused: ${r.message}`, {
+      name,
+      file: r.file,
+    });
+  }
+  // The file may have changed since it was listed.
+  if (r.listing.name !== name || !r.plugin) {
+    throw new PluginError(
+      "DRIVER_NOT_FOUND",
+      `${listing.file} now declares driver "${r.listing.name}", not "${name}"`,
+      { name, file: listing.file },
+    );
+  }
+  return { plugin: r.plugin, listing: r.listing };
 }

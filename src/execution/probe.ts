@@ -1,0 +1,97 @@
+/**
+ * Inspects a plugin file without giving its code the node's permissions: the file
+ * is imported in a Worker (`probe_worker.ts`) that may read only the plugin's
+ * folder, and only a plain description of its default export comes back.
+ * @module
+ */
+import { errorMessage } from "../errors.ts";
+import { assertWorkerSandbox, probePermissions } from "./sandbox.ts";
+
+/** What a plugin module's default export looks like, as plain data. */
+export interface PluginShape {
+  /** `typeof` the default export, with `"null"` for null. */
+  readonly defaultType: string;
+  /** The default export as text when it is not an object. */
+  readonly defaultText: string;
+  readonly name: unknown;
+  readonly apiVersion: unknown;
+  readonly description: unknown;
+  /** `typeof` the default export's `create`. */
+  readonly createType: string;
+}
+
+/** Result of {@link probePlugin}. */
+export type ProbeResult =
+  | { readonly ok: true; readonly shape: PluginShape }
+  | { readonly ok: false; readonly message: string };
+
+/**
+ * Describes a module's default export (clonable across a Worker boundary).
+ *
+ * @example
+ * ```ts
+ * import { shapeOf } from "./probe.ts";
+ * console.log(shapeOf({ default: { name: "x", apiVersion: 1, create() {} } }).createType);
+ * ```
+ */
+export function shapeOf(mod: Record<string, unknown>): PluginShape {
+  const d = mod.default as Record<string, unknown> | null | undefined;
+  const obj = d !== null && typeof d === "object";
+  // Primitives cross as they are; anything else as a marker that no check accepts.
+  const plain = (v: unknown) =>
+    v === null || ["string", "number", "boolean", "undefined"].includes(typeof v)
+      ? v
+      : `[${typeof v}]`;
+  return {
+    defaultType: d === null ? "null" : typeof d,
+    defaultText: obj ? "[object]" : String(d),
+    name: obj ? plain(d.name) : undefined,
+    apiVersion: obj ? plain(d.apiVersion) : undefined,
+    description: obj && typeof d.description === "string" ? d.description : undefined,
+    createType: obj ? typeof d.create : "undefined",
+  };
+}
+
+const PROBE_WORKER_URL = new URL("./probe_worker.ts", import.meta.url);
+
+/**
+ * Imports `url` in a Worker that may read only `dir`, and describes its default
+ * export. Import errors (including a denied read outside `dir`) and a file that does
+ * not load within `timeoutMs` come back as `{ ok: false, message }`.
+ *
+ * @example
+ * ```ts
+ * import { probePlugin } from "./probe.ts";
+ * const r = await probePlugin("file:///opt/awr/plugins/x.js", "/opt/awr/plugins", 10_000);
+ * console.log(r.ok);
+ * ```
+ */
+export function probePlugin(url: string, dir: string, timeoutMs: number): Promise<ProbeResult> {
+  assertWorkerSandbox();
+  const worker = new Worker(PROBE_WORKER_URL, {
+    type: "module",
+    name: "plugin-probe",
+    deno: { permissions: probePermissions(dir) },
+  });
+  return new Promise<ProbeResult>((resolve) => {
+    const timer = setTimeout(
+      () => resolve({ ok: false, message: `did not load within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
+    const done = (r: ProbeResult) => {
+      clearTimeout(timer);
+      resolve(r);
+    };
+    worker.onmessage = (e: MessageEvent<ProbeResult>) => done(e.data);
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      done({ ok: false, message: e.message });
+    };
+    worker.onmessageerror = () => done({ ok: false, message: "sent an unreadable message" });
+    try {
+      worker.postMessage(url);
+    } catch (err) {
+      done({ ok: false, message: errorMessage(err) });
+    }
+  }).finally(() => worker.terminate());
+}

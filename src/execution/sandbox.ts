@@ -1,0 +1,230 @@
+/**
+ * The permissions a driver's Worker runs with. A driver gets only what it needs:
+ * read its own plugin folder and the node's data folder, write the folders the host
+ * writes on its behalf (`<data>/execution`, `<data>/store`), and nothing else — no
+ * net, run, env, ffi or sys — unless the operator grants more with
+ * `--driver-allow` (parsed by {@link parseDriverAllow}). Plugin files are inspected
+ * (`awr drivers list`, name resolution) in a Worker that may only read the plugin's
+ * folder. Deno enforces a Worker's read permission on every module it imports, so a
+ * plugin importing a file outside its folder fails to load.
+ *
+ * `Worker` permissions need Deno's `--unstable-worker-options`; without it Deno exits
+ * the whole process, so {@link assertWorkerSandbox} checks first and says what to do.
+ * @module
+ */
+import { join } from "@std/path";
+import { AwrError } from "../errors.ts";
+
+/** Error for a bad `--driver-allow` value or a runtime that cannot sandbox drivers. */
+export class SandboxError extends AwrError {}
+
+/** The permission kinds an operator may grant a driver. */
+export const GRANT_KINDS = ["net", "env", "run", "sys", "ffi", "read", "write"] as const;
+
+/** One permission kind of {@link GRANT_KINDS}. */
+export type GrantKind = typeof GRANT_KINDS[number];
+
+/** Extra permissions for a driver: `true` = all of that kind, a list = only those. */
+export type DriverGrants = Partial<Record<GrantKind, true | string[]>>;
+
+/** Most `--driver-allow` values accepted (each a flag occurrence). */
+export const MAX_DRIVER_ALLOW = 32;
+
+/** Environment variables the host code needs (cbor-x reads this one at load). */
+const HOST_ENV = ["CBOR_NATIVE_ACCELERATION_DISABLED"];
+
+/**
+ * Parses `--driver-allow` values. Each value is either a comma list of kinds
+ * (`net,env`: all of each) or one kind with a comma list of what it may reach
+ * (`net=127.0.0.1:8080,example.com`, `env=HOME`, `read=/srv/x`, `run=git`).
+ *
+ * @example
+ * ```ts
+ * import { parseDriverAllow } from "./sandbox.ts";
+ * console.log(parseDriverAllow(["net=127.0.0.1:9000", "env"]));
+ * // { net: ["127.0.0.1:9000"], env: true }
+ * ```
+ */
+export function parseDriverAllow(values: readonly string[]): DriverGrants {
+  if (values.length > MAX_DRIVER_ALLOW) {
+    throw new SandboxError(
+      "BAD_DRIVER_ALLOW",
+      `--driver-allow is given ${values.length} times; at most ${MAX_DRIVER_ALLOW}`,
+      { count: values.length },
+    );
+  }
+  const grants: DriverGrants = {};
+  const kindOf = (k: string, value: string): GrantKind => {
+    if ((GRANT_KINDS as readonly string[]).includes(k)) return k as GrantKind;
+    throw new SandboxError(
+      "BAD_DRIVER_ALLOW",
+      `--driver-allow "${value}": "${k}" is not one of ${GRANT_KINDS.join(", ")}`,
+      { value },
+    );
+  };
+  for (const value of values) {
+    const eq = value.indexOf("=");
+    if (eq < 0) {
+      for (const k of value.split(",")) grants[kindOf(k.trim(), value)] = true;
+      continue;
+    }
+    const kind = kindOf(value.slice(0, eq).trim(), value);
+    const items = value.slice(eq + 1).split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (items.length === 0) {
+      throw new SandboxError("BAD_DRIVER_ALLOW", `--driver-allow "${value}" lists nothing`, {
+        value,
+      });
+    }
+    const had = grants[kind];
+    if (had !== true) grants[kind] = [...(had ?? []), ...items];
+  }
+  return grants;
+}
+
+/** What a driver Worker's permissions are built from. */
+export interface DriverSandboxOptions {
+  /** Folder of the driver's plugin file (read). */
+  pluginDir: string;
+  /** The node's data folder (read; its `execution/` and `store/` are written). */
+  dataDir: string;
+  /** Operator grants (`--driver-allow`); default none. */
+  grants?: DriverGrants;
+}
+
+function merge(base: string[], extra: true | string[] | undefined): true | string[] {
+  if (extra === true) return true;
+  return [...base, ...(extra ?? [])];
+}
+
+function only(extra: true | string[] | undefined): boolean | string[] {
+  return extra ?? false;
+}
+
+/**
+ * The Worker permissions of a running driver.
+ *
+ * @example
+ * ```ts
+ * import { driverPermissions } from "./sandbox.ts";
+ * const p = driverPermissions({ pluginDir: "/opt/awr/plugins", dataDir: "/var/awr" });
+ * console.log(p.write); // ["/var/awr/execution", "/var/awr/store"]
+ * ```
+ */
+export function driverPermissions(options: DriverSandboxOptions): Deno.PermissionOptionsObject {
+  const g = options.grants ?? {};
+  const env = g.env === true ? true : [...HOST_ENV, ...(g.env ?? [])];
+  return {
+    read: merge([options.pluginDir, options.dataDir], g.read),
+    write: merge([join(options.dataDir, "execution"), join(options.dataDir, "store")], g.write),
+    net: only(g.net),
+    env,
+    run: only(g.run),
+    sys: only(g.sys) as Deno.PermissionOptionsObject["sys"],
+    ffi: only(g.ffi),
+    import: false,
+  };
+}
+
+/**
+ * The Worker permissions used to inspect a plugin file: read its folder, nothing else.
+ *
+ * @example
+ * ```ts
+ * import { probePermissions } from "./sandbox.ts";
+ * console.log(probePermissions("/opt/awr/plugins").write); // false
+ * ```
+ */
+export function probePermissions(pluginDir: string): Deno.PermissionOptionsObject {
+  return {
+    read: [pluginDir],
+    write: false,
+    net: false,
+    env: HOST_ENV,
+    run: false,
+    sys: false,
+    ffi: false,
+    import: false,
+  };
+}
+
+/** Facts about the process that decide whether Worker permissions are available. */
+export interface SandboxRuntime {
+  /** True inside a `deno compile` binary (compile.sh passes the flag). */
+  standalone: boolean;
+  /** The process's command line, or null when it cannot be read. */
+  cmdline: string[] | null;
+  /** Text of the deno.json(c) Deno uses from the working folder, or null. */
+  configText: string | null;
+}
+
+function readText(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function findConfig(): string | null {
+  let dir: string;
+  try {
+    dir = Deno.cwd();
+  } catch {
+    return null;
+  }
+  for (let i = 0; i < 64; i++) {
+    for (const name of ["deno.json", "deno.jsonc"]) {
+      const text = readText(join(dir, name));
+      if (text !== null) return text;
+    }
+    const up = join(dir, "..");
+    if (up === dir) break;
+    dir = up;
+  }
+  return null;
+}
+
+/** Reads the facts of {@link SandboxRuntime} from this process (Linux: /proc/self/cmdline). */
+export function currentSandboxRuntime(): SandboxRuntime {
+  const raw = readText("/proc/self/cmdline");
+  return {
+    standalone: Deno.build.standalone,
+    cmdline: raw === null ? null : raw.split("\0").filter((s) => s !== ""),
+    configText: findConfig(),
+  };
+}
+
+/**
+ * Whether `new Worker(…, { deno: { permissions } })` will work: the flag is on the
+ * command line, or the project's deno.json enables `worker-options` (and no
+ * `--config`/`--no-config` points elsewhere). When the command line cannot be read
+ * (not Linux) this answers true and Deno's own message names the flag.
+ */
+export function workerSandboxAvailable(rt: SandboxRuntime): boolean {
+  if (rt.standalone || rt.cmdline === null) return true;
+  if (rt.cmdline.includes("--unstable-worker-options")) return true;
+  if (rt.cmdline.some((a) => a === "--no-config" || a.startsWith("--config") || a === "-c")) {
+    return false;
+  }
+  return rt.configText !== null && /"unstable"\s*:\s*\[[^\]]*"worker-options"/.test(rt.configText);
+}
+
+/**
+ * Throws `SANDBOX_UNAVAILABLE` when drivers cannot be sandboxed in this process.
+ *
+ * @example
+ * ```ts
+ * import { assertWorkerSandbox } from "./sandbox.ts";
+ * assertWorkerSandbox({ standalone: false, cmdline: ["deno", "run"], configText: null }); // throws
+ * ```
+ */
+export function assertWorkerSandbox(rt: SandboxRuntime = currentSandboxRuntime()): void {
+  if (workerSandboxAvailable(rt)) return;
+  throw new SandboxError(
+    "SANDBOX_UNAVAILABLE",
+    "execution drivers run in a permission-restricted Worker, which needs Deno's " +
+      "--unstable-worker-options flag: run `deno run -A --unstable-worker-options mod.ts …` " +
+      "(the deno.json tasks and compile.sh pass it)",
+    { flag: "--unstable-worker-options" },
+  );
+}
