@@ -12,7 +12,7 @@
  * `<data>/store`, plus what the operator grants (`--driver-allow`).
  * @module
  */
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type {
   NodeExecutionCommitContext,
@@ -102,7 +102,13 @@ export class WorkerExecutionHook {
   static async start(options: WorkerHookOptions): Promise<WorkerExecutionHook> {
     assertWorkerSandbox();
     const hook = new WorkerExecutionHook(options);
-    hook.#listing = await resolveDriver(options.driver, { pluginsDir: options.pluginsDir });
+    try {
+      hook.#listing = await resolveDriver(options.driver, { pluginsDir: options.pluginsDir });
+    } catch (err) {
+      if (!(err instanceof AwrError)) throw err;
+      // Same error class as any other start failure of the driver.
+      throw new DriverError(err.code, err.message, { ...err.context, driver: options.driver });
+    }
     hook.#launch();
     try {
       await hook.#ready;

@@ -12,6 +12,7 @@ import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
 import { errorMessage } from "../errors.ts";
 import { createExecutionHook } from "../execution/create_hook.ts";
+import type { DriverGrants } from "../execution/sandbox.ts";
 import { decodeManifest } from "../execution/manifest.ts";
 import { readRecord } from "../execution/records.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -48,6 +49,8 @@ export interface LiveOptions {
   rewardIntervalMs: number;
   /** Per-height time budget of the driver worker. */
   heightTimeoutMs: number;
+  /** Permissions the driver's Worker gets beyond its sandbox (`--driver-allow`); default none. */
+  driverAllow: DriverGrants;
 }
 
 /** The embedded defaults: `awr live` with no flags. */
@@ -64,6 +67,7 @@ export const defaultLiveOptions: LiveOptions = {
   statusEveryMs: 5_000,
   rewardIntervalMs: 500,
   heightTimeoutMs: 30_000,
+  driverAllow: {},
 };
 
 /** What the live node prints and logs through. */
@@ -129,6 +133,7 @@ export async function startLiveNode(
       pluginsDir: options.pluginsDir ?? undefined,
       mode: options.execution,
       heightTimeoutMs: options.heightTimeoutMs,
+      driverAllow: options.driverAllow,
       logger: log,
     });
     cleanup.push(() => hook.close?.());
