@@ -87,6 +87,8 @@ export interface DriverSandboxOptions {
   pluginDir: string;
   /** The node's data folder (read; its `execution/` and `store/` are written). */
   dataDir: string;
+  /** The driver's name: it may write its own folder `<data>/drivers/<name>`. */
+  driverName: string;
   /** Operator grants (`--driver-allow`); default none. */
   grants?: DriverGrants;
 }
@@ -101,13 +103,29 @@ function only(extra: true | string[] | undefined): boolean | string[] {
 }
 
 /**
+ * The driver's own folder under the data dir, `<data>/drivers/<name>`: the one place
+ * besides what the host writes (`execution/`, `store/`) where its sandbox may write.
+ *
+ * @example
+ * ```ts
+ * import { driverDir } from "./sandbox.ts";
+ * console.log(driverDir("/var/awr", "counter")); // "/var/awr/drivers/counter"
+ * ```
+ */
+export function driverDir(dataDir: string, driverName: string): string {
+  return join(dataDir, "drivers", driverName);
+}
+
+/**
  * The Worker permissions of a running driver.
  *
  * @example
  * ```ts
  * import { driverPermissions } from "./sandbox.ts";
- * const p = driverPermissions({ pluginDir: "/opt/awr/plugins", dataDir: "/var/awr" });
- * console.log(p.write); // ["/var/awr/execution", "/var/awr/store"]
+ * const p = driverPermissions({
+ *   pluginDir: "/opt/awr/plugins", dataDir: "/var/awr", driverName: "counter",
+ * });
+ * console.log(p.write); // ["/var/awr/execution", "/var/awr/store", "/var/awr/drivers/counter"]
  * ```
  */
 export function driverPermissions(options: DriverSandboxOptions): Deno.PermissionOptionsObject {
@@ -115,7 +133,11 @@ export function driverPermissions(options: DriverSandboxOptions): Deno.Permissio
   const env = g.env === true ? true : [...HOST_ENV, ...(g.env ?? [])];
   return {
     read: merge([options.pluginDir, options.dataDir], g.read),
-    write: merge([join(options.dataDir, "execution"), join(options.dataDir, "store")], g.write),
+    write: merge([
+      join(options.dataDir, "execution"),
+      join(options.dataDir, "store"),
+      driverDir(options.dataDir, options.driverName),
+    ], g.write),
     net: only(g.net),
     env,
     run: only(g.run),
@@ -215,7 +237,7 @@ export function workerSandboxAvailable(rt: SandboxRuntime): boolean {
  * @example
  * ```ts
  * import { assertWorkerSandbox } from "./sandbox.ts";
- * assertWorkerSandbox({ standalone: false, cmdline: ["deno", "run"], configText: null }); // throws
+ * assertWorkerSandbox(); // throws without --unstable-worker-options
  * ```
  */
 export function assertWorkerSandbox(rt: SandboxRuntime = currentSandboxRuntime()): void {

@@ -204,6 +204,7 @@ export class WorkerExecutionHook {
         permissions: driverPermissions({
           pluginDir: listing.dir,
           dataDir: this.#options.dataDir,
+          driverName: listing.name,
           grants: this.#options.grants,
         }),
       },
