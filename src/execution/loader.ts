@@ -22,7 +22,8 @@
 import { dirname, extname, fromFileUrl, join, SEPARATOR, toFileUrl } from "@std/path";
 import { AwrError, errorMessage } from "../errors.ts";
 import { DRIVER_API_VERSION, type DriverPlugin } from "./plugin.ts";
-import { type PluginShape, probePlugin, shapeOf } from "./probe.ts";
+import { type PluginShape, shapeOf } from "./plugin_shape.ts";
+import { probePlugin } from "./probe.ts";
 
 /** Error for a plugin that cannot be used, or a driver name that is not there. */
 export class PluginError extends AwrError {}
@@ -77,7 +78,7 @@ export interface LoaderOptions {
    * calling thread, without scanning. The driver Worker uses this.
    */
   only?: DriverListing;
-  /** Budget to inspect one plugin file in its Worker, in ms; default 10 000. */
+  /** Budget to inspect one plugin file in its Worker, in ms; default 30 000. */
   probeTimeoutMs?: number;
 }
 
@@ -107,7 +108,7 @@ export interface LoadedDriver {
 const EMBEDDED_URL = new URL("../../plugins/", import.meta.url);
 // Used only if the embedded folder cannot be listed (it always holds these).
 const EMBEDDED_FALLBACK = ["bridge-driver.ts"];
-const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
+const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 const CANDIDATE_EXTENSIONS = new Set([".ts", ".js", ".mjs"]);
 
 interface Candidate {

@@ -5,52 +5,8 @@
  * @module
  */
 import { errorMessage } from "../errors.ts";
+import type { ProbeResult } from "./plugin_shape.ts";
 import { assertWorkerSandbox, probePermissions } from "./sandbox.ts";
-
-/** What a plugin module's default export looks like, as plain data. */
-export interface PluginShape {
-  /** `typeof` the default export, with `"null"` for null. */
-  readonly defaultType: string;
-  /** The default export as text when it is not an object. */
-  readonly defaultText: string;
-  readonly name: unknown;
-  readonly apiVersion: unknown;
-  readonly description: unknown;
-  /** `typeof` the default export's `create`. */
-  readonly createType: string;
-}
-
-/** Result of {@link probePlugin}. */
-export type ProbeResult =
-  | { readonly ok: true; readonly shape: PluginShape }
-  | { readonly ok: false; readonly message: string };
-
-/**
- * Describes a module's default export (clonable across a Worker boundary).
- *
- * @example
- * ```ts
- * import { shapeOf } from "./probe.ts";
- * console.log(shapeOf({ default: { name: "x", apiVersion: 1, create() {} } }).createType);
- * ```
- */
-export function shapeOf(mod: Record<string, unknown>): PluginShape {
-  const d = mod.default as Record<string, unknown> | null | undefined;
-  const obj = d !== null && typeof d === "object";
-  // Primitives cross as they are; anything else as a marker that no check accepts.
-  const plain = (v: unknown) =>
-    v === null || ["string", "number", "boolean", "undefined"].includes(typeof v)
-      ? v
-      : `[${typeof v}]`;
-  return {
-    defaultType: d === null ? "null" : typeof d,
-    defaultText: obj ? "[object]" : String(d),
-    name: obj ? plain(d.name) : undefined,
-    apiVersion: obj ? plain(d.apiVersion) : undefined,
-    description: obj && typeof d.description === "string" ? d.description : undefined,
-    createType: obj ? typeof d.create : "undefined",
-  };
-}
 
 const PROBE_WORKER_URL = new URL("./probe_worker.ts", import.meta.url);
 

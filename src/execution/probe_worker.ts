@@ -4,8 +4,7 @@
  * folder only; whatever the plugin's top-level code tries beyond that is denied.
  * @module
  */
-import { errorMessage } from "../errors.ts";
-import { type ProbeResult, shapeOf } from "./probe.ts";
+import { type ProbeResult, shapeOf } from "./plugin_shape.ts";
 
 interface ProbeScope {
   onmessage: ((e: MessageEvent<string>) => void) | null;
@@ -24,6 +23,10 @@ scope.addEventListener("unhandledrejection", (e) => e.preventDefault());
 scope.onmessage = (e: MessageEvent<string>): void => {
   import(e.data).then(
     (mod: Record<string, unknown>) => scope.postMessage({ ok: true, shape: shapeOf(mod) }),
-    (err) => scope.postMessage({ ok: false, message: errorMessage(err).split("\n")[0] }),
+    (err) =>
+      scope.postMessage({
+        ok: false,
+        message: (err instanceof Error ? err.message : String(err)).split("\n")[0],
+      }),
   );
 };

@@ -1,8 +1,9 @@
 /**
  * The permissions a driver's Worker runs with. A driver gets only what it needs:
- * read its own plugin folder and the node's data folder, write the folders the host
- * writes on its behalf (`<data>/execution`, `<data>/store`), and nothing else — no
- * net, run, env, ffi or sys — unless the operator grants more with
+ * read its own plugin folder and the parts of the data folder the host reads for it
+ * (`node/<id>/blocks`, `execution/`, `store/`), write `execution/`, `store/` and its
+ * own folder `drivers/<name>/`, and nothing else — not the API token, no net, run,
+ * env, ffi or sys — unless the operator grants more with
  * `--driver-allow` (parsed by {@link parseDriverAllow}). Plugin files are inspected
  * (`awr drivers list`, name resolution) in a Worker that may only read the plugin's
  * folder. Deno enforces a Worker's read permission on every module it imports, so a
@@ -85,8 +86,10 @@ export function parseDriverAllow(values: readonly string[]): DriverGrants {
 export interface DriverSandboxOptions {
   /** Folder of the driver's plugin file (read). */
   pluginDir: string;
-  /** The node's data folder (read; its `execution/` and `store/` are written). */
+  /** The node's data folder (see the module doc for what of it is read and written). */
   dataDir: string;
+  /** The node's id: its committed blocks are read from `<data>/node/<id>/blocks`. */
+  nodeId: string;
   /** The driver's name: it may write its own folder `<data>/drivers/<name>`. */
   driverName: string;
   /** Operator grants (`--driver-allow`); default none. */
@@ -117,13 +120,28 @@ export function driverDir(dataDir: string, driverName: string): string {
 }
 
 /**
+ * The folders a driver's Worker writes (and reads): `<data>/execution`,
+ * `<data>/store` and `<data>/drivers/<name>`. The node creates them before the
+ * Worker starts, so nothing in the Worker needs to touch `<data>` itself.
+ *
+ * @example
+ * ```ts
+ * import { driverWrites } from "./sandbox.ts";
+ * console.log(driverWrites("/var/awr", "counter").length); // 3
+ * ```
+ */
+export function driverWrites(dataDir: string, driverName: string): string[] {
+  return [join(dataDir, "execution"), join(dataDir, "store"), driverDir(dataDir, driverName)];
+}
+
+/**
  * The Worker permissions of a running driver.
  *
  * @example
  * ```ts
  * import { driverPermissions } from "./sandbox.ts";
  * const p = driverPermissions({
- *   pluginDir: "/opt/awr/plugins", dataDir: "/var/awr", driverName: "counter",
+ *   pluginDir: "/opt/awr/plugins", dataDir: "/var/awr", nodeId: "node-1", driverName: "counter",
  * });
  * console.log(p.write); // ["/var/awr/execution", "/var/awr/store", "/var/awr/drivers/counter"]
  * ```
@@ -131,13 +149,14 @@ export function driverDir(dataDir: string, driverName: string): string {
 export function driverPermissions(options: DriverSandboxOptions): Deno.PermissionOptionsObject {
   const g = options.grants ?? {};
   const env = g.env === true ? true : [...HOST_ENV, ...(g.env ?? [])];
+  const written = driverWrites(options.dataDir, options.driverName);
   return {
-    read: merge([options.pluginDir, options.dataDir], g.read),
-    write: merge([
-      join(options.dataDir, "execution"),
-      join(options.dataDir, "store"),
-      driverDir(options.dataDir, options.driverName),
-    ], g.write),
+    read: merge([
+      options.pluginDir,
+      join(options.dataDir, "node", options.nodeId, "blocks"),
+      ...written,
+    ], g.read),
+    write: merge(written, g.write),
     net: only(g.net),
     env,
     run: only(g.run),
@@ -161,7 +180,7 @@ export function probePermissions(pluginDir: string): Deno.PermissionOptionsObjec
     read: [pluginDir],
     write: false,
     net: false,
-    env: HOST_ENV,
+    env: false,
     run: false,
     sys: false,
     ffi: false,

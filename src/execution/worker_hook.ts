@@ -28,7 +28,12 @@ import type {
 } from "./driver_worker.ts";
 import { DriverError } from "./host.ts";
 import { type DriverListing, resolveDriver } from "./loader.ts";
-import { assertWorkerSandbox, type DriverGrants, driverPermissions } from "./sandbox.ts";
+import {
+  assertWorkerSandbox,
+  type DriverGrants,
+  driverPermissions,
+  driverWrites,
+} from "./sandbox.ts";
 
 /** Options of {@link WorkerExecutionHook.start}. */
 export interface WorkerHookOptions extends WorkerStartOptions {
@@ -108,6 +113,10 @@ export class WorkerExecutionHook {
       if (!(err instanceof AwrError)) throw err;
       // Same error class as any other start failure of the driver.
       throw new DriverError(err.code, err.message, { ...err.context, driver: options.driver });
+    }
+    // Made here, with the node's permissions: the sandbox may not touch <data> itself.
+    for (const dir of driverWrites(options.dataDir, hook.#listing.name)) {
+      await Deno.mkdir(dir, { recursive: true });
     }
     hook.#launch();
     try {
@@ -204,6 +213,7 @@ export class WorkerExecutionHook {
         permissions: driverPermissions({
           pluginDir: listing.dir,
           dataDir: this.#options.dataDir,
+          nodeId: this.#options.nodeId,
           driverName: listing.name,
           grants: this.#options.grants,
         }),
