@@ -204,3 +204,39 @@ Deno.test("an unknown driver fails at start with the loader's message", async ()
     assertStringIncludes(err.message, `no driver named "nope"`);
   });
 });
+
+Deno.test("a request that cannot be sent fails alone and leaves no timer to kill the worker", async () => {
+  await withTemp(async (tmp) => {
+    const plugins = join(tmp, "plugins");
+    const data = join(tmp, "data");
+    await Deno.mkdir(plugins);
+    await writeCountingDriver(plugins, "counting.js", { name: "counting-js" });
+    const blocks = await buildChain(data, NODE, 2);
+    const budgetMs = 300;
+    const hook = await createExecutionHook({
+      dataDir: data,
+      nodeId: NODE,
+      worldId: WORLD,
+      driver: "counting-js",
+      pluginsDir: plugins,
+      heightTimeoutMs: budgetMs,
+      durable: false,
+    });
+    try {
+      // A function cannot be structured-cloned: postMessage throws.
+      const bad = { ...contextOf(blocks[0], WORLD, NODE), actions: [{ kind: "x", f: () => 1 }] };
+      const err = await assertRejects(
+        () => hook.onCommit(bad as unknown as ReturnType<typeof contextOf>),
+        DriverError,
+      );
+      assertEquals(err.code, "DRIVER_BAD_REQUEST");
+      // Well past the budget: a leftover timer would have terminated the worker.
+      await new Promise((r) => setTimeout(r, budgetMs * 3));
+      assertEquals(hook.restarts, 0);
+      assertEquals((await hook.info!()).lastHeight, 0);
+      assertEquals(hook.restarts, 0);
+    } finally {
+      await hook.close!();
+    }
+  });
+});
