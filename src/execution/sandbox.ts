@@ -13,7 +13,7 @@
  * the whole process, so {@link assertWorkerSandbox} checks first and says what to do.
  * @module
  */
-import { join } from "@std/path";
+import { dirname, fromFileUrl, join } from "@std/path";
 import { AwrError } from "../errors.ts";
 
 /** Error for a bad `--driver-allow` value or a runtime that cannot sandbox drivers. */
@@ -194,7 +194,7 @@ export interface SandboxRuntime {
   standalone: boolean;
   /** The process's command line, or null when it cannot be read. */
   cmdline: string[] | null;
-  /** Text of the deno.json(c) Deno uses from the working folder, or null. */
+  /** Text of the deno.json(c) Deno uses (near the main module or the working folder), or null. */
   configText: string | null;
 }
 
@@ -206,21 +206,32 @@ function readText(path: string): string | null {
   }
 }
 
-function findConfig(): string | null {
-  let dir: string;
-  try {
-    dir = Deno.cwd();
-  } catch {
-    return null;
-  }
+function configFrom(start: string): string | null {
+  let dir = start;
   for (let i = 0; i < 64; i++) {
     for (const name of ["deno.json", "deno.jsonc"]) {
       const text = readText(join(dir, name));
       if (text !== null) return text;
     }
-    const up = join(dir, "..");
+    const up = dirname(dir);
     if (up === dir) break;
     dir = up;
+  }
+  return null;
+}
+
+// Deno finds the config from the main module's folder (and the working folder).
+function findConfig(): string | null {
+  const starts: string[] = [];
+  try {
+    if (Deno.mainModule.startsWith("file:")) starts.push(dirname(fromFileUrl(Deno.mainModule)));
+  } catch { /* no main module */ }
+  try {
+    starts.push(Deno.cwd());
+  } catch { /* no working folder */ }
+  for (const s of starts) {
+    const text = configFrom(s);
+    if (text !== null) return text;
   }
   return null;
 }
