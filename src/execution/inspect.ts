@@ -73,7 +73,8 @@ function importProblem(c: Candidate, message: string, runtime: LoaderRuntime): P
     return problem(
       c,
       "PLUGIN_OUTSIDE_FOLDER",
-      `imports ${outside[1]}, outside its folder ${c.dir}; a plugin must be self-contained ` +
+      `imports ${outside[1]}, which it may not read: outside its folder ${c.dir} ` +
+        `(or a link leading out of it); a plugin must be self-contained ` +
         `(bundle its dependencies into the plugin file or folder)`,
     );
   }

@@ -6,12 +6,12 @@
  */
 import { errorMessage } from "../errors.ts";
 import type { ProbeResult } from "./plugin_shape.ts";
-import { assertWorkerSandbox, probePermissions } from "./sandbox.ts";
+import { assertWorkerSandbox, pluginReadPaths, probePermissions } from "./sandbox.ts";
 
 const PROBE_WORKER_URL = new URL("./probe_worker.ts", import.meta.url);
 
 /**
- * Imports `url` in a Worker that may read only `dir`, and describes its default
+ * Imports `url` in a Worker that may read only the files of `dir`, and describes its default
  * export. Import errors (including a denied read outside `dir`) and a file that does
  * not load within `timeoutMs` come back as `{ ok: false, message }`.
  *
@@ -22,14 +22,24 @@ const PROBE_WORKER_URL = new URL("./probe_worker.ts", import.meta.url);
  * console.log(r.ok);
  * ```
  */
-export function probePlugin(url: string, dir: string, timeoutMs: number): Promise<ProbeResult> {
+export async function probePlugin(
+  url: string,
+  dir: string,
+  timeoutMs: number,
+): Promise<ProbeResult> {
   assertWorkerSandbox();
+  let files: string[];
+  try {
+    files = await pluginReadPaths(dir);
+  } catch (err) {
+    return { ok: false, message: errorMessage(err) };
+  }
   const worker = new Worker(PROBE_WORKER_URL, {
     type: "module",
     name: "plugin-probe",
-    deno: { permissions: probePermissions(dir) },
+    deno: { permissions: probePermissions(files) },
   });
-  return new Promise<ProbeResult>((resolve) => {
+  return await new Promise<ProbeResult>((resolve) => {
     const timer = setTimeout(
       () => resolve({ ok: false, message: `did not load within ${timeoutMs} ms` }),
       timeoutMs,

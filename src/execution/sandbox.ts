@@ -1,19 +1,20 @@
 /**
  * The permissions a driver's Worker runs with. A driver gets only what it needs:
- * read its own plugin folder and the parts of the data folder the host reads for it
+ * read the files of its own plugin folder and the parts of the data folder the host reads for it
  * (`node/<id>/blocks`, `execution/`, `store/`), write `execution/`, `store/` and its
  * own folder `drivers/<name>/`, and nothing else — not the API token, no net, run,
  * env, ffi or sys — unless the operator grants more with
  * `--driver-allow` (parsed by {@link parseDriverAllow}). Plugin files are inspected
- * (`awr drivers list`, name resolution) in a Worker that may only read the plugin's
- * folder. Deno enforces a Worker's read permission on every module it imports, so a
- * plugin importing a file outside its folder fails to load.
+ * (`awr drivers list`, name resolution) in a Worker that may only read the files of
+ * the plugin's folder. Deno enforces a Worker's read permission on every module it
+ * imports, so a plugin importing a file outside its folder (directly, or through a
+ * symlink in the folder) fails to load.
  *
  * `Worker` permissions need Deno's `--unstable-worker-options`; without it Deno exits
  * the whole process, so {@link assertWorkerSandbox} checks first and says what to do.
  * @module
  */
-import { dirname, fromFileUrl, join } from "@std/path";
+import { dirname, fromFileUrl, join, SEPARATOR } from "@std/path";
 import { AwrError } from "../errors.ts";
 
 /** Error for a bad `--driver-allow` value or a runtime that cannot sandbox drivers. */
@@ -84,8 +85,8 @@ export function parseDriverAllow(values: readonly string[]): DriverGrants {
 
 /** What a driver Worker's permissions are built from. */
 export interface DriverSandboxOptions {
-  /** Folder of the driver's plugin file (read). */
-  pluginDir: string;
+  /** The files of the driver's plugin folder (read), from {@link pluginReadPaths}. */
+  pluginFiles: readonly string[];
   /** The node's data folder (see the module doc for what of it is read and written). */
   dataDir: string;
   /** The node's id: its committed blocks are read from `<data>/node/<id>/blocks`. */
@@ -141,7 +142,8 @@ export function driverWrites(dataDir: string, driverName: string): string[] {
  * ```ts
  * import { driverPermissions } from "./sandbox.ts";
  * const p = driverPermissions({
- *   pluginDir: "/opt/awr/plugins", dataDir: "/var/awr", nodeId: "node-1", driverName: "counter",
+ *   pluginFiles: ["/opt/awr/plugins/counter.js"], dataDir: "/var/awr", nodeId: "node-1",
+ *   driverName: "counter",
  * });
  * console.log(p.write); // ["/var/awr/execution", "/var/awr/store", "/var/awr/drivers/counter"]
  * ```
@@ -152,7 +154,7 @@ export function driverPermissions(options: DriverSandboxOptions): Deno.Permissio
   const written = driverWrites(options.dataDir, options.driverName);
   return {
     read: merge([
-      options.pluginDir,
+      ...options.pluginFiles,
       join(options.dataDir, "node", options.nodeId, "blocks"),
       ...written,
     ], g.read),
@@ -167,17 +169,18 @@ export function driverPermissions(options: DriverSandboxOptions): Deno.Permissio
 }
 
 /**
- * The Worker permissions used to inspect a plugin file: read its folder, nothing else.
+ * The Worker permissions used to inspect a plugin file: read the files of its
+ * folder ({@link pluginReadPaths}), nothing else.
  *
  * @example
  * ```ts
  * import { probePermissions } from "./sandbox.ts";
- * console.log(probePermissions("/opt/awr/plugins").write); // false
+ * console.log(probePermissions(["/opt/awr/plugins/x.js"]).write); // false
  * ```
  */
-export function probePermissions(pluginDir: string): Deno.PermissionOptionsObject {
+export function probePermissions(pluginFiles: readonly string[]): Deno.PermissionOptionsObject {
   return {
-    read: [pluginDir],
+    read: [...pluginFiles],
     write: false,
     net: false,
     env: false,
@@ -186,6 +189,50 @@ export function probePermissions(pluginDir: string): Deno.PermissionOptionsObjec
     ffi: false,
     import: false,
   };
+}
+
+/** Most entries walked in a plugin folder by {@link pluginReadPaths}. */
+export const MAX_PLUGIN_TREE_ENTRIES = 4_096;
+const MAX_PLUGIN_TREE_DEPTH = 8;
+
+/**
+ * The files a plugin may read: every regular file under `dir` (sub-folders too,
+ * depth ≤ 8), and symlinks that resolve inside it — never the folder itself.
+ * Granting the folder would let a symlink in it (`link.js → ../outside/evil.js`)
+ * be imported, since Deno checks the path as written. More than
+ * {@link MAX_PLUGIN_TREE_ENTRIES} entries is a `PLUGIN_TREE_TOO_BIG` error.
+ *
+ * @example
+ * ```ts
+ * import { pluginReadPaths } from "./sandbox.ts";
+ * console.log(await pluginReadPaths("/opt/awr/plugins"));
+ * ```
+ */
+export async function pluginReadPaths(dir: string): Promise<string[]> {
+  const realDir = await Deno.realPath(dir);
+  const inside = (p: string) => p.startsWith(realDir + SEPARATOR);
+  const out: string[] = [];
+  let seen = 0;
+  const walk = async (d: string, depth: number): Promise<void> => {
+    for await (const e of Deno.readDir(d)) {
+      if (++seen > MAX_PLUGIN_TREE_ENTRIES) {
+        throw new SandboxError(
+          "PLUGIN_TREE_TOO_BIG",
+          `plugins folder ${dir} holds more than ${MAX_PLUGIN_TREE_ENTRIES} entries`,
+          { dir },
+        );
+      }
+      const path = join(d, e.name);
+      if (e.isFile) out.push(path);
+      else if (e.isDirectory && depth < MAX_PLUGIN_TREE_DEPTH) await walk(path, depth + 1);
+      else if (e.isSymlink) {
+        const real = await Deno.realPath(path).catch(() => null);
+        if (real !== null && inside(real) && (await Deno.stat(real)).isFile) out.push(path);
+      }
+    }
+  };
+  await walk(dir, 0);
+  return out.sort();
 }
 
 /** Facts about the process that decide whether Worker permissions are available. */

@@ -33,6 +33,7 @@ import {
   type DriverGrants,
   driverPermissions,
   driverWrites,
+  pluginReadPaths,
 } from "./sandbox.ts";
 
 /** Options of {@link WorkerExecutionHook.start}. */
@@ -96,6 +97,7 @@ export class WorkerExecutionHook {
   #restarts = 0;
   #closed = false;
   #listing: DriverListing | null = null;
+  #pluginFiles: string[] = [];
 
   private constructor(options: WorkerHookOptions) {
     this.#options = options;
@@ -109,6 +111,7 @@ export class WorkerExecutionHook {
     const hook = new WorkerExecutionHook(options);
     try {
       hook.#listing = await resolveDriver(options.driver, { pluginsDir: options.pluginsDir });
+      hook.#pluginFiles = await pluginReadPaths(hook.#listing.dir);
     } catch (err) {
       if (!(err instanceof AwrError)) throw err;
       // Same error class as any other start failure of the driver.
@@ -211,7 +214,7 @@ export class WorkerExecutionHook {
       name: `driver:${this.#name}`,
       deno: {
         permissions: driverPermissions({
-          pluginDir: listing.dir,
+          pluginFiles: this.#pluginFiles,
           dataDir: this.#options.dataDir,
           nodeId: this.#options.nodeId,
           driverName: listing.name,

@@ -243,15 +243,28 @@ Deno.test("sandbox: a plugin re-exporting code from outside its folder is refuse
       join(plugins, "dynamic.js"),
       `const m = await import("../outside/evil.js");\nexport default m.default;\n`,
     );
+    // A symlink out of the folder, imported by a plugin that is itself inside.
+    await Deno.symlink(join(outsideDir, "evil.js"), join(plugins, "link.js"));
+    await Deno.writeTextFile(
+      join(plugins, "via-link.js"),
+      `export { default } from "./link.js";\n`,
+    );
     const catalog = await listDrivers({ pluginsDir: plugins });
     assertEquals(catalog.drivers.map((d) => d.name), ["bridge"]);
-    assertEquals(catalog.problems.map((p) => p.code), [
-      "PLUGIN_OUTSIDE_FOLDER",
-      "PLUGIN_OUTSIDE_FOLDER",
-    ]);
-    for (const p of catalog.problems) {
+    assertEquals(
+      catalog.problems.map((p) => [p.file.slice(plugins.length + 1), p.code]).sort(),
+      [
+        ["dynamic.js", "PLUGIN_OUTSIDE_FOLDER"],
+        ["link.js", "PLUGIN_OUTSIDE_FOLDER"],
+        ["reexport.js", "PLUGIN_OUTSIDE_FOLDER"],
+        ["via-link.js", "PLUGIN_OUTSIDE_FOLDER"],
+      ],
+    );
+    for (const p of catalog.problems.filter((p) => !p.file.endsWith("link.js"))) {
       assertStringIncludes(p.message, join(outsideDir, "evil.js"));
     }
+    const viaLink = catalog.problems.find((p) => p.file.endsWith("via-link.js"))!;
+    assertStringIncludes(viaLink.message, `imports ${join(plugins, "link.js")}`);
     const err = await assertRejects(
       () =>
         createExecutionHook({
@@ -323,13 +336,18 @@ Deno.test("sandbox: --driver-allow parsing, its bound, and the default permissio
   assertEquals(Object.keys(parseDriverAllow(Array(MAX_DRIVER_ALLOW).fill("net"))), ["net"]);
   assertThrows(() => parseDriverAllow(Array(MAX_DRIVER_ALLOW + 1).fill("net")), SandboxError);
 
-  const p = driverPermissions({ pluginDir: "/p", dataDir: "/d", nodeId: "n", driverName: "x" });
-  assertEquals(p.read, ["/p", "/d/node/n/blocks", "/d/execution", "/d/store", "/d/drivers/x"]);
+  const p = driverPermissions({
+    pluginFiles: ["/p/x.js"],
+    dataDir: "/d",
+    nodeId: "n",
+    driverName: "x",
+  });
+  assertEquals(p.read, ["/p/x.js", "/d/node/n/blocks", "/d/execution", "/d/store", "/d/drivers/x"]);
   assertEquals(p.write, ["/d/execution", "/d/store", "/d/drivers/x"]);
   assertEquals([p.net, p.run, p.ffi, p.sys, p.import], [false, false, false, false, false]);
   assertEquals(p.env, ["CBOR_NATIVE_ACCELERATION_DISABLED"]);
   const g = driverPermissions({
-    pluginDir: "/p",
+    pluginFiles: ["/p/x.js"],
     dataDir: "/d",
     nodeId: "n",
     driverName: "x",
