@@ -111,7 +111,10 @@ export class WorkerExecutionHook {
     const hook = new WorkerExecutionHook(options);
     try {
       hook.#listing = await resolveDriver(options.driver, { pluginsDir: options.pluginsDir });
-      hook.#pluginFiles = await pluginReadPaths(hook.#listing.dir);
+      // A compiled binary's embedded folder is inside the binary (no links to follow).
+      hook.#pluginFiles = Deno.build.standalone && hook.#listing.source === "embedded"
+        ? [hook.#listing.dir]
+        : await pluginReadPaths(hook.#listing.dir);
     } catch (err) {
       if (!(err instanceof AwrError)) throw err;
       // Same error class as any other start failure of the driver.
