@@ -357,6 +357,16 @@ Deno.test("sandbox: --driver-allow parsing, its bound, and the default permissio
   assertEquals(g.write, ["/d/execution", "/d/store", "/d/drivers/x", "/w"]);
 });
 
+Deno.test("sandbox: awr live refuses a bad --driver-allow (exit 2) before touching the data dir", async () => {
+  await withTemp(async (tmp) => {
+    const data = join(tmp, "data");
+    const run = await awr("live", "--data-dir", data, "--http", "off", "--driver-allow", "disk");
+    assertEquals(run.code, 2);
+    assertStringIncludes(run.err, `--driver-allow "disk"`);
+    assertEquals(await exists(data), false);
+  });
+});
+
 Deno.test("sandbox: a missing --unstable-worker-options is detected before Deno would exit", () => {
   const rt = (cmdline: string[] | null, configText: string | null = null) => ({
     standalone: false,
