@@ -4,9 +4,28 @@
  * folder, and only a plain description of its default export comes back.
  * @module
  */
+import { fromFileUrl } from "@std/path";
 import { errorMessage } from "../errors.ts";
 import type { ProbeResult } from "./plugin_shape.ts";
 import { assertWorkerSandbox, pluginReadPaths, probePermissions } from "./sandbox.ts";
+
+/** Source files larger than this are not scanned for `npm:` (the frozen lockfile still holds). */
+const MAX_SCAN_BYTES = 4 * 1024 * 1024;
+const SOURCE = /\.(?:[cm]?[jt]s|[jt]sx)$/i;
+
+// An `npm:` import would make the node's module loader fetch and install a package
+// with the node's permissions (deno.json's frozen lockfile refuses new ones too).
+// Say so plainly for the literal case.
+async function npmImporter(files: readonly string[]): Promise<string | null> {
+  for (const f of files) {
+    if (!SOURCE.test(f) || (await Deno.stat(f)).size > MAX_SCAN_BYTES) continue;
+    if (/["'`]npm:/.test(await Deno.readTextFile(f))) {
+      return `${f} imports an npm: package; plugins must be self-contained ` +
+        `(bundle the package into the plugin file)`;
+    }
+  }
+  return null;
+}
 
 const PROBE_WORKER_URL = new URL("./probe_worker.ts", import.meta.url);
 
@@ -31,6 +50,8 @@ export async function probePlugin(
   let files: string[];
   try {
     files = await pluginReadPaths(dir);
+    const npm = await npmImporter([fromFileUrl(url)]);
+    if (npm !== null) return { ok: false, message: npm };
   } catch (err) {
     return { ok: false, message: errorMessage(err) };
   }
