@@ -79,9 +79,11 @@ export interface LoaderOptions {
   only?: DriverListing;
   /** Budget to inspect one plugin file in its Worker, in ms; default 30 000. */
   probeTimeoutMs?: number;
+  /** Most drop-in files inspected; default {@link MAX_PLUGIN_FILES}. */
+  maxPluginFiles?: number;
 }
 
-/** Most plugin files inspected in one folder; later files are refused (`PLUGIN_TOO_MANY`). */
+/** Default most drop-in files inspected; later files are refused (`PLUGIN_TOO_MANY`). */
 export const MAX_PLUGIN_FILES = 256;
 /** Plugin files inspected at the same time (one Worker each). */
 
@@ -165,6 +167,7 @@ async function realPathOrNull(path: string): Promise<string | null> {
 async function dropInCandidates(
   dir: string,
   problems: PluginProblem[],
+  maxFiles: number,
 ): Promise<Candidate[]> {
   const realDir = await realPathOrNull(dir);
   if (realDir === null) {
@@ -172,12 +175,12 @@ async function dropInCandidates(
   }
   const out: Candidate[] = [];
   for (const entry of await sortedNames(realDir)) {
-    if (out.length >= MAX_PLUGIN_FILES) {
+    if (out.length >= maxFiles) {
       problems.push({
         file: join(realDir, entry.name),
         code: "PLUGIN_TOO_MANY",
         message: `${join(realDir, entry.name)}: the plugins folder holds more than ` +
-          `${MAX_PLUGIN_FILES} plugin files; this one was not inspected`,
+          `${maxFiles} plugin files; this one was not inspected`,
       });
       continue;
     }
@@ -220,7 +223,13 @@ async function scan(options: LoaderOptions): Promise<{ found: Found[] } & Driver
   if (!skipDropIns) {
     // The default folder beside a binary is optional; a folder the operator named is not.
     const optional = options.pluginsDir === undefined && await realPathOrNull(dir) === null;
-    if (!optional) dropIns = await dropInCandidates(dir, problems);
+    if (!optional) {
+      dropIns = await dropInCandidates(
+        dir,
+        problems,
+        options.maxPluginFiles ?? MAX_PLUGIN_FILES,
+      );
+    }
   }
   const results = await inspectAll(
     [...await embeddedCandidates(), ...dropIns],

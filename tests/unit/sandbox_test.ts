@@ -19,7 +19,9 @@ import { listDrivers } from "../../src/execution/loader.ts";
 import {
   driverPermissions,
   MAX_DRIVER_ALLOW,
+  MAX_PLUGIN_TREE_ENTRIES,
   parseDriverAllow,
+  pluginReadPaths,
   SandboxError,
   workerSandboxAvailable,
 } from "../../src/execution/sandbox.ts";
@@ -343,6 +345,41 @@ Deno.test("sandbox: a plugin cannot make the node install npm packages", async (
     // deno.json's frozen lockfile refuses a package it does not list.
     assertStringIncludes(byFile("computed.js"), "lockfile");
     assertEquals(await Deno.readTextFile(new URL("../../deno.lock", import.meta.url)), lock);
+  });
+});
+
+Deno.test("sandbox: plugin inspection is bounded in time, files and folder size", async () => {
+  await withTemp(async (tmp) => {
+    const plugins = join(tmp, "plugins");
+    await Deno.mkdir(plugins);
+    const valid = (n: string) => `export default { name: "${n}", apiVersion: 1, create() {} };\n`;
+    await Deno.writeTextFile(join(plugins, "a.js"), valid("a"));
+    await Deno.writeTextFile(join(plugins, "b.js"), valid("b"));
+    // Top-level code that never finishes loading.
+    await Deno.writeTextFile(join(plugins, "c.js"), `await new Promise(() => {});\n${valid("c")}`);
+    const catalog = await listDrivers({ pluginsDir: plugins, probeTimeoutMs: 2_000 });
+    assertEquals(catalog.drivers.map((d) => d.name), ["bridge", "a", "b"]);
+    assertEquals(catalog.problems.map((p) => p.code), ["PLUGIN_IMPORT_FAILED"]);
+    assertStringIncludes(catalog.problems[0].message, "did not load within 2000 ms");
+    const capped = await listDrivers({ pluginsDir: plugins, maxPluginFiles: 2 });
+    assertEquals(capped.drivers.map((d) => d.name), ["bridge", "a", "b"]);
+    assertEquals(capped.problems.map((p) => p.code), ["PLUGIN_TOO_MANY"]);
+    assertEquals(capped.problems[0].file, join(plugins, "c.js"));
+
+    const big = join(tmp, "big");
+    await Deno.mkdir(big);
+    for (let i = 0; i < MAX_PLUGIN_TREE_ENTRIES; i += 512) {
+      await Promise.all(
+        Array.from(
+          { length: 512 },
+          (_, j) => Deno.writeFile(join(big, `f${i + j}`), new Uint8Array()),
+        ),
+      );
+    }
+    assertEquals((await pluginReadPaths(big)).length, MAX_PLUGIN_TREE_ENTRIES);
+    await Deno.writeFile(join(big, "one-more.txt"), new Uint8Array());
+    const e = await assertRejects(() => pluginReadPaths(big), SandboxError);
+    assertEquals(e.code, "PLUGIN_TREE_TOO_BIG");
   });
 });
 
