@@ -141,29 +141,33 @@ Deno.test("live node: with a slow driver execution lags, the bridge never runs, 
   const logFile = join(pluginsDir, "calls.log");
   try {
     await writeSlowDriver(pluginsDir, 40, logFile);
-    const driverAllow = { write: [logFile] }; // the sandbox would deny the log file
-    await withLive(
-      { driver: "slow", pluginsDir, tickMs: 5, http: null, driverAllow },
-      async (live, dataDir) => {
-        let maxLag = 0;
-        assert(
-          await waitFor(() => {
-            const c = live.node.snapshot().consensus;
-            maxLag = Math.max(maxLag, c.committedHeight - c.lastExecutionHeight);
-            return maxLag >= 5 && c.lastExecutionHeight >= 5;
-          }, 10_000),
-        );
-        const status = await live.status();
-        assertGreater(Number(status.execution_lag), 0);
-        assertEquals(live.reward.bridgeExecutions, 0);
-        assertEquals((status.reward as Record<string, number>).bridge_executions, 0);
-        const heights = await recordHeights(dataDir);
-        assert(isContiguousFromOne(heights), `records not contiguous: ${heights}`);
-        const calls = (await Deno.readTextFile(logFile)).trim().split("\n").map(Number);
-        assertEquals(new Set(calls).size, calls.length, `a height was handed over twice: ${calls}`);
-        assertEquals((await readExecutionState(dataDir))?.value.executorMode, "node");
-      },
-    );
+    // The sandbox lets the driver write only its own folders: grant the log file.
+    const slow = {
+      driver: "slow",
+      pluginsDir,
+      tickMs: 5,
+      http: null,
+      driverAllow: { write: [logFile] },
+    };
+    await withLive(slow, async (live, dataDir) => {
+      let maxLag = 0;
+      assert(
+        await waitFor(() => {
+          const c = live.node.snapshot().consensus;
+          maxLag = Math.max(maxLag, c.committedHeight - c.lastExecutionHeight);
+          return maxLag >= 5 && c.lastExecutionHeight >= 5;
+        }, 10_000),
+      );
+      const status = await live.status();
+      assertGreater(Number(status.execution_lag), 0);
+      assertEquals(live.reward.bridgeExecutions, 0);
+      assertEquals((status.reward as Record<string, number>).bridge_executions, 0);
+      const heights = await recordHeights(dataDir);
+      assert(isContiguousFromOne(heights), `records not contiguous: ${heights}`);
+      const calls = (await Deno.readTextFile(logFile)).trim().split("\n").map(Number);
+      assertEquals(new Set(calls).size, calls.length, `a height was handed over twice: ${calls}`);
+      assertEquals((await readExecutionState(dataDir))?.value.executorMode, "node");
+    });
   } finally {
     await Deno.remove(pluginsDir, { recursive: true });
   }
