@@ -67,8 +67,9 @@ async function importHere(
 }
 
 function importProblem(c: Candidate, message: string, runtime: LoaderRuntime): PluginProblem {
-  // The sandbox denies reading outside the plugin's folder: say so plainly.
-  const outside = /Requires read access to "([^"]+)"/.exec(message);
+  // The sandbox denies loading a module outside the plugin's folder: say so plainly.
+  // (A denied read of another kind of file is the plugin's top-level code at work.)
+  const outside = /Requires read access to "([^"]+\.(?:[cm]?[jt]sx?|json))"/i.exec(message);
   if (outside) {
     return problem(
       c,

@@ -13,7 +13,7 @@
  * both are refused, since picking one would depend on file names.
  *
  * Listing never runs plugin code with the node's permissions: each file is imported
- * in a Worker that may only read its folder (`probe.ts`), and only the chosen file
+ * in a Worker that may only read its folder's files (`probe.ts`), and only the chosen file
  * is imported again — in the driver's own sandboxed Worker, or on the calling thread
  * for in-process tools. Embedded files inside a compiled binary are trusted and
  * imported directly.
@@ -85,7 +85,6 @@ export interface LoaderOptions {
 
 /** Default most drop-in files inspected; later files are refused (`PLUGIN_TOO_MANY`). */
 export const MAX_PLUGIN_FILES = 256;
-/** Plugin files inspected at the same time (one Worker each). */
 
 /** The facts about the running program that change where plugins come from. */
 export interface LoaderRuntime {

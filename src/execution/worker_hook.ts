@@ -8,8 +8,9 @@
  *
  * The Worker is sandboxed (`sandbox.ts`): the plugin file is resolved on this thread
  * by inspecting candidates in read-only Workers, and the driver's Worker may read
- * only its plugin folder and the data folder, write only `<data>/execution` and
- * `<data>/store`, plus what the operator grants (`--driver-allow`).
+ * only its plugin folder's files and the parts of the data folder the host uses,
+ * write only `<data>/execution`, `<data>/store` and `<data>/drivers/<name>`, plus
+ * what the operator grants (`--driver-allow`).
  * @module
  */
 import { AwrError, errorMessage } from "../errors.ts";
