@@ -17,7 +17,8 @@ else
 fi
 mkdir -p "$(dirname "$OUT")"
 
-ARGS=(compile -A --output "$OUT" --include plugins --include src/execution/driver_worker.ts mod.ts)
+ARGS=(compile -A --unstable-worker-options --output "$OUT" --include plugins \
+  --include src/execution/driver_worker.ts --include src/execution/probe_worker.ts mod.ts)
 
 if [ -n "${DENORT_BIN:-}" ]; then
   if [ ! -x "$DENORT_BIN" ]; then

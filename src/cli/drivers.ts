@@ -1,6 +1,8 @@
 /**
  * `awr drivers list`: the execution drivers this awr can run, and the plugin files
- * it refused (with why). Broken drop-ins are reported, not fatal: exit 0.
+ * it refused (with why). Broken drop-ins are reported, not fatal: exit 0. Each file
+ * is inspected in a Worker that may only read its folder's files, so listing runs
+ * no plugin code with awr's permissions.
  * @module
  */
 import type { Command } from "commander";
@@ -66,7 +68,8 @@ export function registerDriversCommands(program: Command, io: CliIo): void {
   drivers
     .command("list")
     .description(
-      "list the embedded and drop-in execution drivers, and the plugin files refused (exit 0)",
+      "list the embedded and drop-in execution drivers, and the plugin files refused (exit 0);\n" +
+        "each file is inspected in a read-only sandbox",
     )
     .option("--plugins-dir <dir>", "drop-in plugins folder (default: plugins/ beside awr)")
     .option("--json", "print JSON")

@@ -5,7 +5,17 @@
 import type { Command } from "commander";
 import { consoleLogger, type LogLevel } from "../logger.ts";
 import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/live.ts";
+import { type DriverGrants, parseDriverAllow } from "../execution/sandbox.ts";
 import { CliError, type CliIo, parseIntFlag } from "./io.ts";
+
+/** Parses the `--driver-allow` values; a bad one is a usage error (exit 2). */
+export function parseDriverAllowFlag(values: readonly string[]): DriverGrants {
+  try {
+    return parseDriverAllow(values);
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err), 2);
+  }
+}
 
 /** Parses `--http`: `host:port`, `:port`, `port` or `off`. */
 export function parseHttpFlag(value: string): LiveOptions["http"] {
@@ -30,6 +40,7 @@ interface LiveFlags {
   logLevel: string;
   statusEvery: string;
   maxExecutionLag: string;
+  driverAllow: string[];
 }
 
 /** Registers `awr live`. */
@@ -59,6 +70,13 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
       "--execution <mode>",
       "where execution runs: node (inside the node loop) or bridge (legacy)",
       d.execution,
+    )
+    .option(
+      "--driver-allow <perm>",
+      "grant the driver's sandbox more: net, env, run, sys, ffi, read, write, or one of them " +
+        "with a list (net=127.0.0.1:9000,example.com; read=/srv/x); repeatable",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
     )
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option(
@@ -92,6 +110,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         execution: flags.execution,
         statusEveryMs: parseIntFlag("--status-every", flags.statusEvery, 0),
         maxExecutionLag: parseIntFlag("--max-execution-lag", flags.maxExecutionLag, 1),
+        driverAllow: parseDriverAllowFlag(flags.driverAllow),
       };
       const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
       const live = await startLiveNode(options, { logger, print: io.out });

@@ -13,6 +13,7 @@ import type {
 } from "../node/execution_hook.ts";
 import { startDriver } from "./host.ts";
 import type { DriverMode } from "./plugin.ts";
+import type { DriverGrants } from "./sandbox.ts";
 import { WorkerExecutionHook } from "./worker_hook.ts";
 
 /** Options of {@link createExecutionHook}. */
@@ -34,8 +35,16 @@ export interface ExecutionHookOptions {
   /** fsync every write; default true. */
   durable?: boolean;
   logger?: Logger;
-  /** Run the driver on the calling thread (no time budget, no restart); default false. */
+  /**
+   * Run the driver on the calling thread (no time budget, no restart, no sandbox: for
+   * tools and tests); default false.
+   */
   inProcess?: boolean;
+  /**
+   * Permissions the driver's Worker gets beyond the sandbox (`--driver-allow`, parsed
+   * by `parseDriverAllow`); default none.
+   */
+  driverAllow?: DriverGrants;
 }
 
 /** The hook {@link createExecutionHook} returns: a node execution hook plus what it hosts. */
@@ -110,6 +119,7 @@ export async function createExecutionHook(
     ...start,
     heightTimeoutMs: options.heightTimeoutMs ?? d.heightTimeoutMs,
     startTimeoutMs: options.startTimeoutMs ?? d.startTimeoutMs,
+    grants: options.driverAllow,
     logger,
   });
   const hook: DriverExecutionHook = {

@@ -117,6 +117,8 @@ export interface StartDriverOptions extends DriverHostOptions {
   driver: string;
   /** Drop-in folder (`--plugins-dir`). */
   pluginsDir?: string;
+  /** The plugin file, already resolved (the sandboxed Worker imports only this). */
+  plugin?: DriverListing;
 }
 
 /** A started driver behind checks that keep a faulty plugin from lying to the node. */
@@ -191,7 +193,10 @@ function checkInfo(name: string, i: DriverInfo): DriverInfo {
  * ```
  */
 export async function startDriver(options: StartDriverOptions): Promise<RunningDriver> {
-  const { plugin, listing } = await loadDriver(options.driver, { pluginsDir: options.pluginsDir });
+  const { plugin, listing } = await loadDriver(options.driver, {
+    pluginsDir: options.pluginsDir,
+    only: options.plugin,
+  });
   const logger = options.logger ?? silentLogger;
   const built = buildDriverHost({ ...options, logger });
   let driver;

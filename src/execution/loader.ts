@@ -11,11 +11,18 @@
  * Names are unique: when a drop-in claims an embedded driver's name the embedded
  * driver wins and the drop-in is refused; when two drop-ins claim the same name
  * both are refused, since picking one would depend on file names.
+ *
+ * Listing never runs plugin code with the node's permissions: each file is imported
+ * in a Worker that may only read its folder's files (`probe.ts`), and only the chosen file
+ * is imported again — in the driver's own sandboxed Worker, or on the calling thread
+ * for in-process tools. Embedded files inside a compiled binary are trusted and
+ * imported directly.
  * @module
  */
 import { dirname, extname, fromFileUrl, join, SEPARATOR, toFileUrl } from "@std/path";
-import { AwrError, errorMessage } from "../errors.ts";
-import { DRIVER_API_VERSION, type DriverPlugin } from "./plugin.ts";
+import { AwrError } from "../errors.ts";
+import type { DriverPlugin } from "./plugin.ts";
+import { type Candidate, type Found, inspect, inspectAll } from "./inspect.ts";
 
 /** Error for a plugin that cannot be used, or a driver name that is not there. */
 export class PluginError extends AwrError {}
@@ -31,6 +38,10 @@ export interface DriverListing {
   readonly source: DriverSource;
   /** Path of the module (inside the binary for embedded drivers of a compiled awr). */
   readonly file: string;
+  /** `file://` URL of the module's real path (what is imported). */
+  readonly url: string;
+  /** Real folder of the module: what the driver's Worker may read. */
+  readonly dir: string;
 }
 
 /** A plugin file that was refused, and why. */
@@ -61,7 +72,19 @@ export interface LoaderOptions {
    * to exercise the compiled-binary paths under `deno run`.
    */
   runtime?: LoaderRuntime;
+  /**
+   * Load exactly this plugin (already resolved and checked by a listing) on the
+   * calling thread, without scanning. The driver Worker uses this.
+   */
+  only?: DriverListing;
+  /** Budget to inspect one plugin file in its Worker, in ms; default 30 000. */
+  probeTimeoutMs?: number;
+  /** Most drop-in files inspected; default {@link MAX_PLUGIN_FILES}. */
+  maxPluginFiles?: number;
 }
+
+/** Default most drop-in files inspected; later files are refused (`PLUGIN_TOO_MANY`). */
+export const MAX_PLUGIN_FILES = 256;
 
 /** The facts about the running program that change where plugins come from. */
 export interface LoaderRuntime {
@@ -84,18 +107,8 @@ export interface LoadedDriver {
 const EMBEDDED_URL = new URL("../../plugins/", import.meta.url);
 // Used only if the embedded folder cannot be listed (it always holds these).
 const EMBEDDED_FALLBACK = ["bridge-driver.ts"];
+const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 const CANDIDATE_EXTENSIONS = new Set([".ts", ".js", ".mjs"]);
-
-interface Candidate {
-  readonly file: string;
-  readonly url: string;
-  readonly source: DriverSource;
-}
-
-interface Found {
-  readonly plugin: DriverPlugin;
-  readonly listing: DriverListing;
-}
 
 /**
  * The drop-in folder used when `--plugins-dir` is not given.
@@ -133,7 +146,12 @@ async function embeddedCandidates(): Promise<Candidate[]> {
   }
   return names.map((n) => {
     const url = new URL(n, EMBEDDED_URL);
-    return { file: fromFileUrl(url), url: url.href, source: "embedded" };
+    return {
+      file: fromFileUrl(url),
+      url: url.href,
+      dir: fromFileUrl(EMBEDDED_URL),
+      source: "embedded",
+    };
   });
 }
 
@@ -148,6 +166,7 @@ async function realPathOrNull(path: string): Promise<string | null> {
 async function dropInCandidates(
   dir: string,
   problems: PluginProblem[],
+  maxFiles: number,
 ): Promise<Candidate[]> {
   const realDir = await realPathOrNull(dir);
   if (realDir === null) {
@@ -155,6 +174,15 @@ async function dropInCandidates(
   }
   const out: Candidate[] = [];
   for (const entry of await sortedNames(realDir)) {
+    if (out.length >= maxFiles) {
+      problems.push({
+        file: join(realDir, entry.name),
+        code: "PLUGIN_TOO_MANY",
+        message: `${join(realDir, entry.name)}: the plugins folder holds more than ` +
+          `${maxFiles} plugin files; this one was not inspected`,
+      });
+      continue;
+    }
     const file = join(realDir, entry.name);
     const real = await realPathOrNull(file);
     if (real === null) {
@@ -174,81 +202,9 @@ async function dropInCandidates(
       continue;
     }
     if (!(await Deno.stat(real)).isFile) continue;
-    out.push({ file, url: toFileUrl(real).href, source: "drop-in" });
+    out.push({ file, url: toFileUrl(real).href, dir: realDir, source: "drop-in" });
   }
   return out;
-}
-
-function problem(c: Candidate, code: string, message: string, name?: string): PluginProblem {
-  return { file: c.file, code, message: `${c.file}: ${message}`, ...(name ? { name } : {}) };
-}
-
-// Import errors carry a multi-line code frame; keep its first line and the location.
-function oneLine(err: unknown): string {
-  const lines = errorMessage(err).split("\n");
-  const at = lines.find((l) => /^\s*at \S+:\d+:\d+/.test(l))?.trim();
-  return at && !lines[0].includes(at) ? `${lines[0]} (${at})` : lines[0];
-}
-
-function importHint(c: Candidate, runtime: LoaderRuntime): string {
-  if (runtime.standalone && extname(c.file).toLowerCase() === ".ts") {
-    return "; this compiled awr cannot load a .ts drop-in: compile the driver to .js " +
-      "(e.g. esbuild) or run awr from source";
-  }
-  return "";
-}
-
-async function inspect(c: Candidate, runtime: LoaderRuntime): Promise<Found | PluginProblem> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import(c.url);
-  } catch (err) {
-    return problem(
-      c,
-      "PLUGIN_IMPORT_FAILED",
-      `cannot import: ${oneLine(err)}${importHint(c, runtime)}`,
-    );
-  }
-  const plugin = mod.default as Record<string, unknown> | undefined;
-  if (plugin === undefined) {
-    return problem(
-      c,
-      "PLUGIN_NO_DEFAULT_EXPORT",
-      "has no default export; a driver plugin's default export is { name, apiVersion, create }",
-    );
-  }
-  if (plugin === null || typeof plugin !== "object") {
-    return problem(c, "PLUGIN_BAD_SHAPE", `default export is ${plugin}, not an object`);
-  }
-  if (plugin.apiVersion !== DRIVER_API_VERSION) {
-    return problem(
-      c,
-      "PLUGIN_API_VERSION",
-      `declares apiVersion ${JSON.stringify(plugin.apiVersion) ?? "undefined"}; ` +
-        `this awr supports apiVersion ${DRIVER_API_VERSION}`,
-    );
-  }
-  if (typeof plugin.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(plugin.name)) {
-    return problem(
-      c,
-      "PLUGIN_BAD_SHAPE",
-      "default export has no valid name (a string of letters, digits, '.', '_' or '-')",
-    );
-  }
-  if (typeof plugin.create !== "function") {
-    return problem(c, "PLUGIN_BAD_SHAPE", `driver "${plugin.name}" has no create(host) function`);
-  }
-  const description = typeof plugin.description === "string" ? plugin.description : null;
-  return {
-    plugin: plugin as unknown as DriverPlugin,
-    listing: {
-      name: plugin.name,
-      apiVersion: DRIVER_API_VERSION,
-      description,
-      source: c.source,
-      file: c.file,
-    },
-  };
 }
 
 async function sameFolder(a: string, b: string): Promise<boolean> {
@@ -266,14 +222,22 @@ async function scan(options: LoaderOptions): Promise<{ found: Found[] } & Driver
   if (!skipDropIns) {
     // The default folder beside a binary is optional; a folder the operator named is not.
     const optional = options.pluginsDir === undefined && await realPathOrNull(dir) === null;
-    if (!optional) dropIns = await dropInCandidates(dir, problems);
+    if (!optional) {
+      dropIns = await dropInCandidates(
+        dir,
+        problems,
+        options.maxPluginFiles ?? MAX_PLUGIN_FILES,
+      );
+    }
   }
-  const results = await Promise.all(
-    [...await embeddedCandidates(), ...dropIns].map((c) => inspect(c, runtime)),
+  const results = await inspectAll(
+    [...await embeddedCandidates(), ...dropIns],
+    runtime,
+    options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
   );
   const byName = new Map<string, Found[]>();
   for (const r of results) {
-    if (!("plugin" in r)) {
+    if (!("listing" in r)) {
       problems.push(r);
       continue;
     }
@@ -327,18 +291,7 @@ export async function listDrivers(options: LoaderOptions = {}): Promise<DriverCa
   return { drivers, problems, dropInDir };
 }
 
-/**
- * Loads the driver plugin called `name`; a missing name, or one refused (duplicate,
- * broken file), is a {@link PluginError} that says why.
- *
- * @example
- * ```ts
- * import { loadDriver } from "./loader.ts";
- * const { plugin, listing } = await loadDriver("bridge");
- * console.log(plugin.name, listing.source); // "bridge" "embedded"
- * ```
- */
-export async function loadDriver(name: string, options: LoaderOptions = {}): Promise<LoadedDriver> {
+async function find(name: string, options: LoaderOptions): Promise<Found> {
   const { found, problems } = await scan(options);
   const hit = found.find((f) => f.listing.name === name);
   if (hit) return hit;
@@ -359,4 +312,61 @@ export async function loadDriver(name: string, options: LoaderOptions = {}): Pro
     `no driver named "${name}" (available: ${known})${broken}`,
     { name, problems: problems.map((p) => p.message) },
   );
+}
+
+/**
+ * Finds the driver called `name` without running its code on this thread (files are
+ * inspected in sandboxed Workers); a missing or refused name is a {@link PluginError}.
+ *
+ * @example
+ * ```ts
+ * import { resolveDriver } from "./loader.ts";
+ * const listing = await resolveDriver("bridge");
+ * console.log(listing.url, listing.dir);
+ * ```
+ */
+export async function resolveDriver(
+  name: string,
+  options: LoaderOptions = {},
+): Promise<DriverListing> {
+  return (await find(name, options)).listing;
+}
+
+/**
+ * Loads the driver plugin called `name` on this thread; a missing name, or one
+ * refused (duplicate, broken file), is a {@link PluginError} that says why. With
+ * `options.only` it imports that one file without scanning.
+ *
+ * @example
+ * ```ts
+ * import { loadDriver } from "./loader.ts";
+ * const { plugin, listing } = await loadDriver("bridge");
+ * console.log(plugin.name, listing.source); // "bridge" "embedded"
+ * ```
+ */
+export async function loadDriver(name: string, options: LoaderOptions = {}): Promise<LoadedDriver> {
+  const runtime = options.runtime ?? currentRuntime();
+  const listing = options.only ?? (await find(name, options)).listing;
+  const c: Candidate = {
+    file: listing.file,
+    url: listing.url,
+    dir: listing.dir,
+    source: listing.source,
+  };
+  const r = await inspect(c, runtime, 0, true);
+  if (!("listing" in r)) {
+    throw new PluginError(r.code, `driver "${name}" is refused: ${r.message}`, {
+      name,
+      file: r.file,
+    });
+  }
+  // The file may have changed since it was listed.
+  if (r.listing.name !== name || !r.plugin) {
+    throw new PluginError(
+      "DRIVER_NOT_FOUND",
+      `${listing.file} now declares driver "${r.listing.name}", not "${name}"`,
+      { name, file: listing.file },
+    );
+  }
+  return { plugin: r.plugin, listing: r.listing };
 }

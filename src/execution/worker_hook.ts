@@ -5,9 +5,15 @@
  * that overruns it, or a worker that dies, rejects with a typed error and the
  * worker is terminated and started again; the restarted driver reopens its state
  * from disk and the node hands the height over again.
+ *
+ * The Worker is sandboxed (`sandbox.ts`): the plugin file is resolved on this thread
+ * by inspecting candidates in read-only Workers, and the driver's Worker may read
+ * only its plugin folder's files and the parts of the data folder the host uses,
+ * write only `<data>/execution`, `<data>/store` and `<data>/drivers/<name>`, plus
+ * what the operator grants (`--driver-allow`).
  * @module
  */
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type {
   NodeExecutionCommitContext,
@@ -22,6 +28,14 @@ import type {
   WorkerStartOptions,
 } from "./driver_worker.ts";
 import { DriverError } from "./host.ts";
+import { type DriverListing, resolveDriver } from "./loader.ts";
+import {
+  assertWorkerSandbox,
+  type DriverGrants,
+  driverPermissions,
+  driverWrites,
+  pluginReadPaths,
+} from "./sandbox.ts";
 
 /** Options of {@link WorkerExecutionHook.start}. */
 export interface WorkerHookOptions extends WorkerStartOptions {
@@ -29,6 +43,8 @@ export interface WorkerHookOptions extends WorkerStartOptions {
   heightTimeoutMs: number;
   /** Budget for loading the plugin and opening the driver (and for info/close), in ms. */
   startTimeoutMs: number;
+  /** Permissions granted beyond the sandbox's defaults (`--driver-allow`); default none. */
+  grants?: DriverGrants;
   logger?: Logger;
 }
 
@@ -81,6 +97,8 @@ export class WorkerExecutionHook {
   #lastHeight = 0;
   #restarts = 0;
   #closed = false;
+  #listing: DriverListing | null = null;
+  #pluginFiles: string[] = [];
 
   private constructor(options: WorkerHookOptions) {
     this.#options = options;
@@ -90,7 +108,23 @@ export class WorkerExecutionHook {
 
   /** Starts the worker and the driver in it; rejects if the driver cannot start. */
   static async start(options: WorkerHookOptions): Promise<WorkerExecutionHook> {
+    assertWorkerSandbox();
     const hook = new WorkerExecutionHook(options);
+    try {
+      hook.#listing = await resolveDriver(options.driver, { pluginsDir: options.pluginsDir });
+      // A compiled binary's embedded folder is inside the binary (no links to follow).
+      hook.#pluginFiles = Deno.build.standalone && hook.#listing.source === "embedded"
+        ? [hook.#listing.dir]
+        : await pluginReadPaths(hook.#listing.dir);
+    } catch (err) {
+      if (!(err instanceof AwrError)) throw err;
+      // Same error class as any other start failure of the driver.
+      throw new DriverError(err.code, err.message, { ...err.context, driver: options.driver });
+    }
+    // Made here, with the node's permissions: the sandbox may not touch <data> itself.
+    for (const dir of driverWrites(options.dataDir, hook.#listing.name)) {
+      await Deno.mkdir(dir, { recursive: true });
+    }
     hook.#launch();
     try {
       await hook.#ready;
@@ -178,7 +212,20 @@ export class WorkerExecutionHook {
   }
 
   #launch(): void {
-    const worker = new Worker(WORKER_URL, { type: "module", name: `driver:${this.#name}` });
+    const listing = this.#listing!;
+    const worker = new Worker(WORKER_URL, {
+      type: "module",
+      name: `driver:${this.#name}`,
+      deno: {
+        permissions: driverPermissions({
+          pluginFiles: this.#pluginFiles,
+          dataDir: this.#options.dataDir,
+          nodeId: this.#options.nodeId,
+          driverName: listing.name,
+          grants: this.#options.grants,
+        }),
+      },
+    });
     // Messages and errors of a worker that was already replaced are ignored.
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       if (worker === this.#worker) this.#onMessage(e.data);
@@ -193,7 +240,9 @@ export class WorkerExecutionHook {
       this.#logger.error("execution driver sent an unreadable message", { driver: this.#name });
     };
     this.#worker = worker;
-    const { logger: _l, heightTimeoutMs: _h, startTimeoutMs: _s, ...options } = this.#options;
+    const { logger: _l, heightTimeoutMs: _h, startTimeoutMs: _s, grants: _g, ...rest } =
+      this.#options;
+    const options: WorkerStartOptions = { ...rest, plugin: listing };
     const start = this.#send({ op: "start", options }, this.#options.startTimeoutMs);
     this.#ready = (start as Promise<WorkerStarted>).then((started) => {
       // A (re)started driver says where it stands; budgets count from there.
@@ -217,6 +266,8 @@ export class WorkerExecutionHook {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        // Only a call still waiting on the current worker may condemn it.
+        if (!this.#pending.has(id) || worker !== this.#worker) return;
         const what = req.op === "commit" ? `height ${req.ctx.height}` : `"${req.op}"`;
         this.#logger.error("execution driver timed out", { driver: this.#name, op: req.op });
         this.#fail(
@@ -239,7 +290,21 @@ export class WorkerExecutionHook {
           reject(e);
         },
       });
-      worker.postMessage({ id, ...req } as WorkerRequest);
+      try {
+        worker.postMessage({ id, ...req } as WorkerRequest);
+      } catch (err) {
+        // Nothing reached the worker (e.g. a value that cannot be cloned): fail this
+        // call alone; the worker is healthy and its timer must not fire later.
+        const p = this.#pending.get(id);
+        this.#pending.delete(id);
+        p?.reject(
+          new DriverError(
+            "DRIVER_BAD_REQUEST",
+            `cannot send ${req.op} to driver "${this.#name}": ${errorMessage(err)}`,
+            { driver: this.#name, op: req.op },
+          ),
+        );
+      }
     });
   }
 

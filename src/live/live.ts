@@ -12,6 +12,7 @@ import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
 import { errorMessage } from "../errors.ts";
 import { createExecutionHook } from "../execution/create_hook.ts";
+import type { DriverGrants } from "../execution/sandbox.ts";
 import { decodeManifest } from "../execution/manifest.ts";
 import { readRecord } from "../execution/records.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -50,6 +51,8 @@ export interface LiveOptions {
   heightTimeoutMs: number;
   /** Most heights execution may trail consensus by before proposals pause. */
   maxExecutionLag: number;
+  /** Permissions the driver's Worker gets beyond its sandbox (`--driver-allow`); default none. */
+  driverAllow: DriverGrants;
 }
 
 /** The embedded defaults: `awr live` with no flags. */
@@ -67,6 +70,7 @@ export const defaultLiveOptions: LiveOptions = {
   rewardIntervalMs: 500,
   heightTimeoutMs: 30_000,
   maxExecutionLag: 64,
+  driverAllow: {},
 };
 
 /** What the live node prints and logs through. */
@@ -132,6 +136,7 @@ export async function startLiveNode(
       pluginsDir: options.pluginsDir ?? undefined,
       mode: options.execution,
       heightTimeoutMs: options.heightTimeoutMs,
+      driverAllow: options.driverAllow,
       logger: log,
     });
     cleanup.push(() => hook.close?.());

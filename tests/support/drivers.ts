@@ -34,7 +34,7 @@ export interface CountingDriverOptions {
 
 /**
  * Source text of a counting driver plugin. Its state file is
- * `<data>/counting-<name>.cbor`; heights below the gap are read via `host.blocks`.
+ * `<data>/drivers/<name>/state.cbor`; heights below the gap are read via `host.blocks`.
  */
 export function countingDriverSource(o: CountingDriverOptions): string {
   const t = (annotation: string) => (o.ts ? annotation : "");
@@ -53,7 +53,10 @@ const CRASH_AT = ${o.crashOnceAt ?? 0};
 const BUSY_MS = ${o.busyMsPerHeight ?? 0};
 
 async function create(host${t(": Host")}) {
-  const file = host.dataDir + "/counting-" + NAME + ".cbor";
+  // The driver's own folder: the only place under the data dir its sandbox may write.
+  const dir = host.dataDir + "/drivers/" + NAME;
+  await Deno.mkdir(dir, { recursive: true });
+  const file = dir + "/state.cbor";
   let state${t(": State")} = {
     height: 0, node_block_hash: null, execution_block_hash: null, state_root: null, actions: 0,
   };
@@ -138,7 +141,7 @@ export default { name: NAME, apiVersion: 1, description: "counts actions (test d
 
 /** Path of the file that makes a busy counting driver fast. */
 export function recoverMarker(dataDir: string, name: string): string {
-  return join(dataDir, `counting-${name}.cbor.fast`);
+  return join(dataDir, "drivers", name, "state.cbor.fast");
 }
 
 /** Writes a counting driver into `dir` as `<file>`; returns its path. */

@@ -146,7 +146,15 @@ Deno.test("live node: with a slow driver execution lags, the bridge never runs, 
   const logFile = join(pluginsDir, "calls.log");
   try {
     await writeSlowDriver(pluginsDir, 40, logFile);
-    await withLive({ driver: "slow", pluginsDir, tickMs: 5, http: null }, async (live, dataDir) => {
+    // The sandbox lets the driver write only its own folders: grant the log file.
+    const slow = {
+      driver: "slow",
+      pluginsDir,
+      tickMs: 5,
+      http: null,
+      driverAllow: { write: [logFile] },
+    };
+    await withLive(slow, async (live, dataDir) => {
       let maxLag = 0;
       assert(
         await waitFor(() => {

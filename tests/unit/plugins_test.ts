@@ -19,6 +19,7 @@ import { DRIVER_API_VERSION } from "../../src/execution/plugin.ts";
 import { NodeRuntime } from "../../src/node/runtime.ts";
 import { buildChain } from "../support/chain.ts";
 import { contextOf, countingExpected, writeCountingDriver } from "../support/drivers.ts";
+import { waitFor } from "../support/hooks.ts";
 
 const WORLD = "world-1";
 const NODE = "node-1";
@@ -102,7 +103,7 @@ Deno.test("drop-in drivers in .js and .ts are listed and execute heights", async
         await hook.close!();
       }
       // Its own state file, written through host.cbor.
-      const stat = await Deno.stat(join(data, `counting-${driver}.cbor`));
+      const stat = await Deno.stat(join(data, "drivers", driver, "state.cbor"));
       assert(stat.isFile);
     }
   });
@@ -128,8 +129,10 @@ Deno.test("a drop-in driver drives a node (in its Worker)", async () => {
     );
     await node.start();
     node.submitActions([{ kind: "register", agent: "ada" }, { kind: "register", agent: "bob" }]);
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait for progress, not for a fixed time: a loaded machine commits slower.
+    const moved = await waitFor(() => node.snapshot().consensus.lastExecutionHeight > 3, 30_000);
     await node.stop();
+    assert(moved, "the node did not execute 4 heights within 30 s");
     const c = node.snapshot().consensus;
     assertGreater(c.committedHeight, 3);
     assertEquals(c.lastExecutionHeight, c.committedHeight);

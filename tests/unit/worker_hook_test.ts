@@ -123,7 +123,8 @@ Deno.test("a driver that hangs is timed out, restarted, and recovers", async () 
       worldId: WORLD,
       driver: "hang-once",
       pluginsDir: plugins,
-      heightTimeoutMs: 300,
+      // Generous: heights 1 and 2 must fit in it on a loaded machine.
+      heightTimeoutMs: 2_000,
       durable: false,
     });
     try {
@@ -137,8 +138,8 @@ Deno.test("a driver that hangs is timed out, restarted, and recovers", async () 
       const waited = performance.now() - started;
       assertEquals(err.code, "DRIVER_TIMEOUT");
       assertStringIncludes(err.message, "height 3");
-      assertStringIncludes(err.message, "300 ms");
-      assert(waited >= 290, `rejected after ${waited} ms, before the budget`);
+      assertStringIncludes(err.message, "2000 ms");
+      assert(waited >= 1_990, `rejected after ${waited} ms, before the budget`);
       assertEquals(hook.restarts, 1);
       // The restarted driver reopened its state from disk: height 2 applied.
       assertEquals((await hook.info!()).lastHeight, 2);
@@ -201,5 +202,41 @@ Deno.test("an unknown driver fails at start with the loader's message", async ()
     );
     assertEquals(err.code, "DRIVER_NOT_FOUND");
     assertStringIncludes(err.message, `no driver named "nope"`);
+  });
+});
+
+Deno.test("a request that cannot be sent fails alone and leaves no timer to kill the worker", async () => {
+  await withTemp(async (tmp) => {
+    const plugins = join(tmp, "plugins");
+    const data = join(tmp, "data");
+    await Deno.mkdir(plugins);
+    await writeCountingDriver(plugins, "counting.js", { name: "counting-js" });
+    const blocks = await buildChain(data, NODE, 2);
+    const budgetMs = 300;
+    const hook = await createExecutionHook({
+      dataDir: data,
+      nodeId: NODE,
+      worldId: WORLD,
+      driver: "counting-js",
+      pluginsDir: plugins,
+      heightTimeoutMs: budgetMs,
+      durable: false,
+    });
+    try {
+      // A function cannot be structured-cloned: postMessage throws.
+      const bad = { ...contextOf(blocks[0], WORLD, NODE), actions: [{ kind: "x", f: () => 1 }] };
+      const err = await assertRejects(
+        () => hook.onCommit(bad as unknown as ReturnType<typeof contextOf>),
+        DriverError,
+      );
+      assertEquals(err.code, "DRIVER_BAD_REQUEST");
+      // Well past the budget: a leftover timer would have terminated the worker.
+      await new Promise((r) => setTimeout(r, budgetMs * 3));
+      assertEquals(hook.restarts, 0);
+      assertEquals((await hook.info!()).lastHeight, 0);
+      assertEquals(hook.restarts, 0);
+    } finally {
+      await hook.close!();
+    }
   });
 });
