@@ -231,7 +231,9 @@ export async function startLiveNode(
         }
         return worldCache.summary;
       },
-      submitAction: (action: WorldAction) => ({ mempoolSize: node.submitActions([action]) }),
+      submitActions: (actions: WorldAction[], idempotencyKey: string | null) =>
+        node.submitActions(actions, { idempotencyKey }),
+      actionStatus: (id: string) => node.actionStatus(id),
       events: node.events,
       metrics,
       token,

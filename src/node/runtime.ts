@@ -23,6 +23,7 @@ import {
 import { ExecutionFeed } from "./execution_feed.ts";
 import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
+import { type ActionStatus, Mempool, type SubmitResult } from "./mempool.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
 import {
   freshNodeState,
@@ -43,6 +44,12 @@ export interface NodeRuntimeDeps {
 }
 
 const RECENT_BLOCKS = 1024;
+
+/** Options of {@link NodeRuntime.submitActions}. */
+export interface SubmitActionsOptions {
+  /** Idempotency key: a retry with the same key never queues twice (1..128 characters). */
+  idempotencyKey?: string | null;
+}
 
 /**
  * A proof-of-stake node with node-internal execution.
@@ -70,7 +77,7 @@ export class NodeRuntime {
   #engine!: ConsensusEngine;
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
-  #mempool: BlockAction[] = [];
+  #mempool: Mempool | null = null;
   #running = false;
   #halted = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -164,6 +171,19 @@ export class NodeRuntime {
       }
       if (this.#stateDirty) await this.#persist();
     }
+    // The durable mempool: acknowledged actions from before a crash are proposed again,
+    // except those the committed blocks already carry.
+    this.#mempool = await Mempool.open(
+      {
+        dataDir: this.#config.dataDir,
+        maxSize: this.#config.maxMempoolSize,
+        maxRememberedIds: this.#config.maxRememberedActionIds,
+        durable: this.#config.durable,
+        logger: this.#log,
+      },
+      this.#state.committedHeight,
+      async (h) => (await this.#blocks.getBlock(h))?.actions ?? null,
+    );
     this.#running = true;
     this.#nextTickAt = performance.now();
     this.#schedule();
@@ -190,28 +210,40 @@ export class NodeRuntime {
     }
     if (!this.#halted) await this.#persist();
     this.#halted = false;
+    await this.#mempool?.close();
+    this.#mempool = null;
     await this.#hook?.close?.();
   }
 
   /**
-   * Queues world actions for the next proposals; returns the mempool size. Throws
-   * `MEMPOOL_FULL` (all or nothing) beyond `maxMempoolSize`.
+   * The one entry point for world actions: queues them for the next proposals and
+   * resolves once they are fsynced in the mempool log (so an acknowledgement is
+   * durable). A batch is all or nothing. Throws {@link AwrError} `MEMPOOL_FULL` when
+   * it does not fit, `IDEMPOTENCY_KEY_REUSED`, `MEMPOOL_IO`, or `NODE_NOT_RUNNING`
+   * before `start()` / after `stop()`.
    */
-  submitActions(actions: readonly BlockAction[]): number {
-    if (this.#mempool.length + actions.length > this.#config.maxMempoolSize) {
+  async submitActions(
+    actions: readonly BlockAction[],
+    options: SubmitActionsOptions = {},
+  ): Promise<SubmitResult> {
+    // Admission checks go here, before the mempool (a halted node refuses with NODE_HALTED).
+    if (!this.#mempool) {
       throw new AwrError(
-        "MEMPOOL_FULL",
-        `mempool is full (${this.#mempool.length} of ${this.#config.maxMempoolSize} actions waiting); retry later`,
-        { size: this.#mempool.length, limit: this.#config.maxMempoolSize },
+        "NODE_NOT_RUNNING",
+        "the node is not running: start it before submitting actions",
       );
     }
-    this.#mempool.push(...actions);
-    return this.#mempool.length;
+    return await this.#mempool.submit(actions, options.idempotencyKey ?? null);
+  }
+
+  /** Where action `id` is (`pending` / `included`), or null when unknown or forgotten. */
+  actionStatus(id: string): ActionStatus | null {
+    return this.#mempool?.status(id) ?? null;
   }
 
   /** Actions waiting for a proposal. */
   get mempoolSize(): number {
-    return this.#mempool.length;
+    return this.#mempool?.size ?? 0;
   }
 
   /** The node's current view of itself. */
@@ -366,10 +398,9 @@ export class NodeRuntime {
     s.epoch = this.#engine.epochOf(slot);
     let committed: CommittedBlock | null = null;
     if (this.#config.role === "sequencer") {
-      const actions = this.#mempool.slice(0, this.#config.maxActionsPerBlock);
+      const actions = this.#mempool?.peek(this.#config.maxActionsPerBlock) ?? [];
       const result = this.#engine.commitLocally(slot, now, actions, this.#localValidators);
       if (result) {
-        this.#mempool.splice(0, actions.length);
         committed = { ...result.block, attestations: result.attestations, committedAtUnixMs: now };
         // Block first, then the state that declares it committed: a crash between the
         // two leaves an unreferenced block file that the next commit overwrites.
@@ -383,6 +414,8 @@ export class NodeRuntime {
       s.lastStatus = this.#engine.status;
     }
     if (committed || this.#stateDirty || this.#tickCount % 64 === 0) await this.#persist();
+    // Trim only once the commit is on disk (a crash before is repaired at start).
+    if (committed) this.#mempool?.committed(committed.header.height, committed.actions.length);
     if (committed) this.events.emit("commit", { block: committed });
     this.#feed?.kick();
   }

@@ -17,6 +17,7 @@ import type { NodeEventMap } from "../../src/node/events.ts";
 import { snapshotToJson } from "../../src/node/snapshot.ts";
 import { HASH_NAME, hashCanonical } from "../../src/storage/hash.ts";
 import { AwrError } from "../../src/errors.ts";
+import { actionId, type ActionStatus, type SubmitResult } from "../../src/node/mempool.ts";
 import type { WorldAction } from "../../src/world/actions.ts";
 import { World } from "../../src/world/world.ts";
 import { worldSummary } from "../../src/world/summary.ts";
@@ -94,6 +95,10 @@ export class FakeLiveApi implements LiveApi {
   readonly #world = new World();
   readonly #mempoolLimit: number;
   #mempool: WorldAction[] = [];
+  #mempoolIds: string[] = [];
+  readonly #keys = new Map<string, string[]>();
+  readonly #included = new Map<string, { height: number; index: number }>();
+  #keyCounter = 0;
   #slot = 0;
   #ticks = 0;
   readonly #detachMetrics: () => void;
@@ -138,6 +143,10 @@ export class FakeLiveApi implements LiveApi {
     const slot = ++this.#slot;
     const actions = this.#mempool;
     this.#mempool = [];
+    this.#mempoolIds.forEach((id, index) =>
+      this.#included.set(id, { height: this.blocks.length + 1, index })
+    );
+    this.#mempoolIds = [];
     const c = this.#engine.commitLocally(slot, GENESIS_MS + slot * TICK_MS, actions, [this.nodeId]);
     if (!c) throw new Error(`fake node failed to commit at slot ${slot}`);
     const block: CommittedBlock = {
@@ -262,12 +271,41 @@ export class FakeLiveApi implements LiveApi {
     });
   }
 
+  /** Queues one action at once (for tests that drive the fake directly). */
   submitAction(action: WorldAction): { mempoolSize: number } {
-    if (this.#mempool.length >= this.#mempoolLimit) {
+    this.#queue([action], `fake-${this.#keyCounter++}`);
+    return { mempoolSize: this.#mempool.length };
+  }
+
+  submitActions(actions: WorldAction[], idempotencyKey: string | null): Promise<SubmitResult> {
+    try {
+      const key = idempotencyKey ?? `fake-${this.#keyCounter++}`;
+      const known = this.#keys.get(key);
+      if (known) {
+        return Promise.resolve({ ids: known, replayed: true, mempoolSize: this.mempoolSize });
+      }
+      const ids = this.#queue(actions, key);
+      return Promise.resolve({ ids, replayed: false, mempoolSize: this.mempoolSize });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  actionStatus(id: string): ActionStatus | null {
+    if (this.#mempoolIds.includes(id)) return { state: "pending" };
+    const inc = this.#included.get(id);
+    return inc ? { state: "included", ...inc } : null;
+  }
+
+  #queue(actions: WorldAction[], key: string): string[] {
+    if (this.#mempool.length + actions.length > this.#mempoolLimit) {
       throw new AwrError("MEMPOOL_FULL", `mempool is full (${this.#mempoolLimit} actions)`);
     }
-    this.#mempool.push(action);
-    this.submitted.push(action);
-    return { mempoolSize: this.#mempool.length };
+    const ids = actions.map((a, i) => actionId(key, i, a));
+    this.#keys.set(key, ids);
+    this.#mempool.push(...actions);
+    this.#mempoolIds.push(...ids);
+    this.submitted.push(...actions);
+    return ids;
   }
 }

@@ -127,7 +127,10 @@ Deno.test("a drop-in driver drives a node (in its Worker)", async () => {
       { executionHook: hook },
     );
     await node.start();
-    node.submitActions([{ kind: "register", agent: "ada" }, { kind: "register", agent: "bob" }]);
+    await node.submitActions([{ kind: "register", agent: "ada" }, {
+      kind: "register",
+      agent: "bob",
+    }]);
     await new Promise((r) => setTimeout(r, 300));
     await node.stop();
     const c = node.snapshot().consensus;
