@@ -29,6 +29,7 @@ interface LiveFlags {
   execution: string;
   logLevel: string;
   statusEvery: string;
+  maxMempool: string;
 }
 
 /** Registers `awr live`. */
@@ -65,6 +66,11 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
       "milliseconds between status lines (0 = none)",
       String(d.statusEveryMs),
     )
+    .option(
+      "--max-mempool <n>",
+      "most acknowledged actions waiting for a block; a batch beyond is refused whole (503)",
+      String(d.maxMempoolSize),
+    )
     .action(async (flags: LiveFlags) => {
       if (flags.execution !== "node" && flags.execution !== "bridge") {
         throw new CliError(`--execution must be node or bridge, got "${flags.execution}"`, 2);
@@ -85,6 +91,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         http: parseHttpFlag(flags.http),
         execution: flags.execution,
         statusEveryMs: parseIntFlag("--status-every", flags.statusEvery, 0),
+        maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
       };
       const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
       const live = await startLiveNode(options, { logger, print: io.out });

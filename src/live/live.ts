@@ -48,6 +48,8 @@ export interface LiveOptions {
   rewardIntervalMs: number;
   /** Per-height time budget of the driver worker. */
   heightTimeoutMs: number;
+  /** Most acknowledged actions waiting for a block (the durable mempool's bound). */
+  maxMempoolSize: number;
 }
 
 /** The embedded defaults: `awr live` with no flags. */
@@ -64,6 +66,7 @@ export const defaultLiveOptions: LiveOptions = {
   statusEveryMs: 5_000,
   rewardIntervalMs: 500,
   heightTimeoutMs: 30_000,
+  maxMempoolSize: 10_000,
 };
 
 /** What the live node prints and logs through. */
@@ -138,6 +141,7 @@ export async function startLiveNode(
       dataDir: options.dataDir,
       tickIntervalMs: options.tickMs,
       validators: options.validators ?? undefined,
+      maxMempoolSize: options.maxMempoolSize,
     }, { executionHook: options.execution === "node" ? hook : undefined, logger: log });
     await node.start();
     let reward: RewardRuntime | null = null;
