@@ -19,11 +19,30 @@
 import type { BlockAction } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
-import { decodeCbor, encodeCanonical } from "../storage/cbor.ts";
-import { hashCanonical } from "../storage/hash.ts";
+import { removeStaleTemps, syncDir } from "../storage/atomic.ts";
+import { decodeCbor } from "../storage/cbor.ts";
 import { join } from "@std/path";
 import { decodeFrames, denoLogFs, encodeFrame, GroupCommitLog, type LogFs } from "./mempool_log.ts";
-import { decodeRecord, type LogEntry, type LogRecord } from "./mempool_records.ts";
+import {
+  actionId,
+  type ActionStatus,
+  decodeRecord,
+  encodeCompactedLog,
+  encodeRecord,
+  type LogEntry,
+  type LogRecord,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  sameAction,
+  type SubmitResult,
+} from "./mempool_records.ts";
+
+export {
+  actionId,
+  type ActionStatus,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type SubmitActionsOptions,
+  type SubmitResult,
+} from "./mempool_records.ts";
 
 /** Options of {@link Mempool.open}. */
 export interface MempoolOptions {
@@ -57,39 +76,8 @@ export const defaultMempoolOptions: Omit<MempoolOptions, "dataDir"> = {
   logger: silentLogger,
 };
 
-/** What a submission answers. */
-export interface SubmitResult {
-  /** One id per action, in order. */
-  readonly ids: string[];
-  /** True when the key was seen before and nothing new was queued. */
-  readonly replayed: boolean;
-  /** Actions waiting after this submission. */
-  readonly mempoolSize: number;
-}
-
-/** Where an action is. */
-export type ActionStatus =
-  | { readonly state: "pending" }
-  | { readonly state: "included"; readonly height: number; readonly index: number };
-
 /** Rough log bytes of one replayed entry (a compaction heuristic only). */
 const ENTRY_BYTES_GUESS = 128;
-
-/** Most characters of an idempotency key. */
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
-
-/**
- * The id of action `index` of a batch submitted under `key`.
- *
- * @example
- * ```ts
- * import { actionId } from "./mempool.ts";
- * actionId("k1", 0, { kind: "rest", agent: "ada" }).length; // 32
- * ```
- */
-export function actionId(key: string, index: number, action: BlockAction): string {
-  return hashCanonical(["awr-action-id", key, index, action]).slice(0, 32);
-}
 
 interface Included {
   readonly height: number;
@@ -148,7 +136,12 @@ export class Mempool {
   ): Promise<Mempool> {
     const opts: MempoolOptions = { ...defaultMempoolOptions, ...input };
     const path = mempoolLogPath(opts.dataDir);
-    await Deno.mkdir(join(opts.dataDir, "mempool"), { recursive: true });
+    const dir = join(opts.dataDir, "mempool");
+    const existed = await Deno.stat(dir).then(() => true, () => false);
+    await Deno.mkdir(dir, { recursive: true });
+    // A new folder must survive a power cut too; temp files of a compaction a crash cut are stale.
+    if (!existed && opts.durable) await syncDir(opts.dataDir);
+    await removeStaleTemps(dir);
     const bytes = await opts.fs.read(path) ?? new Uint8Array();
     if (bytes.length > opts.maxLogBytes) {
       throw new AwrError(
@@ -180,7 +173,7 @@ export class Mempool {
           { path },
         );
       }
-      await log.rewrite(encodeFrame(encodeCanonical({ type: "base", height: committedHeight })));
+      await log.rewrite(encodeFrame(encodeRecord({ type: "base", height: committedHeight })));
       return pool;
     }
     pool.#replay(records, committedHeight, path);
@@ -245,7 +238,7 @@ export class Mempool {
       after: this.#height,
       action,
     }));
-    const payload = encodeCanonical({ type: "add", entries: entries.map(entryWire) });
+    const payload = encodeRecord({ type: "add", entries });
     if (payload.length > this.#opts.maxFrameBytes) {
       throw new AwrError(
         "MEMPOOL_BATCH_TOO_LARGE",
@@ -288,7 +281,7 @@ export class Mempool {
     this.#height = Math.max(this.#height, height);
     if (count === 0) return;
     this.#trim(height, count);
-    const frame = encodeFrame(encodeCanonical({ type: "done", height, count }));
+    const frame = encodeFrame(encodeRecord({ type: "done", height, count }));
     this.#log.append(frame, false).catch((err) =>
       this.#opts.logger.warn("mempool log: trim not written", { error: errorMessage(err) })
     );
@@ -394,7 +387,7 @@ export class Mempool {
       }
       const head = this.#pending.slice(0, actions.length);
       const same = head.length === actions.length &&
-        actions.every((a, i) => sameBytes(encodeCanonical(a), encodeCanonical(head[i].action)));
+        actions.every((a, i) => sameAction(a, head[i].action));
       if (!same) {
         throw new AwrError(
           "MEMPOOL_LOG_MISMATCH",
@@ -411,41 +404,12 @@ export class Mempool {
     const live = this.#pendingBytes + this.#included.size * 96 + 64;
     if (this.#log.size < this.#opts.compactMinBytes || this.#log.size < 2 * live) return;
     try {
-      const frames: Uint8Array[] = [
-        encodeFrame(encodeCanonical({ type: "base", height: this.#height })),
-      ];
-      const chunk = 1024;
-      const incl = [...this.#included].map(([id, i]) => [id, i.key, i.height, i.index]);
-      for (let i = 0; i < incl.length; i += chunk) {
-        const entries = incl.slice(i, i + chunk);
-        frames.push(encodeFrame(encodeCanonical({ type: "included", entries })));
-      }
-      for (let i = 0; i < this.#pending.length; i += chunk) {
-        const entries = this.#pending.slice(i, i + chunk).map(entryWire);
-        frames.push(encodeFrame(encodeCanonical({ type: "add", entries })));
-      }
-      const total = frames.reduce((n, f) => n + f.length, 0);
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const f of frames) {
-        out.set(f, at);
-        at += f.length;
-      }
+      const out = encodeCompactedLog(this.#height, this.#included, this.#pending);
       await this.#log.rewrite(out);
-      this.#pendingBytes = Math.max(0, total - this.#included.size * 96);
+      this.#pendingBytes = Math.max(0, out.length - this.#included.size * 96);
       this.#compactions++;
     } catch (err) {
       this.#opts.logger.warn("mempool log: compaction failed", { error: errorMessage(err) });
     }
   }
-}
-
-function entryWire(e: LogEntry): unknown[] {
-  return [e.id, e.key, e.after, e.action];
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -10,6 +10,7 @@
 import { AwrError, errorMessage } from "../errors.ts";
 import { readFileIfExists, syncDir, writeFileAtomic } from "../storage/atomic.ts";
 import { hashBytes } from "../storage/hash.ts";
+import { dirname } from "@std/path";
 
 /** Bytes before a frame's payload: length (4) + checksum (16). */
 export const FRAME_HEADER_BYTES = 20;
@@ -51,7 +52,7 @@ export interface LogFs {
 export const denoLogFs: LogFs = {
   read: (path) => readFileIfExists(path),
   async openAppend(path) {
-    const dir = path.slice(0, path.lastIndexOf("/")) || ".";
+    const dir = dirname(path);
     let created = false;
     try {
       await Deno.lstat(path);

@@ -1,5 +1,6 @@
 /**
- * The records inside mempool log frames (canonical CBOR maps with a `type`):
+ * The mempool's data: action ids, what a submission answers, and the records inside
+ * mempool log frames (canonical CBOR maps with a `type`):
  *
  * - `{type: "base", height}` first frame: heights at or below are already trimmed;
  * - `{type: "add", entries: [[id, key, after, action], …]}` one acknowledged batch
@@ -11,6 +12,46 @@
  */
 import type { BlockAction } from "../consensus/types.ts";
 import { AwrError } from "../errors.ts";
+import { encodeCanonical } from "../storage/cbor.ts";
+import { hashCanonical } from "../storage/hash.ts";
+import { encodeFrame } from "./mempool_log.ts";
+
+/** What a submission answers. */
+export interface SubmitResult {
+  /** One id per action, in order. */
+  readonly ids: string[];
+  /** True when the key was seen before and nothing new was queued. */
+  readonly replayed: boolean;
+  /** Actions waiting after this submission. */
+  readonly mempoolSize: number;
+}
+
+/** Options of a submission through the node (`NodeRuntime.submitActions`). */
+export interface SubmitActionsOptions {
+  /** Idempotency key: a retry with the same key never queues twice (1..128 characters). */
+  idempotencyKey?: string | null;
+}
+
+/** Where an action is. */
+export type ActionStatus =
+  | { readonly state: "pending" }
+  | { readonly state: "included"; readonly height: number; readonly index: number };
+
+/** Most characters of an idempotency key. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+
+/**
+ * The id of action `index` of a batch submitted under `key`.
+ *
+ * @example
+ * ```ts
+ * import { actionId } from "./mempool_records.ts";
+ * actionId("k1", 0, { kind: "rest", agent: "ada" }).length; // 32
+ * ```
+ */
+export function actionId(key: string, index: number, action: BlockAction): string {
+  return hashCanonical(["awr-action-id", key, index, action]).slice(0, 32);
+}
 
 /** One acknowledged action in the log. */
 export interface LogEntry {
@@ -103,4 +144,74 @@ export function decodeRecord(value: unknown, path: string, frame: number): LogRe
     default:
       return bad(`unknown type ${JSON.stringify(r.type)}`);
   }
+}
+
+/**
+ * Canonical CBOR payload of `record`.
+ *
+ * @example
+ * ```ts
+ * import { encodeRecord } from "./mempool_records.ts";
+ * encodeRecord({ type: "done", height: 3, count: 1 }).length > 0; // true
+ * ```
+ */
+export function encodeRecord(record: LogRecord): Uint8Array {
+  switch (record.type) {
+    case "add":
+      return encodeCanonical({
+        type: "add",
+        entries: record.entries.map((e) => [e.id, e.key, e.after, e.action]),
+      });
+    case "included":
+      return encodeCanonical({
+        type: "included",
+        entries: record.entries.map((e) => [e.id, e.key, e.height, e.index]),
+      });
+    default:
+      return encodeCanonical(record);
+  }
+}
+
+/** Entries per frame in a compacted log. */
+const COMPACT_CHUNK = 1024;
+
+/**
+ * A whole compacted log: the base frame at `height`, the remembered included ids,
+ * then the waiting actions in order (in frames of at most 1,024 entries).
+ *
+ * @example
+ * ```ts
+ * import { encodeCompactedLog } from "./mempool_records.ts";
+ * encodeCompactedLog(7, new Map(), []).length > 0; // true: just the base frame
+ * ```
+ */
+export function encodeCompactedLog(
+  height: number,
+  included: ReadonlyMap<string, Omit<IncludedEntry, "id">>,
+  pending: readonly LogEntry[],
+): Uint8Array {
+  const frames = [encodeFrame(encodeRecord({ type: "base", height }))];
+  const incl = [...included].map(([id, i]) => ({ id, ...i }));
+  for (let i = 0; i < incl.length; i += COMPACT_CHUNK) {
+    const entries = incl.slice(i, i + COMPACT_CHUNK);
+    frames.push(encodeFrame(encodeRecord({ type: "included", entries })));
+  }
+  for (let i = 0; i < pending.length; i += COMPACT_CHUNK) {
+    const entries = pending.slice(i, i + COMPACT_CHUNK);
+    frames.push(encodeFrame(encodeRecord({ type: "add", entries })));
+  }
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
+}
+
+/** Whether two actions have the same canonical bytes. */
+export function sameAction(a: BlockAction, b: BlockAction): boolean {
+  const x = encodeCanonical(a);
+  const y = encodeCanonical(b);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
 }

@@ -23,7 +23,12 @@ import {
 import { ExecutionFeed } from "./execution_feed.ts";
 import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
-import { type ActionStatus, Mempool, type SubmitResult } from "./mempool.ts";
+import {
+  type ActionStatus,
+  Mempool,
+  type SubmitActionsOptions,
+  type SubmitResult,
+} from "./mempool.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
 import {
   freshNodeState,
@@ -44,12 +49,6 @@ export interface NodeRuntimeDeps {
 }
 
 const RECENT_BLOCKS = 1024;
-
-/** Options of {@link NodeRuntime.submitActions}. */
-export interface SubmitActionsOptions {
-  /** Idempotency key: a retry with the same key never queues twice (1..128 characters). */
-  idempotencyKey?: string | null;
-}
 
 /**
  * A proof-of-stake node with node-internal execution.

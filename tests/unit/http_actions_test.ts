@@ -48,7 +48,11 @@ Deno.test("POST /v1/actions with an Idempotency-Key: a retry answers the same id
     assertEquals(retry.body.ids, ids);
     assertEquals(retry.body.replayed, true);
     assertEquals(api.submitted.length, 2, "the retry queued nothing");
+    const ascii = await post(batch, "caf\u00e9");
+    assertEquals(ascii.status, 400);
 
+    const longest = await post({ actions: [{ kind: "rest", agent: "bob" }] }, "x".repeat(128));
+    assertEquals(longest.status, 202, "a key of exactly 128 characters is accepted");
     const bad = await post(batch, "x".repeat(129));
     assertEquals(bad.status, 400);
     assertEquals(bad.body.code, "HTTP_BAD_IDEMPOTENCY_KEY");
