@@ -9,7 +9,8 @@ import { AwrError, errorMessage } from "../errors.ts";
 import { silentLogger } from "../logger.ts";
 import type { Logger } from "../logger.ts";
 import type { NodeEvents } from "../node/events.ts";
-import type { ActionStatus, SubmitResult } from "../node/mempool.ts";
+import type { SubmitResult } from "../node/mempool.ts";
+import type { ActionReport } from "./action_outcome.ts";
 import { ActionError } from "../world/actions.ts";
 import type { WorldAction } from "../world/actions.ts";
 import {
@@ -53,8 +54,8 @@ export interface LiveApi {
    * known idempotency key answers the original ids with `replayed: true`.
    */
   submitActions(actions: WorldAction[], idempotencyKey: string | null): Promise<SubmitResult>;
-  /** Where action `id` is, or null when the node does not know it (404). */
-  actionStatus(id: string): ActionStatus | null;
+  /** Where action `id` is and what the world made of it; null when unknown (404). */
+  actionStatus(id: string): Promise<ActionReport | null>;
   /** The node's events (feeds `GET /v1/events`). */
   readonly events: NodeEvents;
   /** Rendered by `GET /metrics`. */
@@ -157,9 +158,9 @@ function routes(api: LiveApi, hub: SseHub, logger: Logger): Route[] {
       mempool_size: r.mempoolSize,
     });
   };
-  const actionStatus: Handler = (_req, param) => {
+  const actionStatus: Handler = async (_req, param) => {
     const id = parseActionId(param);
-    const found = api.actionStatus(id);
+    const found = await api.actionStatus(id);
     if (!found) {
       throw new HttpError(404, "ACTION_UNKNOWN", `no action ${id} is pending or remembered`, {
         id,

@@ -19,6 +19,7 @@ import { NodeRuntime } from "../node/runtime.ts";
 import { snapshotToJson } from "../node/snapshot.ts";
 import { CasStore } from "../storage/cas.ts";
 import type { WorldAction } from "../world/actions.ts";
+import { actionReport } from "./action_outcome.ts";
 import { LegacyBridge } from "./bridge.ts";
 import { type HttpServer, type LiveApi, startHttpServer } from "./http.ts";
 import { type DataDirLock, lockDataDir } from "./lock.ts";
@@ -237,7 +238,10 @@ export async function startLiveNode(
       },
       submitActions: (actions: WorldAction[], idempotencyKey: string | null) =>
         node.submitActions(actions, { idempotencyKey }),
-      actionStatus: (id: string) => node.actionStatus(id),
+      actionStatus: async (id: string) => {
+        const s = node.actionStatus(id);
+        return s ? await actionReport(s, options.dataDir, cas) : null;
+      },
       events: node.events,
       metrics,
       token,

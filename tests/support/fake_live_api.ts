@@ -17,7 +17,8 @@ import type { NodeEventMap } from "../../src/node/events.ts";
 import { snapshotToJson } from "../../src/node/snapshot.ts";
 import { HASH_NAME, hashCanonical } from "../../src/storage/hash.ts";
 import { AwrError } from "../../src/errors.ts";
-import { actionId, type ActionStatus, type SubmitResult } from "../../src/node/mempool.ts";
+import { actionId, type SubmitResult } from "../../src/node/mempool.ts";
+import type { ActionReport } from "../../src/live/action_outcome.ts";
 import type { WorldAction } from "../../src/world/actions.ts";
 import { World } from "../../src/world/world.ts";
 import { worldSummary } from "../../src/world/summary.ts";
@@ -99,6 +100,7 @@ export class FakeLiveApi implements LiveApi {
   readonly #keys = new Map<string, string[]>();
   readonly #included = new Map<string, { height: number; index: number }>();
   #keyCounter = 0;
+  readonly #rejections = new Map<string, string>();
   #slot = 0;
   #ticks = 0;
   readonly #detachMetrics: () => void;
@@ -165,7 +167,10 @@ export class FakeLiveApi implements LiveApi {
     const height = this.records.length + 1;
     const block = this.blocks[height - 1];
     if (!block) throw new Error(`fake node has no committed block at height ${height}`);
-    this.#world.step({ height, nodeBlockHash: block.hash, actions: block.actions });
+    const step = this.#world.step({ height, nodeBlockHash: block.hash, actions: block.actions });
+    for (const e of step.events) {
+      if (e.kind === "rejected") this.#rejections.set(`${height}:${e.action_index}`, e.reason);
+    }
     const summary = worldSummary(this.#world);
     const root = hashCanonical(["fake-state", height, block.hash, summary.journalLen]);
     const prev = this.records.at(-1)?.execution_block_hash ?? GENESIS_EXECUTION_PARENT;
@@ -291,10 +296,17 @@ export class FakeLiveApi implements LiveApi {
     }
   }
 
-  actionStatus(id: string): ActionStatus | null {
-    if (this.#mempoolIds.includes(id)) return { state: "pending" };
+  actionStatus(id: string): Promise<ActionReport | null> {
+    if (this.#mempoolIds.includes(id)) return Promise.resolve({ state: "pending" });
     const inc = this.#included.get(id);
-    return inc ? { state: "included", ...inc } : null;
+    if (!inc) return Promise.resolve(null);
+    // The fake world's journal: was there a `rejected` event at this block index?
+    const rejected = this.#rejections.get(`${inc.height}:${inc.index}`);
+    return Promise.resolve(
+      rejected
+        ? { state: "rejected", ...inc, reason: rejected }
+        : { state: "included", ...inc, executed: this.executionHeight >= inc.height },
+    );
   }
 
   #queue(actions: WorldAction[], key: string): string[] {

@@ -61,7 +61,19 @@ Deno.test("POST /v1/actions with an Idempotency-Key: a retry answers the same id
     assertEquals(pending, { status: 200, body: { id: ids[1], state: "pending" } });
     api.advance();
     const included = await call(`${server.url}v1/actions/${ids[1]}`);
-    assertEquals(included.body, { id: ids[1], state: "included", height: 1, index: 1 });
+    assertEquals(included.body, {
+      id: ids[1],
+      state: "included",
+      height: 1,
+      index: 1,
+      executed: true,
+    });
+    // The world's verdict: resting an agent that does not exist is rejected.
+    const ghost = await post({ actions: [{ kind: "rest", agent: "ghost" }] });
+    api.advance();
+    const rejected = await call(`${server.url}v1/actions/${(ghost.body.ids as string[])[0]}`);
+    assertEquals(rejected.body.state, "rejected");
+    assertEquals(rejected.body.reason, "unknown_agent");
     const unknown = await call(`${server.url}v1/actions/${"0".repeat(32)}`);
     assertEquals(unknown.status, 404);
     assertEquals(unknown.body.code, "ACTION_UNKNOWN");
@@ -150,6 +162,22 @@ Deno.test("live node: an acknowledged action is included exactly once, and its s
     }
     assertEquals(copies, 1);
     assertStringIncludes(JSON.stringify(await live.status()), '"mempool_size":0');
+    // The world's verdict, read from the execution record's journal segment.
+    const ghost = await call(`${url}v1/actions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${live.token}` },
+      body: JSON.stringify({ kind: "rest", agent: "ghost" }),
+    });
+    const ghostId = (ghost.body.ids as string[])[0];
+    let verdict: Json = {};
+    const judged = await waitForAsync(async () => {
+      verdict = (await call(`${url}v1/actions/${ghostId}`)).body;
+      return verdict.state === "rejected";
+    }, 10_000);
+    assert(judged, `never rejected: ${JSON.stringify(verdict)}`);
+    assertEquals(verdict.reason, "unknown_agent");
+    const ada = await call(`${url}v1/actions/${id}`);
+    assertEquals(ada.body.executed, true);
   } finally {
     await live.stop();
     await Deno.remove(dataDir, { recursive: true });
