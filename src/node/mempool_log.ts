@@ -181,7 +181,10 @@ export class GroupCommitLog {
     return this.#size;
   }
 
-  /** Runs after each flushed group, with no write in progress (compaction hooks in here). */
+  /**
+   * Runs after a flushed group when nothing else is queued, with no write in progress
+   * (compaction hooks in here; appends made meanwhile wait and go after it).
+   */
   set afterFlush(fn: () => Promise<void>) {
     this.#afterFlush = fn;
   }
@@ -266,7 +269,9 @@ export class GroupCommitLog {
       this.#size += total;
       for (const p of group) p.onWritten?.();
       for (const p of group) p.resolve();
-      await this.#afterFlush().catch(() => {});
+      // Only with nothing queued: a compaction snapshots memory, which already reflects
+      // queued frames (a trim), and those frames must not be applied on top of it again.
+      if (this.#queue.length === 0) await this.#afterFlush().catch(() => {});
     }
   }
 }

@@ -277,6 +277,31 @@ Deno.test("compaction keeps the log bounded and loses nothing", async () => {
   });
 });
 
+Deno.test("compaction never runs with a trim still queued (no trim is applied twice)", async () => {
+  await withPool(async (open, fs) => {
+    // Compact at every chance.
+    const opts = { compactMinBytes: 1, maxRememberedIds: 1 };
+    const pool = await open(opts);
+    const many = Array.from({ length: 40 }, (_, i) => rest(`x${i}`));
+    await pool.submit([...many, rest("c")], "k1");
+    fs.hold();
+    const started = fs.syncStarted();
+    const d = pool.submit([rest("d")], "k2");
+    await started;
+    // The trim is queued behind the batch whose fsync is running.
+    pool.committed(1, 40);
+    fs.release();
+    await d;
+    await pool.submit([rest("e")], "k3");
+    assert(pool.compactions > 0);
+    assertEquals(pool.peek(10), [rest("c"), rest("d"), rest("e")]);
+    await pool.close();
+    const again = await open(opts, 1);
+    assertEquals(again.peek(10), [rest("c"), rest("d"), rest("e")]);
+    await again.close();
+  });
+});
+
 Deno.test("a log ahead of the node's committed height is refused", async () => {
   await withPool(async (open) => {
     const a = await open({}, 0);
