@@ -152,7 +152,7 @@ export class Mempool {
     }
     const { payloads, validBytes } = decodeFrames(bytes, opts.maxFrameBytes);
     const records = payloads.map((p, i) => decodeRecord(decodeCbor(p), path, i));
-    const fresh = records.length === 0 || records[0].type !== "base";
+    const fresh = records.length === 0;
     if (validBytes < bytes.length) {
       opts.logger.warn("mempool log: cut a torn tail", {
         path,
@@ -161,23 +161,28 @@ export class Mempool {
       });
       await opts.fs.truncate(path, validBytes);
     }
+    if (records.length > 0 && records[0].type !== "base") {
+      throw new AwrError(
+        "MEMPOOL_LOG_MISMATCH",
+        `mempool log ${path} does not start with a base frame`,
+        { path },
+      );
+    }
     const file = await opts.fs.openAppend(path);
     const log = new GroupCommitLog(opts.fs, path, file, validBytes, opts.durable);
     const pool = new Mempool(opts, log, committedHeight);
     if (fresh) {
-      // A new log (or one from before the base frame): nothing committed so far is ours.
-      if (records.length > 0 || validBytes > 0) {
-        throw new AwrError(
-          "MEMPOOL_LOG_MISMATCH",
-          `mempool log ${path} does not start with a base frame`,
-          { path },
-        );
-      }
+      // A new log: nothing committed so far is ours.
       await log.rewrite(encodeFrame(encodeRecord({ type: "base", height: committedHeight })));
       return pool;
     }
-    pool.#replay(records, committedHeight, path);
-    await pool.#reconcile(committedHeight, blockActions, path);
+    try {
+      pool.#replay(records, committedHeight, path);
+      await pool.#reconcile(committedHeight, blockActions, path);
+    } catch (err) {
+      await log.close();
+      throw err;
+    }
     return pool;
   }
 
