@@ -263,7 +263,9 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
     : null;
   if (mapped !== null && err instanceof AwrError) {
     if (mapped >= 500) logger.warn("write refused", { path, code: err.code, error: err.message });
-    return jsonResponse(mapped, { error: err.message, code: err.code });
+    // A refusal the client can retry later: say when (the node resumes by itself).
+    const headers: Record<string, string> = mapped === 503 ? { "retry-after": "1" } : {};
+    return jsonResponse(mapped, { ...err.context, error: err.message, code: err.code }, headers);
   }
   if (err instanceof HttpError || err instanceof ActionError) {
     const status = err instanceof HttpError ? err.status : 400;

@@ -9,9 +9,16 @@ import { waitForAsync } from "../support/hooks.ts";
 
 type Json = Record<string, unknown>;
 
-async function call(url: string, init?: RequestInit): Promise<{ status: number; body: Json }> {
+async function call(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: Json; retryAfter?: string }> {
   const res = await fetch(url, init);
-  return { status: res.status, body: JSON.parse(await res.text()) };
+  const body = JSON.parse(await res.text());
+  const retryAfter = res.headers.get("retry-after");
+  return retryAfter === null
+    ? { status: res.status, body }
+    : { status: res.status, body, retryAfter };
 }
 
 /** A fake node that refuses every write with `code`. */
@@ -108,6 +115,7 @@ Deno.test("node refusals map to statuses with the code in the body (NODE_HALTED 
       });
       assertEquals(res.status, status, code);
       if (status !== 500) assertEquals(res.body.code, code);
+      assertEquals(res.retryAfter, status === 503 ? "1" : undefined, `Retry-After of ${code}`);
     } finally {
       await server.shutdown();
       api.close();
