@@ -12,6 +12,8 @@ import { nodeDir, nodeStatePath, readNodeState } from "../../src/node/state_file
 const MOD = fromFileUrl(new URL("../../mod.ts", import.meta.url));
 const BATCH = 50;
 const CONCURRENT = 5;
+/** No request may hang the test. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 interface Live {
   readonly child: Deno.ChildProcess;
@@ -91,6 +93,7 @@ async function post(
       ...(key ? { "idempotency-key": key } : {}),
     },
     body: JSON.stringify({ actions }),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   return { status: res.status, body: await res.json() };
 }
@@ -128,7 +131,10 @@ async function postMany(
 async function waitMempoolEmpty(live: Live): Promise<void> {
   const until = Date.now() + 60_000;
   for (;;) {
-    const s = await (await fetch(`${live.base}/v1/status`)).json();
+    const res = await fetch(`${live.base}/v1/status`, {
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const s = await res.json();
     if (s.mempool_size === 0) return;
     if (Date.now() > until) throw new Error(`mempool still holds ${s.mempool_size} after 60 s`);
     await new Promise((r) => setTimeout(r, 50));
