@@ -359,7 +359,7 @@ export class Mempool {
     this.#forgotten = null;
     this.#keys.clear();
     const add = (key: string, id: string) => {
-      if (forgotten.has(key)) return;
+      if (key === "" || forgotten.has(key)) return;
       const k = this.#keys.get(key) ?? { ids: [], durable: Promise.resolve() };
       k.ids.push(id);
       this.#keys.set(key, k);
@@ -409,7 +409,11 @@ export class Mempool {
     const live = this.#pendingBytes + this.#included.size * 96 + 64;
     if (this.#log.size < this.#opts.compactMinBytes || this.#log.size < 2 * live) return;
     try {
-      const out = encodeCompactedLog(this.#height, this.#included, this.#pending);
+      // A forgotten key is written as "": its remaining ids must not revive it partially.
+      const included = new Map(
+        [...this.#included].map(([id, i]) => [id, this.#keys.has(i.key) ? i : { ...i, key: "" }]),
+      );
+      const out = encodeCompactedLog(this.#height, included, this.#pending);
       await this.#log.rewrite(out);
       this.#pendingBytes = Math.max(0, out.length - this.#included.size * 96);
       this.#compactions++;

@@ -253,6 +253,25 @@ Deno.test("the remembered-id index is bounded: the oldest ids and their keys are
   });
 });
 
+Deno.test("a key forgotten with part of its batch stays forgotten across a compaction", async () => {
+  await withPool(async (open) => {
+    const opts = { compactMinBytes: 1, maxRememberedIds: 2 };
+    const pool = await open(opts);
+    const batch = ["a", "b", "c"].map((x) => rest(x.repeat(400)));
+    await pool.submit(batch, "K");
+    pool.committed(1, 3);
+    await pool.submit([rest("flush")], "F");
+    // Queued behind the compaction that F's flush started.
+    await pool.submit([rest("after")], "G");
+    assert(pool.compactions > 0);
+    await pool.close();
+    const again = await open(opts, 1);
+    // Ids of b and c are remembered, but the key went with a's id: K is new again, not a conflict.
+    assertEquals((await again.submit(batch, "K")).replayed, false);
+    await again.close();
+  });
+});
+
 Deno.test("compaction keeps the log bounded and loses nothing", async () => {
   await withPool(async (open, fs, path) => {
     const opts = { compactMinBytes: 4096, maxRememberedIds: 8 };
