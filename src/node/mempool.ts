@@ -18,11 +18,11 @@
  */
 import type { BlockAction } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
-import { type Logger, silentLogger } from "../logger.ts";
 import { removeStaleTemps, syncDir } from "../storage/atomic.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { join } from "@std/path";
-import { decodeFrames, denoLogFs, encodeFrame, GroupCommitLog, type LogFs } from "./mempool_log.ts";
+import { decodeFrames, encodeFrame, GroupCommitLog } from "./mempool_log.ts";
+import { defaultMempoolOptions, mempoolLogPath, type MempoolOptions } from "./mempool_options.ts";
 import {
   actionId,
   type ActionStatus,
@@ -36,6 +36,7 @@ import {
   type SubmitResult,
 } from "./mempool_records.ts";
 
+export { defaultMempoolOptions, mempoolLogPath, type MempoolOptions } from "./mempool_options.ts";
 export {
   actionId,
   type ActionStatus,
@@ -44,38 +45,6 @@ export {
   type SubmitResult,
 } from "./mempool_records.ts";
 
-/** Options of {@link Mempool.open}. */
-export interface MempoolOptions {
-  /** The data dir; the log is `<dataDir>/mempool/actions.log`. */
-  dataDir: string;
-  /** Most actions waiting (acknowledged, not yet committed). */
-  maxSize: number;
-  /** Most included action ids (and their keys) remembered for status and retries. */
-  maxRememberedIds: number;
-  /** fsync appends (false only in logic tests). */
-  durable: boolean;
-  /** The log is compacted once it is larger than this and mostly dead. */
-  compactMinBytes: number;
-  /** Largest frame (one batch); bigger batches are refused, bigger frames are corruption. */
-  maxFrameBytes: number;
-  /** Largest log file read at start. */
-  maxLogBytes: number;
-  fs: LogFs;
-  logger: Logger;
-}
-
-/** Defaults of {@link MempoolOptions} (besides `dataDir`). */
-export const defaultMempoolOptions: Omit<MempoolOptions, "dataDir"> = {
-  maxSize: 10_000,
-  maxRememberedIds: 100_000,
-  durable: true,
-  compactMinBytes: 1 << 20,
-  maxFrameBytes: 8 << 20,
-  maxLogBytes: 512 << 20,
-  fs: denoLogFs,
-  logger: silentLogger,
-};
-
 /** Rough log bytes of one replayed entry (a compaction heuristic only). */
 const ENTRY_BYTES_GUESS = 128;
 
@@ -83,11 +52,6 @@ interface Included {
   readonly height: number;
   readonly index: number;
   readonly key: string;
-}
-
-/** The path of the mempool log in `dataDir`. */
-export function mempoolLogPath(dataDir: string): string {
-  return join(dataDir, "mempool", "actions.log");
 }
 
 /**
