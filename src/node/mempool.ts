@@ -21,6 +21,9 @@ import { AwrError, errorMessage } from "../errors.ts";
 import { removeStaleTemps, syncDir } from "../storage/atomic.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { join } from "@std/path";
+import type { Logger } from "../logger.ts";
+import type { BlockStore } from "./block_store.ts";
+import type { NodeConfig } from "./config.ts";
 import { decodeFrames, encodeFrame, GroupCommitLog } from "./mempool_log.ts";
 import { defaultMempoolOptions, mempoolLogPath, type MempoolOptions } from "./mempool_options.ts";
 import {
@@ -385,4 +388,33 @@ export class Mempool {
       this.#opts.logger.warn("mempool log: compaction failed", { error: errorMessage(err) });
     }
   }
+}
+
+/**
+ * Opens the mempool of a node: bounds from the node's options, committed blocks from
+ * its block store.
+ *
+ * @example
+ * ```ts ignore
+ * import { openNodeMempool } from "./mempool.ts";
+ * const pool = await openNodeMempool(config, state.committedHeight, blocks, logger);
+ * ```
+ */
+export function openNodeMempool(
+  config: NodeConfig,
+  committedHeight: number,
+  blocks: BlockStore,
+  logger: Logger,
+): Promise<Mempool> {
+  return Mempool.open(
+    {
+      dataDir: config.dataDir,
+      maxSize: config.maxMempoolSize,
+      maxRememberedIds: config.maxRememberedActionIds,
+      durable: config.durable,
+      logger,
+    },
+    committedHeight,
+    async (h) => (await blocks.getBlock(h))?.actions ?? null,
+  );
 }

@@ -23,12 +23,8 @@ import {
 import { ExecutionFeed } from "./execution_feed.ts";
 import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
-import {
-  type ActionStatus,
-  Mempool,
-  type SubmitActionsOptions,
-  type SubmitResult,
-} from "./mempool.ts";
+import type { ActionStatus, Mempool, SubmitActionsOptions, SubmitResult } from "./mempool.ts";
+import { openNodeMempool } from "./mempool.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
 import {
   freshNodeState,
@@ -170,18 +166,12 @@ export class NodeRuntime {
       }
       if (this.#stateDirty) await this.#persist();
     }
-    // The durable mempool: acknowledged actions from before a crash are proposed again,
-    // except those the committed blocks already carry.
-    this.#mempool = await Mempool.open(
-      {
-        dataDir: this.#config.dataDir,
-        maxSize: this.#config.maxMempoolSize,
-        maxRememberedIds: this.#config.maxRememberedActionIds,
-        durable: this.#config.durable,
-        logger: this.#log,
-      },
+    // Acknowledged actions from before a crash are proposed again, unless a block has them.
+    this.#mempool = await openNodeMempool(
+      this.#config,
       this.#state.committedHeight,
-      async (h) => (await this.#blocks.getBlock(h))?.actions ?? null,
+      this.#blocks,
+      this.#log,
     );
     this.#running = true;
     this.#nextTickAt = performance.now();
