@@ -41,6 +41,7 @@ interface LiveFlags {
   statusEvery: string;
   maxExecutionLag: string;
   driverAllow: string[];
+  maxMempool: string;
 }
 
 /** Registers `awr live`. */
@@ -89,6 +90,11 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
       "most heights execution may trail consensus by; beyond it proposals pause",
       String(d.maxExecutionLag),
     )
+    .option(
+      "--max-mempool <n>",
+      "most acknowledged actions waiting for a block; a batch beyond is refused whole (503)",
+      String(d.maxMempoolSize),
+    )
     .action(async (flags: LiveFlags) => {
       if (flags.execution !== "node" && flags.execution !== "bridge") {
         throw new CliError(`--execution must be node or bridge, got "${flags.execution}"`, 2);
@@ -111,6 +117,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         statusEveryMs: parseIntFlag("--status-every", flags.statusEvery, 0),
         maxExecutionLag: parseIntFlag("--max-execution-lag", flags.maxExecutionLag, 1),
         driverAllow: parseDriverAllowFlag(flags.driverAllow),
+        maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
       };
       const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
       const live = await startLiveNode(options, { logger, print: io.out });

@@ -9,13 +9,17 @@ import { AwrError, errorMessage } from "../errors.ts";
 import { silentLogger } from "../logger.ts";
 import type { Logger } from "../logger.ts";
 import type { NodeEvents } from "../node/events.ts";
+import type { SubmitResult } from "../node/mempool.ts";
+import type { ActionReport } from "./action_outcome.ts";
 import { ActionError } from "../world/actions.ts";
 import type { WorldAction } from "../world/actions.ts";
 import {
   HttpError,
   MAX_ACTIONS_BODY_BYTES,
+  parseActionId,
   parseActionsBody,
   parseHeightParam,
+  parseIdempotencyKey,
   quoted,
   readBodyText,
   requireBearerToken,
@@ -32,9 +36,9 @@ import { viewerPageCsp, viewerPageHtml } from "./viewer_page.ts";
  * optionally with extra top-level fields the page shows when present
  * (`mempool_size`, `execution_mode`). `world()` is the world summary with
  * snake_case keys (`clock`, `agent_count`, `chunk_count`, `journal_len`,
- * `energy_total`, `resource_totals`). `submitAction` may throw an {@link AwrError}
- * to refuse an action (`MEMPOOL_FULL`, or `NODE_HALTED` while a failed write halts the
- * node): the client gets 503 with that code.
+ * `energy_total`, `resource_totals`). `submitActions` may throw an {@link AwrError}
+ * to refuse a batch: `MEMPOOL_FULL`, `NODE_HALTED`, `NODE_NOT_RUNNING` and
+ * `MEMPOOL_IO` are answered 503, `IDEMPOTENCY_KEY_REUSED` 409 (see {@link statusOfCode}).
  */
 export interface LiveApi {
   /** JSON for `GET /v1/status`. */
@@ -45,8 +49,13 @@ export interface LiveApi {
   record(height: number): Promise<unknown | null>;
   /** World summary for `GET /v1/world` and the page. */
   world(): Promise<Record<string, unknown>>;
-  /** Queues a checked action for the next proposal. */
-  submitAction(action: WorldAction): { mempoolSize: number };
+  /**
+   * Queues checked actions (all or nothing) and resolves once they are durable; a
+   * known idempotency key answers the original ids with `replayed: true`.
+   */
+  submitActions(actions: WorldAction[], idempotencyKey: string | null): Promise<SubmitResult>;
+  /** Where action `id` is and what the world made of it; null when unknown (404). */
+  actionStatus(id: string): Promise<ActionReport | null>;
   /** The node's events (feeds `GET /v1/events`). */
   readonly events: NodeEvents;
   /** Rendered by `GET /metrics`. */
@@ -137,20 +146,27 @@ function routes(api: LiveApi, hub: SseHub, logger: Logger): Route[] {
   };
   const submit: Handler = async (req) => {
     requireBearerToken(req, api.token);
+    const key = parseIdempotencyKey(req);
     const actions = parseActionsBody(await readBodyText(req, MAX_ACTIONS_BODY_BYTES));
-    let accepted = 0;
-    let mempoolSize = 0;
-    for (const action of actions) {
-      try {
-        mempoolSize = api.submitAction(action).mempoolSize;
-      } catch (err) {
-        if (!(err instanceof AwrError)) throw err;
-        throw new HttpError(503, err.code, err.message, { accepted });
-      }
-      accepted++;
+    // Answered only after the mempool log is fsynced: a 2xx is durable.
+    const r = await api.submitActions(actions, key);
+    logger.debug("actions accepted", { accepted: r.ids.length, replayed: r.replayed });
+    return jsonResponse(r.replayed ? 200 : 202, {
+      accepted: r.ids.length,
+      ids: r.ids,
+      replayed: r.replayed,
+      mempool_size: r.mempoolSize,
+    });
+  };
+  const actionStatus: Handler = async (_req, param) => {
+    const id = parseActionId(param);
+    const found = await api.actionStatus(id);
+    if (!found) {
+      throw new HttpError(404, "ACTION_UNKNOWN", `no action ${id} is pending or remembered`, {
+        id,
+      });
     }
-    logger.debug("actions accepted", { accepted, mempool_size: mempoolSize });
-    return jsonResponse(202, { accepted, mempool_size: mempoolSize });
+    return jsonResponse(200, { id, ...found });
   };
   return [
     {
@@ -201,6 +217,7 @@ function routes(api: LiveApi, hub: SseHub, logger: Logger): Route[] {
       },
     },
     { name: "actions", path: "/v1/actions", methods: { POST: submit } },
+    { name: "action", path: /^\/v1\/actions\/([^/]*)$/, methods: { GET: actionStatus } },
   ];
 }
 
@@ -216,7 +233,40 @@ function match(table: Route[], path: string): { route: Route; param: string } | 
   return null;
 }
 
+/** Codes of {@link AwrError}s a handler may let through, and their HTTP status. */
+const STATUS_OF_CODE: Readonly<Record<string, number>> = {
+  NODE_HALTED: 503,
+  NODE_NOT_RUNNING: 503,
+  MEMPOOL_FULL: 503,
+  MEMPOOL_IO: 503,
+  IDEMPOTENCY_KEY_REUSED: 409,
+  MEMPOOL_BATCH_TOO_LARGE: 413,
+  MEMPOOL_BAD_KEY: 400,
+};
+
+/**
+ * HTTP status of an error the node raised, or null when it is not a client-facing code.
+ *
+ * @example
+ * ```ts
+ * import { statusOfCode } from "./http.ts";
+ * statusOfCode("MEMPOOL_FULL"); // 503
+ * ```
+ */
+export function statusOfCode(code: string): number | null {
+  return Object.hasOwn(STATUS_OF_CODE, code) ? STATUS_OF_CODE[code] : null;
+}
+
 function errorResponse(err: unknown, logger: Logger, path: string): Response {
+  const mapped = err instanceof AwrError && !(err instanceof HttpError)
+    ? statusOfCode(err.code)
+    : null;
+  if (mapped !== null && err instanceof AwrError) {
+    if (mapped >= 500) logger.warn("write refused", { path, code: err.code, error: err.message });
+    // A refusal the client can retry later: say when (the node resumes by itself).
+    const headers: Record<string, string> = mapped === 503 ? { "retry-after": "1" } : {};
+    return jsonResponse(mapped, { ...err.context, error: err.message, code: err.code }, headers);
+  }
   if (err instanceof HttpError || err instanceof ActionError) {
     const status = err instanceof HttpError ? err.status : 400;
     const headers: Record<string, string> = status === 401

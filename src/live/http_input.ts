@@ -5,6 +5,7 @@
  * @module
  */
 import { AwrError, errorMessage } from "../errors.ts";
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from "../node/mempool.ts";
 import { ActionError, parseAction } from "../world/actions.ts";
 import type { WorldAction } from "../world/actions.ts";
 
@@ -12,6 +13,49 @@ import type { WorldAction } from "../world/actions.ts";
 export const MAX_ACTIONS_BODY_BYTES = 64 * 1024;
 /** Most actions one `POST /v1/actions` may carry. */
 export const MAX_ACTIONS_PER_REQUEST = 256;
+
+/**
+ * The request's `Idempotency-Key` header, or null without one. Refuses (400) a key
+ * that is empty, longer than {@link MAX_IDEMPOTENCY_KEY_LENGTH} or not visible ASCII.
+ *
+ * @example
+ * ```ts
+ * import { parseIdempotencyKey } from "./http_input.ts";
+ * parseIdempotencyKey(new Request("http://x/", { headers: { "idempotency-key": "k-1" } })); // "k-1"
+ * ```
+ */
+export function parseIdempotencyKey(req: Request): string | null {
+  const key = req.headers.get("idempotency-key");
+  if (key === null) return null;
+  if (!/^[\x21-\x7e]+$/.test(key) || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new HttpError(
+      400,
+      "HTTP_BAD_IDEMPOTENCY_KEY",
+      `Idempotency-Key must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`,
+    );
+  }
+  return key;
+}
+
+/**
+ * Checks an `:id` path segment of `GET /v1/actions/:id`: 32 lowercase hex digits.
+ *
+ * @example
+ * ```ts
+ * import { parseActionId } from "./http_input.ts";
+ * parseActionId("0123456789abcdef0123456789abcdef"); // the same id; "xyz" throws (400)
+ * ```
+ */
+export function parseActionId(text: string): string {
+  if (!/^[0-9a-f]{32}$/.test(text)) {
+    throw new HttpError(
+      400,
+      "HTTP_BAD_ACTION_ID",
+      `action id must be 32 lowercase hex digits, got ${quoted(text)}`,
+    );
+  }
+  return text;
+}
 
 /** A request the server refuses, with its HTTP status. */
 export class HttpError extends AwrError {

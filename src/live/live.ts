@@ -20,6 +20,7 @@ import { NodeRuntime } from "../node/runtime.ts";
 import { snapshotToJson } from "../node/snapshot.ts";
 import { CasStore } from "../storage/cas.ts";
 import type { WorldAction } from "../world/actions.ts";
+import { actionReport } from "./action_outcome.ts";
 import { LegacyBridge } from "./bridge.ts";
 import { type HttpServer, type LiveApi, startHttpServer } from "./http.ts";
 import { type DataDirLock, lockDataDir } from "./lock.ts";
@@ -53,6 +54,8 @@ export interface LiveOptions {
   maxExecutionLag: number;
   /** Permissions the driver's Worker gets beyond its sandbox (`--driver-allow`); default none. */
   driverAllow: DriverGrants;
+  /** Most acknowledged actions waiting for a block (the durable mempool's bound). */
+  maxMempoolSize: number;
 }
 
 /** The embedded defaults: `awr live` with no flags. */
@@ -71,6 +74,7 @@ export const defaultLiveOptions: LiveOptions = {
   heightTimeoutMs: 30_000,
   maxExecutionLag: 64,
   driverAllow: {},
+  maxMempoolSize: 10_000,
 };
 
 /** What the live node prints and logs through. */
@@ -148,6 +152,7 @@ export async function startLiveNode(
       tickIntervalMs: options.tickMs,
       validators: options.validators ?? undefined,
       maxExecutionLag: options.maxExecutionLag,
+      maxMempoolSize: options.maxMempoolSize,
     }, {
       executionHook: options.execution === "node" ? hook : undefined,
       logger: log,
@@ -254,7 +259,12 @@ export async function startLiveNode(
         }
         return worldCache.summary;
       },
-      submitAction: (action: WorldAction) => ({ mempoolSize: node.submitActions([action]) }),
+      submitActions: (actions: WorldAction[], idempotencyKey: string | null) =>
+        node.submitActions(actions, { idempotencyKey }),
+      actionStatus: async (id: string) => {
+        const s = node.actionStatus(id);
+        return s ? await actionReport(s, options.dataDir, cas) : null;
+      },
       events: node.events,
       metrics,
       token,

@@ -31,6 +31,8 @@ export interface NodeConfig {
   readonly maxActionsPerBlock: number;
   /** Most actions waiting in the mempool; submissions beyond it are refused. */
   readonly maxMempoolSize: number;
+  /** Most included action ids (with their idempotency keys) remembered for status and retries. */
+  readonly maxRememberedActionIds: number;
   /** fsync every write (default true). Only logic tests turn it off. */
   readonly durable: boolean;
   /** How long `stop()` waits for execution to catch up before persisting. */
@@ -62,6 +64,7 @@ export const defaultNodeOptions: Omit<NodeConfig, "nodeId" | "worldId" | "dataDi
     supermajorityDenominator: 3,
     maxActionsPerBlock: 256,
     maxMempoolSize: 10_000,
+    maxRememberedActionIds: 100_000,
     durable: true,
     stopDrainTimeoutMs: 5_000,
     maxExecutionLag: 64,
@@ -119,6 +122,7 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
   if (cfg.haltRetryMaxMs < cfg.haltRetryBaseMs) {
     bad("halt_retry_max_ms", `must be >= halt_retry_base_ms (${cfg.haltRetryBaseMs})`);
   }
+  positiveInt("max_remembered_action_ids", cfg.maxRememberedActionIds);
   if (cfg.validators.length === 0) bad("validators", "at least one validator is required");
   if (cfg.localValidators) {
     const ids = new Set(cfg.validators.map((v) => v.id));

@@ -27,6 +27,8 @@ import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.t
 import { NodeEvents } from "./events.ts";
 import { type HaltInfo, realRetryTimer, type RetryTimer, WriteRetry } from "./halt.ts";
 import { LagLimit } from "./lag_limit.ts";
+import type { ActionStatus, Mempool, SubmitActionsOptions, SubmitResult } from "./mempool.ts";
+import { openNodeMempool } from "./mempool.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
 import {
@@ -83,7 +85,7 @@ export class NodeRuntime {
   #engine!: ConsensusEngine;
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
-  #mempool: BlockAction[] = [];
+  #mempool: Mempool | null = null;
   readonly #loop: TickLoop;
   #stopping = false;
   readonly #writer: CommitWriter;
@@ -110,6 +112,8 @@ export class NodeRuntime {
     const real = nodeWriters(this.#blocks, this.#statePath, this.#config.durable);
     this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {
       this.#remember(block);
+      // Trim only once the commit is on disk (a crash before is repaired at start).
+      this.#mempool?.committed(block.header.height, block.actions.length);
       this.events.emit("commit", { block });
     });
     this.#retry = new WriteRetry({
@@ -213,6 +217,13 @@ export class NodeRuntime {
       }
       if (this.#writer.dirty) await this.#persist();
     }
+    // Acknowledged actions from before a crash are proposed again, unless a block has them.
+    this.#mempool = await openNodeMempool(
+      this.#config,
+      this.#state.committedHeight,
+      this.#blocks,
+      this.#log,
+    );
     this.#loop.start();
   }
 
@@ -245,29 +256,40 @@ export class NodeRuntime {
         });
       }
     }
+    await this.#mempool?.close();
+    this.#mempool = null;
     await this.#hook?.close?.();
   }
 
   /**
-   * Queues world actions for the next proposals; returns the mempool size. Throws
-   * `MEMPOOL_FULL` (all or nothing) beyond `maxMempoolSize`.
+   * The one entry point for world actions: queues them for the next proposals and
+   * resolves once they are fsynced in the mempool log (so an acknowledgement is
+   * durable). A batch is all or nothing. Throws {@link AwrError} `MEMPOOL_FULL` when
+   * it does not fit, `IDEMPOTENCY_KEY_REUSED`, `MEMPOOL_IO`, or `NODE_NOT_RUNNING`
+   * before `start()` / after `stop()`.
    */
-  submitActions(actions: readonly BlockAction[]): number {
+  async submitActions(
+    actions: readonly BlockAction[],
+    options: SubmitActionsOptions = {},
+  ): Promise<SubmitResult> {
     this.#retry.refuseWrites();
-    if (this.#mempool.length + actions.length > this.#config.maxMempoolSize) {
+    if (!this.#mempool) {
       throw new AwrError(
-        "MEMPOOL_FULL",
-        `mempool is full (${this.#mempool.length} of ${this.#config.maxMempoolSize} actions waiting); retry later`,
-        { size: this.#mempool.length, limit: this.#config.maxMempoolSize },
+        "NODE_NOT_RUNNING",
+        "the node is not running: start it before submitting actions",
       );
     }
-    this.#mempool.push(...actions);
-    return this.#mempool.length;
+    return await this.#mempool.submit(actions, options.idempotencyKey ?? null);
+  }
+
+  /** Where action `id` is (`pending` / `included`), or null when unknown or forgotten. */
+  actionStatus(id: string): ActionStatus | null {
+    return this.#mempool?.status(id) ?? null;
   }
 
   /** Actions waiting for a proposal. */
   get mempoolSize(): number {
-    return this.#mempool.length;
+    return this.#mempool?.size ?? 0;
   }
 
   /** The node's current view of itself. */
@@ -397,14 +419,14 @@ export class NodeRuntime {
     s.epoch = this.#engine.epochOf(slot);
     let committed = false;
     if (this.#config.role === "sequencer" && this.#lagAllows()) {
-      const actions = this.#mempool.slice(0, this.#config.maxActionsPerBlock);
+      const actions = this.#mempool?.peek(this.#config.maxActionsPerBlock) ?? [];
       const result = this.#engine.commitLocally(slot, now, actions, this.#localValidators);
       if (result) {
-        this.#mempool.splice(0, actions.length);
         const { block: b, attestations } = result;
         const block: CommittedBlock = { ...b, attestations, committedAtUnixMs: now };
         // Block first, then the state that declares it committed (#persist): a crash
         // between the two leaves an unreferenced block file that the next commit overwrites.
+        // The mempool is trimmed once both are on disk (see the writer's onCommitted).
         this.#writer.stage(block, slot);
         committed = true;
       }

@@ -17,6 +17,8 @@ import type { NodeEventMap } from "../../src/node/events.ts";
 import { snapshotToJson } from "../../src/node/snapshot.ts";
 import { HASH_NAME, hashCanonical } from "../../src/storage/hash.ts";
 import { AwrError } from "../../src/errors.ts";
+import { actionId, type SubmitResult } from "../../src/node/mempool.ts";
+import type { ActionReport } from "../../src/live/action_outcome.ts";
 import type { WorldAction } from "../../src/world/actions.ts";
 import { World } from "../../src/world/world.ts";
 import { worldSummary } from "../../src/world/summary.ts";
@@ -94,6 +96,11 @@ export class FakeLiveApi implements LiveApi {
   readonly #world = new World();
   readonly #mempoolLimit: number;
   #mempool: WorldAction[] = [];
+  #mempoolIds: string[] = [];
+  readonly #keys = new Map<string, string[]>();
+  readonly #included = new Map<string, { height: number; index: number }>();
+  #keyCounter = 0;
+  readonly #rejections = new Map<string, string>();
   #slot = 0;
   #ticks = 0;
   readonly #detachMetrics: () => void;
@@ -138,6 +145,10 @@ export class FakeLiveApi implements LiveApi {
     const slot = ++this.#slot;
     const actions = this.#mempool;
     this.#mempool = [];
+    this.#mempoolIds.forEach((id, index) =>
+      this.#included.set(id, { height: this.blocks.length + 1, index })
+    );
+    this.#mempoolIds = [];
     const c = this.#engine.commitLocally(slot, GENESIS_MS + slot * TICK_MS, actions, [this.nodeId]);
     if (!c) throw new Error(`fake node failed to commit at slot ${slot}`);
     const block: CommittedBlock = {
@@ -156,7 +167,10 @@ export class FakeLiveApi implements LiveApi {
     const height = this.records.length + 1;
     const block = this.blocks[height - 1];
     if (!block) throw new Error(`fake node has no committed block at height ${height}`);
-    this.#world.step({ height, nodeBlockHash: block.hash, actions: block.actions });
+    const step = this.#world.step({ height, nodeBlockHash: block.hash, actions: block.actions });
+    for (const e of step.events) {
+      if (e.kind === "rejected") this.#rejections.set(`${height}:${e.action_index}`, e.reason);
+    }
     const summary = worldSummary(this.#world);
     const root = hashCanonical(["fake-state", height, block.hash, summary.journalLen]);
     const prev = this.records.at(-1)?.execution_block_hash ?? GENESIS_EXECUTION_PARENT;
@@ -262,12 +276,48 @@ export class FakeLiveApi implements LiveApi {
     });
   }
 
+  /** Queues one action at once (for tests that drive the fake directly). */
   submitAction(action: WorldAction): { mempoolSize: number } {
-    if (this.#mempool.length >= this.#mempoolLimit) {
+    this.#queue([action], `fake-${this.#keyCounter++}`);
+    return { mempoolSize: this.#mempool.length };
+  }
+
+  submitActions(actions: WorldAction[], idempotencyKey: string | null): Promise<SubmitResult> {
+    try {
+      const key = idempotencyKey ?? `fake-${this.#keyCounter++}`;
+      const known = this.#keys.get(key);
+      if (known) {
+        return Promise.resolve({ ids: known, replayed: true, mempoolSize: this.mempoolSize });
+      }
+      const ids = this.#queue(actions, key);
+      return Promise.resolve({ ids, replayed: false, mempoolSize: this.mempoolSize });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  actionStatus(id: string): Promise<ActionReport | null> {
+    if (this.#mempoolIds.includes(id)) return Promise.resolve({ state: "pending" });
+    const inc = this.#included.get(id);
+    if (!inc) return Promise.resolve(null);
+    // The fake world's journal: was there a `rejected` event at this block index?
+    const rejected = this.#rejections.get(`${inc.height}:${inc.index}`);
+    return Promise.resolve(
+      rejected
+        ? { state: "rejected", ...inc, reason: rejected }
+        : { state: "included", ...inc, executed: this.executionHeight >= inc.height },
+    );
+  }
+
+  #queue(actions: WorldAction[], key: string): string[] {
+    if (this.#mempool.length + actions.length > this.#mempoolLimit) {
       throw new AwrError("MEMPOOL_FULL", `mempool is full (${this.#mempoolLimit} actions)`);
     }
-    this.#mempool.push(action);
-    this.submitted.push(action);
-    return { mempoolSize: this.#mempool.length };
+    const ids = actions.map((a, i) => actionId(key, i, a));
+    this.#keys.set(key, ids);
+    this.#mempool.push(...actions);
+    this.#mempoolIds.push(...ids);
+    this.submitted.push(...actions);
+    return ids;
   }
 }

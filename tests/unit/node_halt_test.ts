@@ -159,7 +159,7 @@ for (const where of ["block", "state"] as const) {
           where === "state",
           "block file h+1 exists iff its write succeeded",
         );
-        const err = assertThrows(() => node.submitActions([]), AwrError);
+        const err = await assertRejects(() => node.submitActions([]), AwrError);
         assertEquals(err.code, "NODE_HALTED");
 
         timer.fire();

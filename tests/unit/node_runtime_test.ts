@@ -162,7 +162,10 @@ Deno.test("submitted actions are carried in committed blocks and handed to the h
       { executionHook: hook },
     );
     await node.start();
-    node.submitActions([{ kind: "register", agent: "ada" }, { kind: "register", agent: "bob" }]);
+    await node.submitActions([{ kind: "register", agent: "ada" }, {
+      kind: "register",
+      agent: "bob",
+    }]);
     assert(await waitFor(() => hook.calls.some((c) => c.actions.length > 0)));
     await node.stop();
     const withActions = hook.calls.filter((c) => c.actions.length > 0);
@@ -196,20 +199,33 @@ Deno.test("invalid options are refused naming the option", () => {
   }
 });
 
-Deno.test("the mempool is bounded: a submission past the limit is refused whole", () => {
+Deno.test("the mempool is bounded: a submission past the limit is refused whole", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "awr-mempool-bound-" });
   const node = new NodeRuntime({
     nodeId: "n",
     worldId: "w",
-    dataDir: "/tmp/unused",
+    dataDir,
     maxMempoolSize: 3,
+    // Slow ticks: nothing is proposed while the test looks at the mempool.
+    tickIntervalMs: 60_000,
   });
-  assertEquals(node.submitActions([{ kind: "rest", agent: "a" }, { kind: "rest", agent: "b" }]), 2);
   let code = "";
   try {
-    node.submitActions([{ kind: "rest", agent: "c" }, { kind: "rest", agent: "d" }]);
-  } catch (err) {
-    code = (err as { code?: string }).code ?? "";
+    await node.submitActions([{ kind: "rest", agent: "a" }]).catch((err) => code = err.code);
+    assertEquals(code, "NODE_NOT_RUNNING");
+    await node.start();
+    const first = await node.submitActions([{ kind: "rest", agent: "a" }, {
+      kind: "rest",
+      agent: "b",
+    }]);
+    assertEquals(first.mempoolSize, 2);
+    assertEquals(node.actionStatus(first.ids[0]), { state: "pending" });
+    await node.submitActions([{ kind: "rest", agent: "c" }, { kind: "rest", agent: "d" }])
+      .catch((err) => code = err.code);
+    assertEquals(code, "MEMPOOL_FULL");
+    assertEquals(node.mempoolSize, 2);
+  } finally {
+    await node.stop();
+    await Deno.remove(dataDir, { recursive: true });
   }
-  assertEquals(code, "MEMPOOL_FULL");
-  assertEquals(node.mempoolSize, 2);
 });

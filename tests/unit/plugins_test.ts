@@ -128,7 +128,10 @@ Deno.test("a drop-in driver drives a node (in its Worker)", async () => {
       { executionHook: hook },
     );
     await node.start();
-    node.submitActions([{ kind: "register", agent: "ada" }, { kind: "register", agent: "bob" }]);
+    await node.submitActions([{ kind: "register", agent: "ada" }, {
+      kind: "register",
+      agent: "bob",
+    }]);
     // Wait for progress, not for a fixed time: a loaded machine commits slower.
     const moved = await waitFor(() => node.snapshot().consensus.lastExecutionHeight > 3, 30_000);
     await node.stop();

@@ -1,0 +1,420 @@
+/**
+ * The durable mempool: actions acknowledged to a client are in an fsynced log under
+ * `<data>/mempool/` before the acknowledgement, are proposed in arrival order, and
+ * are trimmed once a committed block carries them.
+ *
+ * - **Ids.** Action `i` of a batch submitted with idempotency key `k` has id
+ *   `blake3(canonical CBOR ["awr-action-id", k, i, action])`, first 32 hex digits.
+ *   A batch without a key gets a random one, so its ids are still derived the same way.
+ * - **Idempotency.** A key seen before answers the original ids and queues nothing;
+ *   the same key with different actions is `IDEMPOTENCY_KEY_REUSED`. Keys and
+ *   included ids are remembered for the last `maxRememberedIds` included actions.
+ * - **All or nothing.** A batch that does not fit the free space is `MEMPOOL_FULL`
+ *   and nothing of it is queued; a batch is one log frame, so a crash keeps all or none.
+ * - **Restart.** The log is replayed (a torn tail is cut); blocks committed after the
+ *   last trimmed height are matched against the head of the queue, so an action
+ *   included just before a crash is never proposed twice.
+ * @module
+ */
+import type { BlockAction } from "../consensus/types.ts";
+import { AwrError, errorMessage } from "../errors.ts";
+import { removeStaleTemps, syncDir } from "../storage/atomic.ts";
+import { decodeCbor } from "../storage/cbor.ts";
+import { join } from "@std/path";
+import type { Logger } from "../logger.ts";
+import type { BlockStore } from "./block_store.ts";
+import type { NodeConfig } from "./config.ts";
+import { decodeFrames, encodeFrame, GroupCommitLog } from "./mempool_log.ts";
+import { defaultMempoolOptions, mempoolLogPath, type MempoolOptions } from "./mempool_options.ts";
+import {
+  actionId,
+  type ActionStatus,
+  decodeRecord,
+  encodeCompactedLog,
+  encodeRecord,
+  type LogEntry,
+  type LogRecord,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  sameAction,
+  type SubmitResult,
+} from "./mempool_records.ts";
+
+export { defaultMempoolOptions, mempoolLogPath, type MempoolOptions } from "./mempool_options.ts";
+export {
+  actionId,
+  type ActionStatus,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type SubmitActionsOptions,
+  type SubmitResult,
+} from "./mempool_records.ts";
+
+/** Rough log bytes of one replayed entry (a compaction heuristic only). */
+const ENTRY_BYTES_GUESS = 128;
+
+interface Included {
+  readonly height: number;
+  readonly index: number;
+  readonly key: string;
+}
+
+/**
+ * A durable, bounded, idempotent action queue.
+ *
+ * @example
+ * ```ts ignore
+ * import { Mempool } from "./mempool.ts";
+ * const pool = await Mempool.open({ dataDir: "/tmp/d" }, 0, () => Promise.resolve(null));
+ * const { ids } = await pool.submit([{ kind: "rest", agent: "ada" }], "key-1");
+ * pool.peek(256); // the action, ready for a proposal
+ * await pool.close();
+ * ```
+ */
+export class Mempool {
+  readonly #opts: MempoolOptions;
+  readonly #log: GroupCommitLog;
+  #pending: LogEntry[] = [];
+  #pendingIds = new Map<string, LogEntry>();
+  #pendingBytes = 0;
+  #reserved = 0;
+  #included = new Map<string, Included>();
+  #keys = new Map<string, { ids: string[]; durable: Promise<void> }>();
+  #height: number;
+  #compactions = 0;
+  /** Keys forgotten while the log is replayed (null otherwise). */
+  #forgotten: Set<string> | null = null;
+
+  private constructor(opts: MempoolOptions, log: GroupCommitLog, height: number) {
+    this.#opts = opts;
+    this.#log = log;
+    this.#height = height;
+    log.afterFlush = () => this.#maybeCompact();
+  }
+
+  /**
+   * Opens (or creates) the log, cuts a torn tail, replays it and trims what blocks
+   * `trimmed+1 ..= committedHeight` already carry (`blockActions` reads a block).
+   * Throws `MEMPOOL_LOG_MISMATCH` when a committed block does not start with the
+   * head of the queue, and `MEMPOOL_LOG_TOO_LARGE` beyond `maxLogBytes`.
+   */
+  static async open(
+    input: Partial<MempoolOptions> & Pick<MempoolOptions, "dataDir">,
+    committedHeight: number,
+    blockActions: (height: number) => Promise<readonly BlockAction[] | null>,
+  ): Promise<Mempool> {
+    const opts: MempoolOptions = { ...defaultMempoolOptions, ...input };
+    const path = mempoolLogPath(opts.dataDir);
+    const dir = join(opts.dataDir, "mempool");
+    const existed = await Deno.stat(dir).then(() => true, () => false);
+    await Deno.mkdir(dir, { recursive: true });
+    // A new folder must survive a power cut too; temp files of a compaction a crash cut are stale.
+    if (!existed && opts.durable) await syncDir(opts.dataDir);
+    await removeStaleTemps(dir);
+    const bytes = await opts.fs.read(path) ?? new Uint8Array();
+    if (bytes.length > opts.maxLogBytes) {
+      throw new AwrError(
+        "MEMPOOL_LOG_TOO_LARGE",
+        `mempool log ${path} has ${bytes.length} bytes, more than the ${opts.maxLogBytes} allowed`,
+        { path, bytes: bytes.length },
+      );
+    }
+    const { payloads, validBytes } = decodeFrames(bytes, opts.maxFrameBytes);
+    const records = payloads.map((p, i) => decodeRecord(decodeCbor(p), path, i));
+    const fresh = records.length === 0;
+    if (validBytes < bytes.length) {
+      opts.logger.warn("mempool log: cut a torn tail", {
+        path,
+        kept_bytes: validBytes,
+        cut_bytes: bytes.length - validBytes,
+      });
+      await opts.fs.truncate(path, validBytes);
+    }
+    if (records.length > 0 && records[0].type !== "base") {
+      throw new AwrError(
+        "MEMPOOL_LOG_MISMATCH",
+        `mempool log ${path} does not start with a base frame`,
+        { path },
+      );
+    }
+    const file = await opts.fs.openAppend(path);
+    const log = new GroupCommitLog(opts.fs, path, file, validBytes, opts.durable);
+    const pool = new Mempool(opts, log, committedHeight);
+    if (fresh) {
+      // A new log: nothing committed so far is ours.
+      await log.rewrite(encodeFrame(encodeRecord({ type: "base", height: committedHeight })));
+      return pool;
+    }
+    try {
+      pool.#replay(records, committedHeight, path);
+      await pool.#reconcile(committedHeight, blockActions, path);
+    } catch (err) {
+      await log.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  /** Actions waiting for a proposal (durable ones). */
+  get size(): number {
+    return this.#pending.length;
+  }
+
+  /** How many times the log was compacted since open. */
+  get compactions(): number {
+    return this.#compactions;
+  }
+
+  /** Size of the log file in bytes. */
+  get logBytes(): number {
+    return this.#log.size;
+  }
+
+  /**
+   * Queues `actions` under `key` (a random key when null) and resolves once they are
+   * fsynced. A known key answers its original ids (`replayed`). Throws `MEMPOOL_FULL`
+   * (nothing queued) when the batch does not fit, `IDEMPOTENCY_KEY_REUSED` for a known
+   * key with other actions, `MEMPOOL_BATCH_TOO_LARGE` and `MEMPOOL_IO`.
+   */
+  async submit(actions: readonly BlockAction[], key: string | null): Promise<SubmitResult> {
+    if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      throw new AwrError(
+        "MEMPOOL_BAD_KEY",
+        `idempotency key must have 1..${MAX_IDEMPOTENCY_KEY_LENGTH} characters, got ${key.length}`,
+      );
+    }
+    const k = key ?? crypto.randomUUID();
+    const ids = actions.map((a, i) => actionId(k, i, a));
+    const known = this.#keys.get(k);
+    if (known) {
+      if (known.ids.length !== ids.length || known.ids.some((id, i) => id !== ids[i])) {
+        throw new AwrError(
+          "IDEMPOTENCY_KEY_REUSED",
+          `idempotency key ${JSON.stringify(k)} was used for other actions`,
+          { key: k },
+        );
+      }
+      await known.durable;
+      return { ids, replayed: true, mempoolSize: this.size };
+    }
+    const waiting = this.#pending.length + this.#reserved;
+    if (waiting + actions.length > this.#opts.maxSize) {
+      throw new AwrError(
+        "MEMPOOL_FULL",
+        `mempool is full: ${waiting} of ${this.#opts.maxSize} actions waiting, ` +
+          `a batch of ${actions.length} does not fit; nothing was queued, retry later`,
+        { size: waiting, limit: this.#opts.maxSize, batch: actions.length },
+      );
+    }
+    const entries: LogEntry[] = actions.map((action, i) => ({
+      id: ids[i],
+      key: k,
+      after: this.#height,
+      action,
+    }));
+    const payload = encodeRecord({ type: "add", entries });
+    if (payload.length > this.#opts.maxFrameBytes) {
+      throw new AwrError(
+        "MEMPOOL_BATCH_TOO_LARGE",
+        `a batch of ${payload.length} bytes is larger than ${this.#opts.maxFrameBytes}`,
+      );
+    }
+    this.#reserved += entries.length;
+    const durable = this.#log.append(encodeFrame(payload), true, () => {
+      this.#reserved -= entries.length;
+      for (const e of entries) this.#addPending(e, payload.length / entries.length);
+    });
+    this.#keys.set(k, { ids, durable });
+    try {
+      await durable;
+    } catch (err) {
+      this.#keys.delete(k);
+      this.#reserved -= entries.length;
+      throw err;
+    }
+    return { ids, replayed: false, mempoolSize: this.size };
+  }
+
+  /** The first `max` waiting actions, in arrival order (what the next block carries). */
+  peek(max: number): BlockAction[] {
+    return this.#pending.slice(0, max).map((e) => e.action);
+  }
+
+  /**
+   * Records that the block at `height` committed the first `count` waiting actions.
+   * The trim is appended to the log without waiting: a crash before it is durable is
+   * repaired at start by matching the committed block.
+   */
+  committed(height: number, count: number): void {
+    if (count > this.#pending.length) {
+      throw new AwrError(
+        "MEMPOOL_TRIM",
+        `block ${height} carries ${count} actions but only ${this.#pending.length} wait`,
+      );
+    }
+    this.#height = Math.max(this.#height, height);
+    if (count === 0) return;
+    this.#trim(height, count);
+    const frame = encodeFrame(encodeRecord({ type: "done", height, count }));
+    this.#log.append(frame, false).catch((err) =>
+      this.#opts.logger.warn("mempool log: trim not written", { error: errorMessage(err) })
+    );
+  }
+
+  /** Status of action `id`, or null when it is unknown (never seen, or forgotten). */
+  status(id: string): ActionStatus | null {
+    if (this.#pendingIds.has(id)) return { state: "pending" };
+    const inc = this.#included.get(id);
+    return inc ? { state: "included", height: inc.height, index: inc.index } : null;
+  }
+
+  /** Writes what is queued and closes the log. */
+  async close(): Promise<void> {
+    await this.#log.close();
+  }
+
+  #addPending(e: LogEntry, bytes: number): void {
+    this.#pending.push(e);
+    this.#pendingIds.set(e.id, e);
+    this.#pendingBytes += bytes;
+  }
+
+  #trim(height: number, count: number): void {
+    const done = this.#pending.splice(0, count);
+    done.forEach((e, index) => {
+      this.#pendingIds.delete(e.id);
+      this.#remember(e.id, { height, index, key: e.key });
+    });
+    if (this.#pending.length === 0) this.#pendingBytes = 0;
+    else this.#pendingBytes *= this.#pending.length / (this.#pending.length + count);
+  }
+
+  #remember(id: string, inc: Included): void {
+    this.#included.delete(id);
+    this.#included.set(id, inc);
+    while (this.#included.size > this.#opts.maxRememberedIds) {
+      const [oldId, old] = this.#included.entries().next().value!;
+      this.#included.delete(oldId);
+      // A key is forgotten with its first id: a key is never answered with a partial batch.
+      this.#keys.delete(old.key);
+      this.#forgotten?.add(old.key);
+    }
+  }
+
+  #replay(records: LogRecord[], committedHeight: number, path: string): void {
+    const forgotten = this.#forgotten = new Set<string>();
+    for (const r of records) {
+      if (r.type === "base") this.#height = r.height;
+      else if (r.type === "add") {
+        for (const e of r.entries) {
+          forgotten.delete(e.key);
+          this.#addPending(e, ENTRY_BYTES_GUESS);
+        }
+      } else if (r.type === "done") {
+        if (r.count > this.#pending.length) {
+          throw new AwrError(
+            "MEMPOOL_LOG_MISMATCH",
+            `mempool log ${path}: height ${r.height} trims ${r.count} of ${this.#pending.length} actions`,
+            { path, height: r.height },
+          );
+        }
+        this.#trim(r.height, r.count);
+        this.#height = Math.max(this.#height, r.height);
+      } else {
+        for (const inc of r.entries) this.#remember(inc.id, inc);
+      }
+    }
+    // Each remembered key's ids in batch order: included ones went first (FIFO).
+    this.#forgotten = null;
+    this.#keys.clear();
+    const add = (key: string, id: string) => {
+      if (key === "" || forgotten.has(key)) return;
+      const k = this.#keys.get(key) ?? { ids: [], durable: Promise.resolve() };
+      k.ids.push(id);
+      this.#keys.set(key, k);
+    };
+    for (const [id, inc] of this.#included) add(inc.key, id);
+    for (const e of this.#pending) add(e.key, e.id);
+    if (this.#height > committedHeight) {
+      throw new AwrError(
+        "MEMPOOL_LOG_MISMATCH",
+        `mempool log ${path} trims through height ${this.#height}, but the node committed only ${committedHeight}`,
+        { path, height: this.#height, committed_height: committedHeight },
+      );
+    }
+  }
+
+  async #reconcile(
+    committedHeight: number,
+    blockActions: (height: number) => Promise<readonly BlockAction[] | null>,
+    path: string,
+  ): Promise<void> {
+    // Blocks at or below the head's `after` cannot carry it: start just above.
+    let h = Math.max(this.#height, this.#pending[0]?.after ?? this.#height) + 1;
+    for (; h <= committedHeight && this.#pending.length > 0; h++) {
+      const actions = await blockActions(h);
+      if (actions === null) {
+        throw new AwrError("MEMPOOL_LOG_MISMATCH", `committed block ${h} is missing`, {
+          path,
+          height: h,
+        });
+      }
+      const head = this.#pending.slice(0, actions.length);
+      const same = head.length === actions.length &&
+        actions.every((a, i) => sameAction(a, head[i].action));
+      if (!same) {
+        throw new AwrError(
+          "MEMPOOL_LOG_MISMATCH",
+          `committed block ${h} does not carry the head of the mempool log ${path}`,
+          { path, height: h },
+        );
+      }
+      this.committed(h, actions.length);
+    }
+    this.#height = Math.max(this.#height, committedHeight);
+  }
+
+  async #maybeCompact(): Promise<void> {
+    const live = this.#pendingBytes + this.#included.size * 96 + 64;
+    if (this.#log.size < this.#opts.compactMinBytes || this.#log.size < 2 * live) return;
+    try {
+      // A forgotten key is written as "": its remaining ids must not revive it partially.
+      const included = new Map(
+        [...this.#included].map(([id, i]) => [id, this.#keys.has(i.key) ? i : { ...i, key: "" }]),
+      );
+      const out = encodeCompactedLog(this.#height, included, this.#pending);
+      await this.#log.rewrite(out);
+      this.#pendingBytes = Math.max(0, out.length - this.#included.size * 96);
+      this.#compactions++;
+    } catch (err) {
+      this.#opts.logger.warn("mempool log: compaction failed", { error: errorMessage(err) });
+    }
+  }
+}
+
+/**
+ * Opens the mempool of a node: bounds from the node's options, committed blocks from
+ * its block store.
+ *
+ * @example
+ * ```ts ignore
+ * import { openNodeMempool } from "./mempool.ts";
+ * const pool = await openNodeMempool(config, state.committedHeight, blocks, logger);
+ * ```
+ */
+export function openNodeMempool(
+  config: NodeConfig,
+  committedHeight: number,
+  blocks: BlockStore,
+  logger: Logger,
+): Promise<Mempool> {
+  return Mempool.open(
+    {
+      dataDir: config.dataDir,
+      maxSize: config.maxMempoolSize,
+      maxRememberedIds: config.maxRememberedActionIds,
+      durable: config.durable,
+      logger,
+    },
+    committedHeight,
+    async (h) => (await blocks.getBlock(h))?.actions ?? null,
+  );
+}
