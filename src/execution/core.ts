@@ -18,6 +18,7 @@ import type {
   NodeExecutionCommitResult,
   NodeExecutionHookInfo,
 } from "../node/execution_hook.ts";
+import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { CasStore } from "../storage/cas.ts";
 import { type WorldSummary, worldSummary } from "../world/summary.ts";
 import { ExecutionError } from "./execution_error.ts";
@@ -120,7 +121,9 @@ export class ExecutionCore {
     const durable = options.durable ?? true;
     const logger = options.logger ?? silentLogger;
     const cas = new CasStore(join(options.dataDir, "store"), { durable });
-    await Deno.mkdir(recordsDir(options.dataDir), { recursive: true });
+    await ensureDirDurable(recordsDir(options.dataDir), durable);
+    await removeStaleTemps(join(options.dataDir, "execution"));
+    await removeStaleTemps(recordsDir(options.dataDir));
     const rec = await recoverExecutionState(options.dataDir, options.worldId, cas, logger);
     const state = { ...rec.value, executorMode: options.mode ?? rec.value.executorMode };
     const world = state.lastManifest

@@ -9,7 +9,7 @@ import { ConsensusEngine } from "../consensus/engine.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
-import { removeStaleTemps } from "../storage/atomic.ts";
+import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "@std/path";
 import { clearImmediate, setImmediate } from "node:timers";
 import { BlockStore } from "./block_store.ts";
@@ -121,7 +121,7 @@ export class NodeRuntime {
   async start(): Promise<void> {
     if (this.#running) throw new Error("node is already running");
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
-    await Deno.mkdir(dir, { recursive: true });
+    await ensureDirDurable(dir, this.#config.durable);
     await removeStaleTemps(dir);
     const loaded = await readNodeState(this.#statePath);
     this.#state = loaded?.value ?? freshNodeState(this.#config.nodeId, this.#config.worldId);

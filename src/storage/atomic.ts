@@ -4,9 +4,18 @@
  * reader therefore sees the old bytes or the new bytes, never a torn file.
  * @module
  */
-import { dirname, join } from "@std/path";
+import { dirname, join, resolve } from "@std/path";
+import { AwrError } from "../errors.ts";
 
 let tempCounter = 0;
+// Marks this process's temp files: a temp carrying it is in flight, never stale, even
+// when a restarted node gets the pid of the one that crashed (common in containers).
+const PROCESS_TOKEN = crypto.randomUUID().slice(0, 8);
+// `.<name>.<pid>[-<token>].<n>.tmp`: the only names removeStaleTemps touches.
+const TEMP_NAME = /^\..+\.\d+(-([0-9a-f]{8}))?\.\d+\.tmp$/;
+
+/** Most folder entries one {@link removeStaleTemps} call looks at (default). */
+export const STALE_SCAN_MAX_ENTRIES = 100_000;
 
 /** Options for {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
@@ -22,7 +31,48 @@ export interface AtomicWriteOptions {
 function tempName(path: string): string {
   tempCounter = (tempCounter + 1) % 1_000_000_000;
   const base = path.slice(dirname(path).length + 1);
-  return join(dirname(path), `.${base}.${Deno.pid}.${tempCounter}.tmp`);
+  return join(dirname(path), `.${base}.${Deno.pid}-${PROCESS_TOKEN}.${tempCounter}.tmp`);
+}
+
+/**
+ * Creates `dir` and any missing parents, fsyncing the parent of every folder it
+ * creates (when `durable`), so that a new folder survives a power cut together with
+ * the files later renamed into it. Returns the folders it created, outermost first.
+ *
+ * @example
+ * ```ts
+ * import { ensureDirDurable } from "./atomic.ts";
+ * await ensureDirDurable("/tmp/awr-example/a/b"); // fsyncs /tmp/awr-example/a, then …/a/b's parent
+ * ```
+ */
+export async function ensureDirDurable(dir: string, durable = true): Promise<string[]> {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  for (;;) {
+    try {
+      const st = await Deno.stat(d);
+      if (!st.isDirectory) {
+        throw new AwrError("NOT_A_DIRECTORY", `${d} exists but is not a folder`, { path: d });
+      }
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      missing.push(d);
+      const up = dirname(d);
+      if (up === d) break;
+      d = up;
+    }
+  }
+  missing.reverse();
+  for (const m of missing) {
+    try {
+      await Deno.mkdir(m);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    if (durable) await syncDir(dirname(m));
+  }
+  return missing;
 }
 
 /** fsync a folder so that renames inside it are durable. */
@@ -52,7 +102,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const durable = options.durable ?? true;
   const dir = dirname(path);
-  if (options.mkdirs ?? true) await Deno.mkdir(dir, { recursive: true });
+  if (options.mkdirs ?? true) await ensureDirDurable(dir, durable);
   const tmp = tempName(path);
   const file = await Deno.open(tmp, { write: true, createNew: true });
   try {
@@ -84,12 +134,31 @@ export async function readFileIfExists(path: string): Promise<Uint8Array | null>
   }
 }
 
-/** Removes temp files left in `dir` by writes that a crash interrupted. */
-export async function removeStaleTemps(dir: string): Promise<number> {
+/**
+ * Removes temp files left in `dir` by atomic writes that a crash interrupted (names
+ * `.<file>.<pid>[-<token>].<n>.tmp`; this process's own temps in flight are kept).
+ * Each folder's owner calls it when it opens the folder (node dir, blocks, execution,
+ * records, store, reports, mempool) or, for shard folders, on first use; the scan
+ * stops after `maxEntries` entries so that start-up work stays bounded. A missing
+ * folder removes nothing. Returns how many files it removed.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTemps } from "./atomic.ts";
+ * const removed = await removeStaleTemps("/tmp/awr-example"); // 0 when clean or missing
+ * ```
+ */
+export async function removeStaleTemps(
+  dir: string,
+  maxEntries = STALE_SCAN_MAX_ENTRIES,
+): Promise<number> {
   let removed = 0;
+  let seen = 0;
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isFile && entry.name.startsWith(".") && entry.name.endsWith(".tmp")) {
+      if (++seen > maxEntries) break;
+      const m = entry.isFile ? TEMP_NAME.exec(entry.name) : null;
+      if (m && m[2] !== PROCESS_TOKEN) {
         await Deno.remove(join(dir, entry.name)).catch(() => {});
         removed++;
       }
