@@ -146,7 +146,7 @@ export class NodeRuntime {
     ];
 
     if (this.#hook) {
-      const pos = await reconcileExecution(this.#state, this.#hook, this.#blocks);
+      const pos = await reconcileExecution(this.#state, this.#hook, this.#blocks, this.#statePath);
       this.#log.info("execution handshake", {
         committed_height: this.#state.committedHeight,
         execution_height: pos.height,
