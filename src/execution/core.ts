@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "@std/path";
-import type { BlockAction } from "../consensus/types.ts";
+import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type {
@@ -31,7 +31,7 @@ import {
   recordsDir,
   writeRecord,
 } from "./records.ts";
-import { recoverExecutionState } from "./recovery.ts";
+import { recoverExecutionState, type RederiveHeight } from "./recovery.ts";
 import { type ExecutionState, type ExecutorMode, writeExecutionState } from "./state_file.ts";
 import { type WorldShape, WorldState } from "./world_state.ts";
 
@@ -130,13 +130,35 @@ export class ExecutionCore {
       ? await WorldState.load(cas, options.worldId, state.lastManifest)
       : WorldState.genesis(options.worldId, options.shape);
     checkWorldMatches(world, state);
-    if (rec.changed) await writeExecutionState(options.dataDir, state, rec.unknown, durable);
+    if (rec.changed && !rec.rederive) {
+      await writeExecutionState(options.dataDir, state, rec.unknown, durable);
+    }
+    const core = new ExecutionCore(options, cas, state, rec.unknown, world);
+    if (rec.rederive) await core.#rederive(rec.rederive);
     logger.info("execution core open", {
       world_id: options.worldId,
-      height: state.lastAppliedHeight,
-      agents: world.world.agentCount,
+      height: core.#state.lastAppliedHeight,
+      agents: core.#world?.world.agentCount,
     });
-    return new ExecutionCore(options, cas, state, rec.unknown, world);
+    return core;
+  }
+
+  // Writes the newest record again by executing its height from its committed block;
+  // the result must be the one the state file recorded (see recovery.ts).
+  async #rederive(r: RederiveHeight): Promise<void> {
+    const block = await this.#blocks.getBlock(r.height);
+    if (!block || block.header.height !== r.height) {
+      throw new ExecutionError(
+        "RECORD_MISSING",
+        `${r.file}: the newest record is ${
+          r.reason === "missing" ? "missing" : "unreadable"
+        } and committed block ${r.height} ` +
+          `is not in the block store, so it cannot be executed again`,
+        { height: r.height, file: r.file },
+      );
+    }
+    await this.#applyHeight(heightInput(block), r);
+    this.#logger.info("newest execution record written again", { height: r.height, file: r.file });
   }
 
   /** The core's last applied height and hashes (for the start-up handshake). */
@@ -222,12 +244,7 @@ export class ExecutionCore {
           { height: h, target: ctx.height },
         );
       }
-      await this.#applyHeight({
-        height: h,
-        nodeBlockHash: block.hash,
-        timestampMs: block.committedAtUnixMs,
-        actions: block.actions,
-      });
+      await this.#applyHeight(heightInput(block));
     }
     return await this.#applyHeight({
       height: ctx.height,
@@ -252,7 +269,12 @@ export class ExecutionCore {
     return recordResult(r);
   }
 
-  async #applyHeight(input: HeightInput): Promise<NodeExecutionCommitResult> {
+  // `expect`: a re-derived height must reproduce what the state file recorded; it is
+  // checked before anything is written.
+  async #applyHeight(
+    input: HeightInput,
+    expect?: RederiveHeight,
+  ): Promise<NodeExecutionCommitResult> {
     const manifest = this.#state.lastManifest;
     const world = this.#world ??
       (manifest
@@ -270,6 +292,25 @@ export class ExecutionCore {
       journalRef: out.journalRef,
       journalLen: out.manifest.journalLen,
     });
+    if (
+      expect &&
+      (record.executionBlockHash !== expect.executionBlockHash ||
+        record.executionStateRoot !== expect.executionStateRoot)
+    ) {
+      this.#world = null; // the world was stepped in memory; reload before any next height
+      throw new ExecutionError(
+        "RECORD_DIVERGED",
+        `${expect.file}: executing height ${expect.height} again gives execution block hash ${record.executionBlockHash} ` +
+          `(state root ${record.executionStateRoot}); the execution state recorded ${expect.executionBlockHash} ` +
+          `(state root ${expect.executionStateRoot})`,
+        {
+          height: expect.height,
+          file: expect.file,
+          recorded: expect.executionBlockHash,
+          computed: record.executionBlockHash,
+        },
+      );
+    }
     await this.#checkExisting(record);
     // One batch is one flush; a huge height (thousands of new chunks, e.g. when the
     // world's bucket count doubles) goes in
@@ -304,9 +345,19 @@ export class ExecutionCore {
   // A record above the state can exist only after a crash whose manifest never
   // reached the store (see recovery.ts); executing again must reproduce it.
   async #checkExisting(record: ExecutionRecord): Promise<void> {
-    const old = await readRecord(this.dataDir, record.height);
-    if (!old) return;
     const path = recordPath(this.dataDir, record.height);
+    let old: ExecutionRecord | null;
+    try {
+      old = await readRecord(this.dataDir, record.height);
+    } catch (err) {
+      // Unreadable and above the state: nothing confirmed it, the new record replaces it.
+      this.#logger.warn("unreadable record replaced by executing its height again", {
+        file: path,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
+    if (!old) return;
     if (old.nodeBlockHash !== record.nodeBlockHash) {
       throw conflicting(record.height, old.nodeBlockHash, record.nodeBlockHash);
     }
@@ -322,6 +373,15 @@ export class ExecutionCore {
       );
     }
   }
+}
+
+function heightInput(block: CommittedBlock): HeightInput {
+  return {
+    height: block.header.height,
+    nodeBlockHash: block.hash,
+    timestampMs: block.committedAtUnixMs,
+    actions: block.actions,
+  };
 }
 
 function conflicting(height: number, recorded: string, committed: string): ExecutionError {
