@@ -28,6 +28,7 @@ export function verifyReportJson(dataDir: string, r: VerifyReport): Record<strin
     ok: r.ok,
     heights: r.heights,
     blobs_checked: r.blobsChecked,
+    skipped_above: r.skippedAbove ?? 0,
     first_bad: r.firstBad ? { height: r.firstBad.height, problem: r.firstBad.problem } : null,
   };
 }
@@ -78,6 +79,10 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
           ? `records verify: ok, no records yet in ${dir}`
           : `records verify: ok, ${report.heights} heights (1..${report.heights}), ${report.blobsChecked} blobs checked in ${
             join(opts.dataDir, "store")
+          }${
+            report.skippedAbove
+              ? `; ${report.skippedAbove} newer record(s) above the execution state left out (in flight)`
+              : ""
           }`,
       );
     });

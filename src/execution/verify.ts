@@ -9,6 +9,10 @@
  * once-only: a tree walk stops at a blob already verified at the same place (level,
  * position, bucket count — a chunk's validity depends on its bucket), so the whole
  * run costs O(blobs), not O(heights × world).
+ *
+ * It is safe on a running node: the execution state file is read FIRST and fixes the
+ * upper height (a record is written before the state file names its height, so every
+ * record up to it is complete); records above it may be in flight and are left out.
  * @module
  */
 import { join } from "@std/path";
@@ -40,8 +44,10 @@ export interface VerifyProblem {
 /** Outcome of {@link verifyRecords}. */
 export interface VerifyReport {
   readonly ok: boolean;
-  /** Records checked (all of them when `ok`). */
+  /** Records checked (all of them up to the state file's height when `ok`). */
   readonly heights: number;
+  /** Records above the state file's height, left out as possibly in flight. */
+  readonly skippedAbove?: number;
   /** Distinct CAS blobs read and checked. */
   readonly blobsChecked: number;
   readonly firstBad?: VerifyProblem;
@@ -72,7 +78,23 @@ export async function verifyRecords(
   dataDir: string,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  const heights = await listRecordHeights(dataDir);
+  // State first: it fixes a consistent view while an executor keeps writing.
+  let state;
+  try {
+    state = await readExecutionState(dataDir);
+  } catch (err) {
+    return {
+      ok: false,
+      heights: 0,
+      blobsChecked: 0,
+      firstBad: { height: 0, problem: errorMessage(err) },
+    };
+  }
+  const listed = await listRecordHeights(dataDir);
+  // Without a state file (a records folder from an older bridge) every record counts.
+  const upper = state ? state.value.lastAppliedHeight : listed[listed.length - 1] ?? 0;
+  const heights = listed.filter((h) => h <= upper);
+  const skippedAbove = listed.length - heights.length;
   const cas = new CasStore(join(dataDir, "store"), { durable: false });
   // Distinct blobs read (the report's count), and the places each was checked at.
   const verified = new Set<string>();
@@ -83,6 +105,7 @@ export async function verifyRecords(
     ok: firstBad === undefined,
     heights: done,
     blobsChecked: verified.size,
+    skippedAbove,
     firstBad,
   });
 
@@ -221,18 +244,24 @@ export async function verifyRecords(
     done++;
     options.onProgress?.(done, heights.length);
   }
-  let state;
-  try {
-    state = await readExecutionState(dataDir);
-  } catch (err) {
-    return report({ height: done + 1, problem: errorMessage(err) });
-  }
-  const applied = state?.value.lastAppliedHeight ?? 0;
-  if (applied > done) {
+  if (upper > done) {
     return report({
       height: done + 1,
-      problem: `the execution state says height ${applied} is applied, but records stop at ${done}`,
+      problem: `the execution state says height ${upper} is applied, but records stop at ${done}`,
     });
+  }
+  const s = state?.value;
+  if (s && upper > 0 && prev && s.lastExecutionBlockHash !== null) {
+    if (
+      s.lastExecutionBlockHash !== prev.executionBlockHash ||
+      (s.lastExecutionStateRoot !== null && s.lastExecutionStateRoot !== prev.executionStateRoot)
+    ) {
+      return report({
+        height: upper,
+        problem:
+          `the execution state has execution block hash ${s.lastExecutionBlockHash} and state root ${s.lastExecutionStateRoot} at height ${upper}, the record has ${prev.executionBlockHash} and ${prev.executionStateRoot}`,
+      });
+    }
   }
   return report();
 }
