@@ -168,3 +168,82 @@ export async function removeStaleTemps(
   }
   return removed;
 }
+
+/** What {@link readFileBounded} found when it refuses a file. */
+export class FileReadError extends AwrError {}
+
+function fileTypeName(st: Deno.FileInfo): string {
+  if (st.isDirectory) return "a folder";
+  if (st.isCharDevice) return "a character device";
+  if (st.isBlockDevice) return "a block device";
+  if (st.isFifo) return "a FIFO";
+  if (st.isSocket) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * Reads a regular file of at most `maxBytes` bytes. A device, FIFO, folder or larger
+ * file is refused (`FILE_NOT_REGULAR`, `FILE_TOO_LARGE`) without reading it whole: the
+ * read stops after `maxBytes + 1` bytes even if the file grows meanwhile. OS errors
+ * become `FILE_READ` naming the path. Returns null when the file does not exist.
+ *
+ * @example
+ * ```ts
+ * import { readFileBounded } from "./atomic.ts";
+ * const bytes = await readFileBounded("/tmp/awr-example.cbor", 1 << 20); // null when missing
+ * ```
+ */
+export async function readFileBounded(path: string, maxBytes: number): Promise<Uint8Array | null> {
+  let file: Deno.FsFile;
+  try {
+    const st = await Deno.stat(path);
+    if (!st.isFile) {
+      throw new FileReadError("FILE_NOT_REGULAR", `${path} is ${fileTypeName(st)}, not a file`, {
+        path,
+      });
+    }
+    if (st.size > maxBytes) {
+      throw new FileReadError(
+        "FILE_TOO_LARGE",
+        `${path} is ${st.size} bytes, more than the ${maxBytes} allowed`,
+        { path, size: st.size, maxBytes },
+      );
+    }
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    if (err instanceof AwrError) throw err;
+    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path });
+  }
+  try {
+    const buf = new Uint8Array(maxBytes + 1);
+    let off = 0;
+    while (off < buf.length) {
+      const n = await file.read(buf.subarray(off));
+      if (n === null) break;
+      off += n;
+    }
+    if (off > maxBytes) {
+      throw new FileReadError(
+        "FILE_TOO_LARGE",
+        `${path} is more than the ${maxBytes} bytes allowed`,
+        {
+          path,
+          maxBytes,
+        },
+      );
+    }
+    return buf.slice(0, off);
+  } catch (err) {
+    if (err instanceof AwrError) throw err;
+    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path });
+  } finally {
+    file.close();
+  }
+}
+
+// The OS reason without Deno's repetition of the path ("… (os error 13): open '/x'").
+function osReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/:\s*\w+\s+'[^']*'$/, "").replace(/\s*\(os error \d+\)/, "").toLowerCase();
+}
