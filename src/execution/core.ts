@@ -68,8 +68,9 @@ interface HeightInput {
  * @example
  * ```ts
  * import { ExecutionCore } from "./core.ts";
+ * import { BlockStore } from "../node/block_store.ts";
  * const core = await ExecutionCore.open({
- *   dataDir: "./data", worldId: "world-1", blocks: { getBlock: () => Promise.resolve(null) },
+ *   dataDir: "./data", worldId: "world-1", blocks: new BlockStore("./data/node/node-1/blocks"),
  * });
  * const result = await core.executeThrough({
  *   worldId: "world-1", nodeId: "node-1", height: 1, slot: 1, epoch: 0,
@@ -246,12 +247,20 @@ export class ExecutionCore {
       }
       await this.#applyHeight(heightInput(block));
     }
-    return await this.#applyHeight({
-      height: ctx.height,
-      nodeBlockHash: ctx.nodeBlockHash,
-      timestampMs: ctx.committedAtUnixMs,
-      actions: ctx.actions,
-    });
+    // The record's timestamp is the block header's (covered by node_block_hash), not
+    // the context's commit time, which no hash covers and which differs between nodes.
+    const block = await this.#blocks.getBlock(ctx.height);
+    if (!block || block.header.height !== ctx.height) {
+      throw new ExecutionError(
+        "BLOCK_MISSING",
+        `committed block ${ctx.height} is not in the block store (its header timestamp goes into the record)`,
+        { height: ctx.height },
+      );
+    }
+    if (block.hash !== ctx.nodeBlockHash) {
+      throw conflicting(ctx.height, block.hash, ctx.nodeBlockHash);
+    }
+    return await this.#applyHeight({ ...heightInput(block), actions: ctx.actions });
   }
 
   async #recorded(height: number, nodeBlockHash: string): Promise<NodeExecutionCommitResult> {
@@ -379,7 +388,7 @@ function heightInput(block: CommittedBlock): HeightInput {
   return {
     height: block.header.height,
     nodeBlockHash: block.hash,
-    timestampMs: block.committedAtUnixMs,
+    timestampMs: block.header.timestampMs,
     actions: block.actions,
   };
 }
