@@ -31,7 +31,7 @@ import {
   recordsDir,
   writeRecord,
 } from "./records.ts";
-import { recoverExecutionState, type RederiveHeight } from "./recovery.ts";
+import { checkRederived, recoverExecutionState, type RederiveHeight } from "./recovery.ts";
 import { type ExecutionState, type ExecutorMode, writeExecutionState } from "./state_file.ts";
 import { type WorldShape, WorldState } from "./world_state.ts";
 
@@ -301,25 +301,7 @@ export class ExecutionCore {
       journalRef: out.journalRef,
       journalLen: out.manifest.journalLen,
     });
-    if (
-      expect &&
-      (record.executionBlockHash !== expect.executionBlockHash ||
-        record.executionStateRoot !== expect.executionStateRoot)
-    ) {
-      this.#world = null; // the world was stepped in memory; reload before any next height
-      throw new ExecutionError(
-        "RECORD_DIVERGED",
-        `${expect.file}: executing height ${expect.height} again gives execution block hash ${record.executionBlockHash} ` +
-          `(state root ${record.executionStateRoot}); the execution state recorded ${expect.executionBlockHash} ` +
-          `(state root ${expect.executionStateRoot})`,
-        {
-          height: expect.height,
-          file: expect.file,
-          recorded: expect.executionBlockHash,
-          computed: record.executionBlockHash,
-        },
-      );
-    }
+    if (expect) checkRederived(expect, record); // before anything is written
     await this.#checkExisting(record);
     // One batch is one flush; a huge height (thousands of new chunks, e.g. when the
     // world's bucket count doubles) goes in

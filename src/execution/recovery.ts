@@ -71,6 +71,39 @@ export interface RederiveHeight {
   reason: string;
 }
 
+/**
+ * Throws `RECORD_DIVERGED` naming the file when a re-derived record differs from what
+ * the state file recorded for its height (called before anything is written).
+ *
+ * @example
+ * ```ts
+ * import { checkRederived } from "./recovery.ts";
+ * const r = { height: 1, executionBlockHash: "ab", executionStateRoot: "cd", file: "f", reason: "missing" };
+ * checkRederived(r, { executionBlockHash: "ab", executionStateRoot: "cd" }); // no error
+ * ```
+ */
+export function checkRederived(
+  expect: RederiveHeight,
+  got: { executionBlockHash: string; executionStateRoot: string },
+): void {
+  if (
+    got.executionBlockHash === expect.executionBlockHash &&
+    got.executionStateRoot === expect.executionStateRoot
+  ) return;
+  throw new ExecutionError(
+    "RECORD_DIVERGED",
+    `${expect.file}: executing height ${expect.height} again gives execution block hash ${got.executionBlockHash} ` +
+      `(state root ${got.executionStateRoot}); the execution state recorded ${expect.executionBlockHash} ` +
+      `(state root ${expect.executionStateRoot})`,
+    {
+      height: expect.height,
+      file: expect.file,
+      recorded: expect.executionBlockHash,
+      computed: got.executionBlockHash,
+    },
+  );
+}
+
 // A record, null when absent, or the read/decode error when unreadable.
 async function tryReadRecord(
   dataDir: string,
