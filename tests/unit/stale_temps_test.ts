@@ -82,3 +82,18 @@ Deno.test("ensureDirDurable creates missing folders outermost first; atomic writ
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stale temps: one scan looks at no more than maxEntries entries (bounded start-up work)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "awr-temps-cap-" });
+  try {
+    for (let i = 0; i < 5; i++) {
+      await Deno.writeFile(join(dir, `.r${i}.cbor.4242.1.tmp`), new Uint8Array([1]));
+    }
+    assertEquals(await removeStaleTemps(dir, 2), 2);
+    assertEquals((await temps(dir)).length, 3);
+    assertEquals(await removeStaleTemps(dir), 3);
+    assertEquals(await temps(dir), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
