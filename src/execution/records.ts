@@ -14,7 +14,7 @@
 import { join } from "@std/path";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import { HASH_NAME, hashCanonical } from "../storage/hash.ts";
-import { decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
+import { type Decoded, decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
 import { heightFileName } from "../node/block_store.ts";
 import type { NodeExecutionCommitResult } from "../node/execution_hook.ts";
 
@@ -192,9 +192,27 @@ export function recordResult(r: ExecutionRecord): NodeExecutionCommitResult {
  * ```
  */
 export async function readRecord(dataDir: string, height: number): Promise<ExecutionRecord | null> {
+  return (await readRecordFile(dataDir, height))?.value ?? null;
+}
+
+/**
+ * Like {@link readRecord}, with the file's `schema` version (2: `timestamp_ms` is the
+ * block header's).
+ *
+ * @example
+ * ```ts
+ * import { readRecordFile } from "./records.ts";
+ * const r = await readRecordFile("./data", 1);
+ * if (r) console.log(r.version, r.value.timestampMs);
+ * ```
+ */
+export async function readRecordFile(
+  dataDir: string,
+  height: number,
+): Promise<Decoded<ExecutionRecord> | null> {
   const path = recordPath(dataDir, height);
   const bytes = await readFileIfExists(path);
-  return bytes ? decodeFile(RECORD_SCHEMA, bytes, path).value : null;
+  return bytes ? decodeFile(RECORD_SCHEMA, bytes, path) : null;
 }
 
 /**

@@ -17,6 +17,7 @@
  */
 import { join } from "@std/path";
 import { errorMessage } from "../errors.ts";
+import { BlockStore, type CommittedBlockReader } from "../node/block_store.ts";
 import { CasStore } from "../storage/cas.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { HASH_NAME, toHex } from "../storage/hash.ts";
@@ -28,7 +29,7 @@ import {
   type ExecutionRecord,
   GENESIS_EXECUTION_PARENT,
   listRecordHeights,
-  readRecord,
+  readRecordFile,
 } from "./records.ts";
 import { readExecutionState } from "./state_file.ts";
 import { isDigestList, type NodeWire, treeDepth } from "./state_tree.ts";
@@ -57,6 +58,28 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Called after each record with (records done, records in total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Committed blocks to check each record's `node_block_hash` and (schema 2)
+   * `timestamp_ms` against. Default: the block store of the only node under
+   * `<data>/node/`, if there is exactly one; null: skip the check.
+   */
+  blocks?: CommittedBlockReader | null;
+}
+
+// The block store of the data dir's only node, or null (none, or several).
+async function onlyNodeBlocks(dataDir: string): Promise<CommittedBlockReader | null> {
+  const ids: string[] = [];
+  try {
+    for await (const e of Deno.readDir(join(dataDir, "node"))) {
+      if (e.isDirectory) ids.push(e.name);
+      if (ids.length > 1) return null;
+    }
+  } catch {
+    return null;
+  }
+  return ids.length === 1
+    ? new BlockStore(join(dataDir, "node", ids[0], "blocks"), { durable: false })
+    : null;
 }
 
 class Bad extends Error {}
@@ -96,6 +119,7 @@ export async function verifyRecords(
   const heights = listed.filter((h) => h <= upper);
   const skippedAbove = listed.length - heights.length;
   const cas = new CasStore(join(dataDir, "store"), { durable: false });
+  const blocks = options.blocks === undefined ? await onlyNodeBlocks(dataDir) : options.blocks;
   // Distinct blobs read (the report's count), and the places each was checked at.
   const verified = new Set<string>();
   const placed = new Set<string>();
@@ -180,6 +204,29 @@ export async function verifyRecords(
     }
   };
 
+  // The record's timestamp is covered through node_block_hash: the block file's header
+  // hashes to it (BlockStore checks) and carries the same timestamp_ms.
+  const checkBlock = async (h: number, r: ExecutionRecord, version: number): Promise<void> => {
+    if (!blocks) return;
+    let block;
+    try {
+      block = await blocks.getBlock(h);
+    } catch (err) {
+      throw new Bad(`committed block ${h}: ${errorMessage(err)}`);
+    }
+    if (!block) return; // a records folder without its node's blocks (copied, pruned)
+    check(
+      block.hash === r.nodeBlockHash,
+      `node_block_hash ${r.nodeBlockHash} differs from the stored block ${h} (${block.hash})`,
+    );
+    if (version >= 2) {
+      check(
+        r.timestampMs === block.header.timestampMs,
+        `timestamp_ms ${r.timestampMs} differs from block ${h}'s header timestamp_ms ${block.header.timestampMs}`,
+      );
+    }
+  };
+
   const verifyOne = async (h: number, r: ExecutionRecord): Promise<void> => {
     check(r.height === h, `record file for height ${h} says height ${r.height}`);
     check(r.hash === HASH_NAME, `record names hash "${r.hash}"; this program checks ${HASH_NAME}`);
@@ -235,8 +282,10 @@ export async function verifyRecords(
     }
     let r: ExecutionRecord;
     try {
-      r = (await readRecord(dataDir, h))!;
+      const file = (await readRecordFile(dataDir, h))!;
+      r = file.value;
       await verifyOne(h, r);
+      await checkBlock(h, r, file.version);
     } catch (err) {
       return report({ height: h, problem: errorMessage(err) });
     }
