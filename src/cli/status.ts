@@ -126,27 +126,58 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
     .option("-d, --data-dir <dir>", "data directory", "./data")
     .option("--node-id <id>", "node to show (default: the only node in the data dir)")
     .option("--json", "print JSON with the seed's field names")
-    .action(async (opts: { dataDir: string; nodeId?: string; json?: boolean }) => {
-      let nodeId = opts.nodeId;
-      if (!nodeId) {
-        const ids = await findNodeIds(opts.dataDir);
-        if (ids.length === 0) throw new CliError(`no node state under ${opts.dataDir}`);
-        if (ids.length > 1) {
-          throw new CliError(
-            `several nodes in ${opts.dataDir} (${ids.join(", ")}); pick one with --node-id`,
-            2,
-          );
+    .action((opts: { dataDir: string; nodeId?: string; json?: boolean }) =>
+      withJsonErrors(io, opts.json, { data_dir: opts.dataDir }, async () => {
+        let nodeId = opts.nodeId;
+        if (!nodeId) {
+          const ids = await findNodeIds(opts.dataDir);
+          if (ids.length === 0) throw new CliError(`no node state under ${opts.dataDir}`);
+          if (ids.length > 1) {
+            throw new CliError(
+              `several nodes in ${opts.dataDir} (${ids.join(", ")}); pick one with --node-id`,
+              2,
+            );
+          }
+          nodeId = ids[0];
         }
-        nodeId = ids[0];
-      }
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(nodeId)) {
-        throw new CliError(`--node-id: invalid id "${nodeId}"`, 2);
-      }
-      const file = nodeStatePath(opts.dataDir, nodeId);
-      const state = (await loadState(file)).value;
-      if (opts.json) io.out(JSON.stringify(storedStatusJson(state, file), null, 2));
-      else for (const line of humanLines(state, file)) io.out(line);
-    });
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(nodeId)) {
+          throw new CliError(`--node-id: invalid id "${nodeId}"`, 2);
+        }
+        const file = nodeStatePath(opts.dataDir, nodeId);
+        const state = (await loadState(file)).value;
+        if (opts.json) io.out(JSON.stringify(storedStatusJson(state, file), null, 2));
+        else for (const line of humanLines(state, file)) io.out(line);
+      })
+    );
+}
+
+// With --json, a failure is printed as JSON on stdout too (`ok: false`, `code`, `kind`
+// for a file of another kind, `error`); the exit code and the stderr line stay.
+async function withJsonErrors(
+  io: CliIo,
+  json: boolean | undefined,
+  about: Record<string, unknown>,
+  fn: () => Promise<void>,
+): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (json) {
+      const refused = err instanceof SnapshotFileError;
+      io.out(JSON.stringify(
+        {
+          ...about,
+          ok: false,
+          code: refused ? err.reason : err instanceof AwrError ? err.code : "ERROR",
+          kind: refused ? err.kind : null,
+          error: errorMessage(err),
+        },
+        null,
+        2,
+      ));
+    }
+    throw err;
+  }
 }
 
 /** Registers `awr snapshot inspect`. */
@@ -161,19 +192,10 @@ export function registerSnapshotCommands(program: Command, io: CliIo): void {
     .argument("<file>", "path of the snapshot file")
     .option("--json", "print JSON")
     .action(async (file: string, opts: { json?: boolean }) => {
-      let decoded;
-      try {
+      let decoded!: Decoded<PosNodeState>;
+      await withJsonErrors(io, opts.json, { file }, async () => {
         decoded = await loadState(file);
-      } catch (err) {
-        if (opts.json && err instanceof SnapshotFileError) {
-          io.out(JSON.stringify(
-            { file, ok: false, code: err.reason, kind: err.kind, error: err.message },
-            null,
-            2,
-          ));
-        }
-        throw err;
-      }
+      });
       const json = {
         file,
         schema_version: decoded.version,

@@ -105,3 +105,11 @@ Deno.test("records verify --json: a missing records folder is a JSON error and e
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("status --json: a missing data dir is a JSON error and exit 1", async () => {
+  const r = await awr("status", "--data-dir", "/nonexistent-awr-dir", "--json");
+  assertEquals(r.code, 1);
+  const j = JSON.parse(r.out);
+  assertEquals(j.ok, false);
+  assertStringIncludes(j.error, "/nonexistent-awr-dir");
+});
