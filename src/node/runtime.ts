@@ -146,7 +146,13 @@ export class NodeRuntime {
     ];
 
     if (this.#hook) {
-      const pos = await reconcileExecution(this.#state, this.#hook, this.#blocks, this.#statePath);
+      const pos = await reconcileExecution(
+        this.#state,
+        this.#hook,
+        this.#blocks,
+        this.#statePath,
+        this.#log,
+      );
       this.#log.info("execution handshake", {
         committed_height: this.#state.committedHeight,
         execution_height: pos.height,

@@ -128,3 +128,14 @@ Deno.test("handshake roots: driver behind replays to the node's height and a dif
     assertEquals(after?.value.lastExecutionStateRoot, ROOT_A);
   });
 });
+
+Deno.test("handshake roots: a driver ahead that cannot answer for an applied height is not compared; start goes on", async () => {
+  await withState({ height: 5, hash: HASH_B, root: ROOT_A }, async (dataDir, _p, blocks) => {
+    const hook = new ChainHook(blocks, 7);
+    hook.onCommit = () => Promise.reject(new Error("height 5 delivered again"));
+    const node = new NodeRuntime(cfg(dataDir), { executionHook: hook });
+    await node.start();
+    assertEquals(node.snapshot().consensus.lastExecutionHeight, 7);
+    await node.stop();
+  });
+});
