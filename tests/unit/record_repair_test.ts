@@ -1,4 +1,7 @@
-import { assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { startLiveNode } from "../../src/live/live.ts";
+import { verifyRecords } from "../../src/execution/verify.ts";
+import { waitFor } from "../support/hooks.ts";
 import type { CommittedBlock } from "../../src/consensus/types.ts";
 import { ExecutionCore } from "../../src/execution/core.ts";
 import { ExecutionError } from "../../src/execution/execution_error.ts";
@@ -94,4 +97,23 @@ Deno.test("record check: a newest record that disagrees with the state file is r
     const err = await assertRejects(() => open(dir), ExecutionError);
     assertStringIncludes(err.message, recordPath(dir, 4));
   });
+});
+
+Deno.test("record repair: awr live restarted after its newest record was deleted rewrites it identically", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "awr-repair-live-" });
+  const opts = { dataDir, http: null, tickMs: 10, statusEveryMs: 0, rewardIntervalMs: 20 };
+  try {
+    let live = await startLiveNode(opts);
+    assert(await waitFor(() => live.node.snapshot().consensus.lastExecutionHeight >= 3, 10_000));
+    await live.stop();
+    const n = (await readExecutionState(dataDir))!.value.lastAppliedHeight;
+    const newest = await Deno.readFile(recordPath(dataDir, n));
+    await Deno.remove(recordPath(dataDir, n));
+    live = await startLiveNode(opts);
+    await live.stop();
+    assertEquals(await Deno.readFile(recordPath(dataDir, n)), newest);
+    assertEquals((await verifyRecords(dataDir)).ok, true);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });
