@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { join } from "@std/path";
 import { recordsDir } from "../execution/records.ts";
 import { verifyRecords, type VerifyReport } from "../execution/verify.ts";
+import { errorMessage } from "../errors.ts";
 import { CliError, type CliIo } from "./io.ts";
 
 /** Milliseconds between progress lines on a terminal. */
@@ -28,6 +29,7 @@ export function verifyReportJson(dataDir: string, r: VerifyReport): Record<strin
     ok: r.ok,
     heights: r.heights,
     blobs_checked: r.blobsChecked,
+    skipped_above: r.skippedAbove ?? 0,
     first_bad: r.firstBad ? { height: r.firstBad.height, problem: r.firstBad.problem } : null,
   };
 }
@@ -56,17 +58,29 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
     .option("--json", "print a JSON report")
     .action(async (opts: { dataDir: string; json?: boolean }) => {
       const dir = recordsDir(opts.dataDir);
+      // With --json a failure to run is JSON too (and still one line on stderr).
+      const fail = (message: string): never => {
+        if (opts.json) {
+          io.out(JSON.stringify({ data_dir: opts.dataDir, ok: false, error: message }, null, 2));
+        }
+        throw new CliError(message);
+      };
       const isDir = await Deno.stat(dir).then((st) => st.isDirectory, () => false);
-      if (!isDir) throw new CliError(`no execution records folder at ${dir}`);
+      if (!isDir) fail(`no execution records folder at ${dir}`);
       let lastShown = Date.now();
       const showProgress = io.isTerminal && !opts.json;
-      const report = await verifyRecords(opts.dataDir, {
-        onProgress: (done, total) => {
-          if (!showProgress || Date.now() - lastShown < PROGRESS_EVERY_MS) return;
-          lastShown = Date.now();
-          io.err(`records verify: ${done}/${total} heights checked…`);
-        },
-      });
+      let report: VerifyReport;
+      try {
+        report = await verifyRecords(opts.dataDir, {
+          onProgress: (done, total) => {
+            if (!showProgress || Date.now() - lastShown < PROGRESS_EVERY_MS) return;
+            lastShown = Date.now();
+            io.err(`records verify: ${done}/${total} heights checked…`);
+          },
+        });
+      } catch (err) {
+        return fail(`records verify: cannot read ${dir}: ${errorMessage(err)}`);
+      }
       if (opts.json) io.out(JSON.stringify(verifyReportJson(opts.dataDir, report), null, 2));
       if (report.firstBad) {
         const { height, problem } = report.firstBad;
@@ -78,6 +92,10 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
           ? `records verify: ok, no records yet in ${dir}`
           : `records verify: ok, ${report.heights} heights (1..${report.heights}), ${report.blobsChecked} blobs checked in ${
             join(opts.dataDir, "store")
+          }${
+            report.skippedAbove
+              ? `; ${report.skippedAbove} newer record(s) above the execution state left out (in flight)`
+              : ""
           }`,
       );
     });

@@ -4,8 +4,9 @@
  */
 import type { Command } from "commander";
 import { join } from "@std/path";
-import { errorMessage } from "../errors.ts";
-import type { Decoded } from "../storage/schema.ts";
+import { AwrError, errorMessage } from "../errors.ts";
+import { readFileBounded } from "../storage/atomic.ts";
+import { type Decoded, decodeFile } from "../storage/schema.ts";
 import {
   consensusFromState,
   consensusToJson,
@@ -14,10 +15,18 @@ import {
 import {
   NODE_STATE_FILE,
   nodeStatePath,
+  POS_NODE_STATE_SCHEMA,
   type PosNodeState,
-  readNodeState,
 } from "../node/state_file.ts";
+import { detectFileKind } from "./file_kind.ts";
 import { CliError, type CliIo } from "./io.ts";
+
+/**
+ * Largest file `awr snapshot inspect` and `awr status` read (1 MiB): a node state
+ * snapshot is a few hundred bytes, so anything bigger is not one (and `/dev/zero` is
+ * refused without being read).
+ */
+export const SNAPSHOT_MAX_BYTES = 1 << 20;
 
 /** JSON view of a stored node state, with the seed's field names. */
 export interface StoredStatusJson {
@@ -70,15 +79,43 @@ async function findNodeIds(dataDir: string): Promise<string[]> {
   return ids.sort();
 }
 
-async function loadState(file: string): Promise<Decoded<PosNodeState>> {
-  let decoded;
-  try {
-    decoded = await readNodeState(file);
-  } catch (err) {
-    throw new CliError(errorMessage(err));
+/** A snapshot file refused by {@link loadState}; `code` says why, `kind` what it is. */
+class SnapshotFileError extends CliError {
+  readonly reason: string;
+  readonly kind: string | null;
+  constructor(reason: string, message: string, kind: string | null = null) {
+    super(message);
+    this.reason = reason;
+    this.kind = kind;
   }
-  if (!decoded) throw new CliError(`${file}: no such file`);
-  return decoded;
+}
+
+// Bounded read, then the file must BE a node state snapshot (recognised by its
+// fields) before it is decoded as one: a block file or a ledger decodes to defaults.
+async function loadState(file: string): Promise<Decoded<PosNodeState>> {
+  let bytes;
+  try {
+    bytes = await readFileBounded(file, SNAPSHOT_MAX_BYTES);
+  } catch (err) {
+    throw new SnapshotFileError(
+      err instanceof AwrError ? err.code : "FILE_READ",
+      errorMessage(err),
+    );
+  }
+  if (!bytes) throw new SnapshotFileError("FILE_MISSING", `${file}: no such file`);
+  const found = detectFileKind(bytes);
+  if (found.kind !== "node_state") {
+    throw new SnapshotFileError(
+      "WRONG_FILE_KIND",
+      `${file} is ${found.description}, not a node state snapshot (${NODE_STATE_FILE})`,
+      found.kind,
+    );
+  }
+  try {
+    return decodeFile(POS_NODE_STATE_SCHEMA, bytes, file);
+  } catch (err) {
+    throw new SnapshotFileError(err instanceof AwrError ? err.code : "DECODE", errorMessage(err));
+  }
 }
 
 /** Registers `awr status`. */
@@ -89,27 +126,58 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
     .option("-d, --data-dir <dir>", "data directory", "./data")
     .option("--node-id <id>", "node to show (default: the only node in the data dir)")
     .option("--json", "print JSON with the seed's field names")
-    .action(async (opts: { dataDir: string; nodeId?: string; json?: boolean }) => {
-      let nodeId = opts.nodeId;
-      if (!nodeId) {
-        const ids = await findNodeIds(opts.dataDir);
-        if (ids.length === 0) throw new CliError(`no node state under ${opts.dataDir}`);
-        if (ids.length > 1) {
-          throw new CliError(
-            `several nodes in ${opts.dataDir} (${ids.join(", ")}); pick one with --node-id`,
-            2,
-          );
+    .action((opts: { dataDir: string; nodeId?: string; json?: boolean }) =>
+      withJsonErrors(io, opts.json, { data_dir: opts.dataDir }, async () => {
+        let nodeId = opts.nodeId;
+        if (!nodeId) {
+          const ids = await findNodeIds(opts.dataDir);
+          if (ids.length === 0) throw new CliError(`no node state under ${opts.dataDir}`);
+          if (ids.length > 1) {
+            throw new CliError(
+              `several nodes in ${opts.dataDir} (${ids.join(", ")}); pick one with --node-id`,
+              2,
+            );
+          }
+          nodeId = ids[0];
         }
-        nodeId = ids[0];
-      }
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(nodeId)) {
-        throw new CliError(`--node-id: invalid id "${nodeId}"`, 2);
-      }
-      const file = nodeStatePath(opts.dataDir, nodeId);
-      const state = (await loadState(file)).value;
-      if (opts.json) io.out(JSON.stringify(storedStatusJson(state, file), null, 2));
-      else for (const line of humanLines(state, file)) io.out(line);
-    });
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(nodeId)) {
+          throw new CliError(`--node-id: invalid id "${nodeId}"`, 2);
+        }
+        const file = nodeStatePath(opts.dataDir, nodeId);
+        const state = (await loadState(file)).value;
+        if (opts.json) io.out(JSON.stringify(storedStatusJson(state, file), null, 2));
+        else for (const line of humanLines(state, file)) io.out(line);
+      })
+    );
+}
+
+// With --json, a failure is printed as JSON on stdout too (`ok: false`, `code`, `kind`
+// for a file of another kind, `error`); the exit code and the stderr line stay.
+async function withJsonErrors(
+  io: CliIo,
+  json: boolean | undefined,
+  about: Record<string, unknown>,
+  fn: () => Promise<void>,
+): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (json) {
+      const refused = err instanceof SnapshotFileError;
+      io.out(JSON.stringify(
+        {
+          ...about,
+          ok: false,
+          code: refused ? err.reason : err instanceof AwrError ? err.code : "ERROR",
+          kind: refused ? err.kind : null,
+          error: errorMessage(err),
+        },
+        null,
+        2,
+      ));
+    }
+    throw err;
+  }
 }
 
 /** Registers `awr snapshot inspect`. */
@@ -117,11 +185,17 @@ export function registerSnapshotCommands(program: Command, io: CliIo): void {
   const snapshot = program.command("snapshot").description("inspect persisted snapshot files");
   snapshot
     .command("inspect")
-    .description(`decode a ${NODE_STATE_FILE} file and show every field`)
+    .description(
+      `decode a ${NODE_STATE_FILE} file and show every field; refuses other files naming\n` +
+        `what they are, and files over ${SNAPSHOT_MAX_BYTES} bytes`,
+    )
     .argument("<file>", "path of the snapshot file")
     .option("--json", "print JSON")
     .action(async (file: string, opts: { json?: boolean }) => {
-      const decoded = await loadState(file);
+      let decoded!: Decoded<PosNodeState>;
+      await withJsonErrors(io, opts.json, { file }, async () => {
+        decoded = await loadState(file);
+      });
       const json = {
         file,
         schema_version: decoded.version,

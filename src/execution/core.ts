@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "@std/path";
-import type { BlockAction } from "../consensus/types.ts";
+import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type {
@@ -18,6 +18,7 @@ import type {
   NodeExecutionCommitResult,
   NodeExecutionHookInfo,
 } from "../node/execution_hook.ts";
+import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { CasStore } from "../storage/cas.ts";
 import { type WorldSummary, worldSummary } from "../world/summary.ts";
 import { ExecutionError } from "./execution_error.ts";
@@ -30,7 +31,7 @@ import {
   recordsDir,
   writeRecord,
 } from "./records.ts";
-import { recoverExecutionState } from "./recovery.ts";
+import { checkRederived, recoverExecutionState, type RederiveHeight } from "./recovery.ts";
 import { type ExecutionState, type ExecutorMode, writeExecutionState } from "./state_file.ts";
 import { type WorldShape, WorldState } from "./world_state.ts";
 
@@ -67,8 +68,9 @@ interface HeightInput {
  * @example
  * ```ts
  * import { ExecutionCore } from "./core.ts";
+ * import { BlockStore } from "../node/block_store.ts";
  * const core = await ExecutionCore.open({
- *   dataDir: "./data", worldId: "world-1", blocks: { getBlock: () => Promise.resolve(null) },
+ *   dataDir: "./data", worldId: "world-1", blocks: new BlockStore("./data/node/node-1/blocks"),
  * });
  * const result = await core.executeThrough({
  *   worldId: "world-1", nodeId: "node-1", height: 1, slot: 1, epoch: 0,
@@ -120,20 +122,44 @@ export class ExecutionCore {
     const durable = options.durable ?? true;
     const logger = options.logger ?? silentLogger;
     const cas = new CasStore(join(options.dataDir, "store"), { durable });
-    await Deno.mkdir(recordsDir(options.dataDir), { recursive: true });
+    await ensureDirDurable(recordsDir(options.dataDir), durable);
+    await removeStaleTemps(join(options.dataDir, "execution"));
+    await removeStaleTemps(recordsDir(options.dataDir));
     const rec = await recoverExecutionState(options.dataDir, options.worldId, cas, logger);
     const state = { ...rec.value, executorMode: options.mode ?? rec.value.executorMode };
     const world = state.lastManifest
       ? await WorldState.load(cas, options.worldId, state.lastManifest)
       : WorldState.genesis(options.worldId, options.shape);
     checkWorldMatches(world, state);
-    if (rec.changed) await writeExecutionState(options.dataDir, state, rec.unknown, durable);
+    if (rec.changed && !rec.rederive) {
+      await writeExecutionState(options.dataDir, state, rec.unknown, durable);
+    }
+    const core = new ExecutionCore(options, cas, state, rec.unknown, world);
+    if (rec.rederive) await core.#rederive(rec.rederive);
     logger.info("execution core open", {
       world_id: options.worldId,
-      height: state.lastAppliedHeight,
-      agents: world.world.agentCount,
+      height: core.#state.lastAppliedHeight,
+      agents: core.#world?.world.agentCount,
     });
-    return new ExecutionCore(options, cas, state, rec.unknown, world);
+    return core;
+  }
+
+  // Writes the newest record again by executing its height from its committed block;
+  // the result must be the one the state file recorded (see recovery.ts).
+  async #rederive(r: RederiveHeight): Promise<void> {
+    const block = await this.#blocks.getBlock(r.height);
+    if (!block || block.header.height !== r.height) {
+      throw new ExecutionError(
+        "RECORD_MISSING",
+        `${r.file}: the newest record is ${
+          r.reason === "missing" ? "missing" : "unreadable"
+        } and committed block ${r.height} ` +
+          `is not in the block store, so it cannot be executed again`,
+        { height: r.height, file: r.file },
+      );
+    }
+    await this.#applyHeight(heightInput(block), r);
+    this.#logger.info("newest execution record written again", { height: r.height, file: r.file });
   }
 
   /** The core's last applied height and hashes (for the start-up handshake). */
@@ -219,19 +245,22 @@ export class ExecutionCore {
           { height: h, target: ctx.height },
         );
       }
-      await this.#applyHeight({
-        height: h,
-        nodeBlockHash: block.hash,
-        timestampMs: block.committedAtUnixMs,
-        actions: block.actions,
-      });
+      await this.#applyHeight(heightInput(block));
     }
-    return await this.#applyHeight({
-      height: ctx.height,
-      nodeBlockHash: ctx.nodeBlockHash,
-      timestampMs: ctx.committedAtUnixMs,
-      actions: ctx.actions,
-    });
+    // The record's timestamp is the block header's (covered by node_block_hash), not
+    // the context's commit time, which no hash covers and which differs between nodes.
+    const block = await this.#blocks.getBlock(ctx.height);
+    if (!block || block.header.height !== ctx.height) {
+      throw new ExecutionError(
+        "BLOCK_MISSING",
+        `committed block ${ctx.height} is not in the block store (its header timestamp goes into the record)`,
+        { height: ctx.height },
+      );
+    }
+    if (block.hash !== ctx.nodeBlockHash) {
+      throw conflicting(ctx.height, block.hash, ctx.nodeBlockHash);
+    }
+    return await this.#applyHeight({ ...heightInput(block), actions: ctx.actions });
   }
 
   async #recorded(height: number, nodeBlockHash: string): Promise<NodeExecutionCommitResult> {
@@ -249,7 +278,12 @@ export class ExecutionCore {
     return recordResult(r);
   }
 
-  async #applyHeight(input: HeightInput): Promise<NodeExecutionCommitResult> {
+  // `expect`: a re-derived height must reproduce what the state file recorded; it is
+  // checked before anything is written.
+  async #applyHeight(
+    input: HeightInput,
+    expect?: RederiveHeight,
+  ): Promise<NodeExecutionCommitResult> {
     const manifest = this.#state.lastManifest;
     const world = this.#world ??
       (manifest
@@ -267,6 +301,7 @@ export class ExecutionCore {
       journalRef: out.journalRef,
       journalLen: out.manifest.journalLen,
     });
+    if (expect) checkRederived(expect, record); // before anything is written
     await this.#checkExisting(record);
     // One batch is one flush; a huge height (thousands of new chunks, e.g. when the
     // world's bucket count doubles) goes in
@@ -301,9 +336,19 @@ export class ExecutionCore {
   // A record above the state can exist only after a crash whose manifest never
   // reached the store (see recovery.ts); executing again must reproduce it.
   async #checkExisting(record: ExecutionRecord): Promise<void> {
-    const old = await readRecord(this.dataDir, record.height);
-    if (!old) return;
     const path = recordPath(this.dataDir, record.height);
+    let old: ExecutionRecord | null;
+    try {
+      old = await readRecord(this.dataDir, record.height);
+    } catch (err) {
+      // Unreadable and above the state: nothing confirmed it, the new record replaces it.
+      this.#logger.warn("unreadable record replaced by executing its height again", {
+        file: path,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
+    if (!old) return;
     if (old.nodeBlockHash !== record.nodeBlockHash) {
       throw conflicting(record.height, old.nodeBlockHash, record.nodeBlockHash);
     }
@@ -319,6 +364,15 @@ export class ExecutionCore {
       );
     }
   }
+}
+
+function heightInput(block: CommittedBlock): HeightInput {
+  return {
+    height: block.header.height,
+    nodeBlockHash: block.hash,
+    timestampMs: block.header.timestampMs,
+    actions: block.actions,
+  };
 }
 
 function conflicting(height: number, recorded: string, committed: string): ExecutionError {

@@ -4,12 +4,17 @@
  * `prev_execution_block_hash`. Records are a format other tools read (the README
  * documents it), so their bytes depend only on the committed chain — never on the
  * executor mode or the wall clock.
+ *
+ * Schema 2: `timestamp_ms` is the committed block header's `timestamp_ms`, so it is
+ * covered by `node_block_hash` (and through it by `execution_block_hash`) and equal on
+ * every node. Schema 1 records carried the node's local commit time there, covered by
+ * no hash; they are still read (the field is the same).
  * @module
  */
 import { join } from "@std/path";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import { HASH_NAME, hashCanonical } from "../storage/hash.ts";
-import { decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
+import { type Decoded, decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
 import { heightFileName } from "../node/block_store.ts";
 import type { NodeExecutionCommitResult } from "../node/execution_hook.ts";
 
@@ -32,16 +37,16 @@ export interface ExecutionRecord {
   manifestRef: string;
   /** CAS address of this height's journal segment. */
   journalRef: string;
-  /** The commit time the node recorded for the block (unix ms). */
+  /** The committed block header's `timestamp_ms` (unix ms; schema 1: the local commit time). */
   timestampMs: number;
   /** Hash function of every address in the record. */
   hash: string;
 }
 
-/** Schema of a record file (version 1). */
+/** Schema of a record file (version 2: `timestamp_ms` from the hashed block header). */
 export const RECORD_SCHEMA: FileSchema<ExecutionRecord> = {
   kind: "ExecutionRecord",
-  version: 1,
+  version: 2,
   fields: [
     { key: "worldId", wire: "world_id", type: "string", default: "" },
     { key: "height", wire: "height", type: "u64", default: 0 },
@@ -187,9 +192,27 @@ export function recordResult(r: ExecutionRecord): NodeExecutionCommitResult {
  * ```
  */
 export async function readRecord(dataDir: string, height: number): Promise<ExecutionRecord | null> {
+  return (await readRecordFile(dataDir, height))?.value ?? null;
+}
+
+/**
+ * Like {@link readRecord}, with the file's `schema` version (2: `timestamp_ms` is the
+ * block header's).
+ *
+ * @example
+ * ```ts
+ * import { readRecordFile } from "./records.ts";
+ * const r = await readRecordFile("./data", 1);
+ * if (r) console.log(r.version, r.value.timestampMs);
+ * ```
+ */
+export async function readRecordFile(
+  dataDir: string,
+  height: number,
+): Promise<Decoded<ExecutionRecord> | null> {
   const path = recordPath(dataDir, height);
   const bytes = await readFileIfExists(path);
-  return bytes ? decodeFile(RECORD_SCHEMA, bytes, path).value : null;
+  return bytes ? decodeFile(RECORD_SCHEMA, bytes, path) : null;
 }
 
 /**

@@ -9,10 +9,15 @@
  * once-only: a tree walk stops at a blob already verified at the same place (level,
  * position, bucket count — a chunk's validity depends on its bucket), so the whole
  * run costs O(blobs), not O(heights × world).
+ *
+ * It is safe on a running node: the execution state file is read FIRST and fixes the
+ * upper height (a record is written before the state file names its height, so every
+ * record up to it is complete); records above it may be in flight and are left out.
  * @module
  */
 import { join } from "@std/path";
 import { errorMessage } from "../errors.ts";
+import { BlockStore, type CommittedBlockReader } from "../node/block_store.ts";
 import { CasStore } from "../storage/cas.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { HASH_NAME, toHex } from "../storage/hash.ts";
@@ -24,7 +29,7 @@ import {
   type ExecutionRecord,
   GENESIS_EXECUTION_PARENT,
   listRecordHeights,
-  readRecord,
+  readRecordFile,
 } from "./records.ts";
 import { readExecutionState } from "./state_file.ts";
 import { isDigestList, type NodeWire, treeDepth } from "./state_tree.ts";
@@ -40,8 +45,10 @@ export interface VerifyProblem {
 /** Outcome of {@link verifyRecords}. */
 export interface VerifyReport {
   readonly ok: boolean;
-  /** Records checked (all of them when `ok`). */
+  /** Records checked (all of them up to the state file's height when `ok`). */
   readonly heights: number;
+  /** Records above the state file's height, left out as possibly in flight. */
+  readonly skippedAbove?: number;
   /** Distinct CAS blobs read and checked. */
   readonly blobsChecked: number;
   readonly firstBad?: VerifyProblem;
@@ -51,6 +58,28 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Called after each record with (records done, records in total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Committed blocks to check each record's `node_block_hash` and (schema 2)
+   * `timestamp_ms` against. Default: the block store of the only node under
+   * `<data>/node/`, if there is exactly one; null: skip the check.
+   */
+  blocks?: CommittedBlockReader | null;
+}
+
+// The block store of the data dir's only node, or null (none, or several).
+async function onlyNodeBlocks(dataDir: string): Promise<CommittedBlockReader | null> {
+  const ids: string[] = [];
+  try {
+    for await (const e of Deno.readDir(join(dataDir, "node"))) {
+      if (e.isDirectory) ids.push(e.name);
+      if (ids.length > 1) return null;
+    }
+  } catch {
+    return null;
+  }
+  return ids.length === 1
+    ? new BlockStore(join(dataDir, "node", ids[0], "blocks"), { durable: false })
+    : null;
 }
 
 class Bad extends Error {}
@@ -72,8 +101,25 @@ export async function verifyRecords(
   dataDir: string,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  const heights = await listRecordHeights(dataDir);
+  // State first: it fixes a consistent view while an executor keeps writing.
+  let state;
+  try {
+    state = await readExecutionState(dataDir);
+  } catch (err) {
+    return {
+      ok: false,
+      heights: 0,
+      blobsChecked: 0,
+      firstBad: { height: 0, problem: errorMessage(err) },
+    };
+  }
+  const listed = await listRecordHeights(dataDir);
+  // Without a state file (a records folder from an older bridge) every record counts.
+  const upper = state ? state.value.lastAppliedHeight : listed[listed.length - 1] ?? 0;
+  const heights = listed.filter((h) => h <= upper);
+  const skippedAbove = listed.length - heights.length;
   const cas = new CasStore(join(dataDir, "store"), { durable: false });
+  const blocks = options.blocks === undefined ? await onlyNodeBlocks(dataDir) : options.blocks;
   // Distinct blobs read (the report's count), and the places each was checked at.
   const verified = new Set<string>();
   const placed = new Set<string>();
@@ -83,6 +129,7 @@ export async function verifyRecords(
     ok: firstBad === undefined,
     heights: done,
     blobsChecked: verified.size,
+    skippedAbove,
     firstBad,
   });
 
@@ -157,6 +204,29 @@ export async function verifyRecords(
     }
   };
 
+  // The record's timestamp is covered through node_block_hash: the block file's header
+  // hashes to it (BlockStore checks) and carries the same timestamp_ms.
+  const checkBlock = async (h: number, r: ExecutionRecord, version: number): Promise<void> => {
+    if (!blocks) return;
+    let block;
+    try {
+      block = await blocks.getBlock(h);
+    } catch (err) {
+      throw new Bad(`committed block ${h}: ${errorMessage(err)}`);
+    }
+    if (!block) return; // a records folder without its node's blocks (copied, pruned)
+    check(
+      block.hash === r.nodeBlockHash,
+      `node_block_hash ${r.nodeBlockHash} differs from the stored block ${h} (${block.hash})`,
+    );
+    if (version >= 2) {
+      check(
+        r.timestampMs === block.header.timestampMs,
+        `timestamp_ms ${r.timestampMs} differs from block ${h}'s header timestamp_ms ${block.header.timestampMs}`,
+      );
+    }
+  };
+
   const verifyOne = async (h: number, r: ExecutionRecord): Promise<void> => {
     check(r.height === h, `record file for height ${h} says height ${r.height}`);
     check(r.hash === HASH_NAME, `record names hash "${r.hash}"; this program checks ${HASH_NAME}`);
@@ -212,8 +282,10 @@ export async function verifyRecords(
     }
     let r: ExecutionRecord;
     try {
-      r = (await readRecord(dataDir, h))!;
+      const file = (await readRecordFile(dataDir, h))!;
+      r = file.value;
       await verifyOne(h, r);
+      await checkBlock(h, r, file.version);
     } catch (err) {
       return report({ height: h, problem: errorMessage(err) });
     }
@@ -221,18 +293,24 @@ export async function verifyRecords(
     done++;
     options.onProgress?.(done, heights.length);
   }
-  let state;
-  try {
-    state = await readExecutionState(dataDir);
-  } catch (err) {
-    return report({ height: done + 1, problem: errorMessage(err) });
-  }
-  const applied = state?.value.lastAppliedHeight ?? 0;
-  if (applied > done) {
+  if (upper > done) {
     return report({
       height: done + 1,
-      problem: `the execution state says height ${applied} is applied, but records stop at ${done}`,
+      problem: `the execution state says height ${upper} is applied, but records stop at ${done}`,
     });
+  }
+  const s = state?.value;
+  if (s && upper > 0 && prev && s.lastExecutionBlockHash !== null) {
+    if (
+      s.lastExecutionBlockHash !== prev.executionBlockHash ||
+      (s.lastExecutionStateRoot !== null && s.lastExecutionStateRoot !== prev.executionStateRoot)
+    ) {
+      return report({
+        height: upper,
+        problem:
+          `the execution state has execution block hash ${s.lastExecutionBlockHash} and state root ${s.lastExecutionStateRoot} at height ${upper}, the record has ${prev.executionBlockHash} and ${prev.executionStateRoot}`,
+      });
+    }
   }
   return report();
 }

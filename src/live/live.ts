@@ -18,6 +18,7 @@ import { readRecord } from "../execution/records.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { NodeRuntime } from "../node/runtime.ts";
 import { snapshotToJson } from "../node/snapshot.ts";
+import { removeStaleTemps } from "../storage/atomic.ts";
 import { CasStore } from "../storage/cas.ts";
 import type { WorldAction } from "../world/actions.ts";
 import { actionReport } from "./action_outcome.ts";
@@ -131,6 +132,11 @@ export async function startLiveNode(
   try {
     const lock: DataDirLock = await lockDataDir(options.dataDir);
     cleanup.push(() => lock.release());
+    // Temps a crash left in the folders this process owns (node, execution and store
+    // folders are cleaned by their own owners when they open).
+    for (const d of ["", "reward", "reports", "mempool"]) {
+      await removeStaleTemps(join(options.dataDir, d));
+    }
     const token = await loadOrCreateToken(options.dataDir);
     const hook = await createExecutionHook({
       dataDir: options.dataDir,

@@ -16,7 +16,7 @@ import {
 } from "../consensus/block.ts";
 import type { CommittedBlock } from "../consensus/types.ts";
 import { AwrError } from "../errors.ts";
-import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
+import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "../storage/atomic.ts";
 import { decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
 
 /** Reads committed blocks by height: what execution drivers get from their host. */
@@ -62,6 +62,8 @@ export function heightFileName(height: number): string {
 export class BlockStore implements CommittedBlockReader {
   readonly #dir: string;
   readonly #durable: boolean;
+  // Shards already cleaned of crash temps by this process (one per 10,000 heights).
+  readonly #cleaned = new Set<string>();
 
   /**
    * @param dir the node's `blocks` folder
@@ -86,7 +88,14 @@ export class BlockStore implements CommittedBlockReader {
   /** Writes a committed block atomically (overwrites a stale uncommitted file). */
   async put(block: CommittedBlock): Promise<void> {
     const bytes = encodeFile(BLOCK_FILE_SCHEMA, committedBlockToWire(block));
-    await writeFileAtomic(this.pathOf(block.header.height), bytes, { durable: this.#durable });
+    const path = this.pathOf(block.header.height);
+    const shard = join(path, "..");
+    if (!this.#cleaned.has(shard)) {
+      // First write into this shard since start: a crash mid-write left its temp here.
+      await removeStaleTemps(shard);
+      this.#cleaned.add(shard);
+    }
+    await writeFileAtomic(path, bytes, { durable: this.#durable });
   }
 
   /** Reads and checks the block at `height` (hash recomputed from the header). */

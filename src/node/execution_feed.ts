@@ -1,7 +1,9 @@
 /**
  * Hands committed heights to the execution hook: in height order, one call in
  * flight, never blocking the tick loop. A failed call is retried with backoff from
- * the same height, so nothing is skipped and nothing succeeds twice.
+ * the same height, so nothing is skipped and nothing succeeds twice. An exception
+ * thrown by the node's own callbacks (`contextFor`, `onResult`, `onError`) is caught
+ * here: it never leaves a call in flight for ever.
  * @module
  */
 import { errorMessage } from "../errors.ts";
@@ -92,7 +94,7 @@ export class ExecutionFeed {
     if (next > this.#deps.committedHeight()) return;
     if (this.#failures > 0 && this.#deps.now() < this.#retryAt) return;
     this.#inFlightHeight = next;
-    this.#inFlight = this.#deliver(next).then((ok) => {
+    this.#inFlight = this.#deliver(next).catch(() => false).then((ok) => {
       this.#inFlight = null;
       this.#inFlightHeight = 0;
       // Keep going while heights are waiting: execution catches up without waiting for a tick.
@@ -151,7 +153,7 @@ export class ExecutionFeed {
         this.#deps.retryBaseMs * 2 ** Math.min(this.#failures - 1, 16),
       );
       this.#retryAt = this.#deps.now() + delay;
-      this.#deps.onError(height, errorMessage(err));
+      this.#report(height, errorMessage(err));
       return false;
     }
     this.#failures = 0;
@@ -160,7 +162,21 @@ export class ExecutionFeed {
       executionBlockHash: result.executionBlockHash,
       executionStateRoot: result.executionStateRoot,
     };
-    this.#deps.onResult(result, ctx, this.#deps.now() - t0);
+    try {
+      this.#deps.onResult(result, ctx, this.#deps.now() - t0);
+    } catch (err) {
+      // The height is executed; only the node's bookkeeping failed. Report it and go on.
+      this.#report(height, `handling the result of height ${height} failed: ${errorMessage(err)}`);
+    }
     return true;
+  }
+
+  // onError must not throw out of the feed either: a throwing reporter is swallowed.
+  #report(height: number, message: string): void {
+    try {
+      this.#deps.onError(height, message);
+    } catch {
+      // Nothing left to tell; the next kick retries.
+    }
   }
 }

@@ -5,9 +5,15 @@
  * @module
  */
 import type { CommittedBlock } from "../consensus/types.ts";
-import { AwrError } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
+import { type Logger, silentLogger } from "../logger.ts";
 import type { BlockStore, CommittedBlockReader } from "./block_store.ts";
-import type { NodeExecutionHook, NodeExecutionHookInfo } from "./execution_hook.ts";
+import {
+  commitContext,
+  type NodeExecutionCommitResult,
+  type NodeExecutionHook,
+  type NodeExecutionHookInfo,
+} from "./execution_hook.ts";
 import type { PosNodeState } from "./state_file.ts";
 
 /** A node/execution state that cannot be reconciled. */
@@ -20,6 +26,58 @@ export interface ExecutionPosition {
   executionStateRoot: string | null;
   /** Where the position came from, for the log. */
   source: "hook" | "state-file";
+}
+
+/** An execution result the node recorded at `height` (the hook must reproduce it). */
+export interface ExpectedExecution {
+  height: number;
+  executionBlockHash: string;
+  executionStateRoot: string;
+  /** File that recorded it (the node's state file). */
+  file: string;
+}
+
+/**
+ * Checks that `got` (the hook's result at `want.height`) equals what the node recorded;
+ * a difference is `EXECUTION_ROOT_MISMATCH` naming both heights, hashes, roots and
+ * the node's file.
+ *
+ * @example
+ * ```ts
+ * import { assertSameExecution } from "./handshake.ts";
+ * assertSameExecution(
+ *   { height: 3, executionBlockHash: "ab", executionStateRoot: "cd", file: "state.cbor" },
+ *   { executionHeight: 3, executionBlockHash: "ab", executionStateRoot: "cd" },
+ *   3,
+ * ); // no error
+ * ```
+ */
+export function assertSameExecution(
+  want: ExpectedExecution,
+  got: NodeExecutionCommitResult,
+  hookHeight: number,
+): void {
+  if (
+    got.executionBlockHash === want.executionBlockHash &&
+    got.executionStateRoot === want.executionStateRoot
+  ) return;
+  throw new HandshakeError(
+    "EXECUTION_ROOT_MISMATCH",
+    `execution differs at height ${want.height}: node state ${want.file} (execution height ${want.height}) ` +
+      `has execution block hash ${want.executionBlockHash} and state root ${want.executionStateRoot}; ` +
+      `the execution driver (at height ${hookHeight}) has execution block hash ${got.executionBlockHash} ` +
+      `and state root ${got.executionStateRoot}`,
+    {
+      height: want.height,
+      file: want.file,
+      nodeExecutionHeight: want.height,
+      nodeExecutionBlockHash: want.executionBlockHash,
+      nodeExecutionStateRoot: want.executionStateRoot,
+      hookHeight,
+      hookExecutionBlockHash: got.executionBlockHash,
+      hookExecutionStateRoot: got.executionStateRoot,
+    },
+  );
 }
 
 async function blockAt(
@@ -43,16 +101,26 @@ async function blockAt(
  * (so an old state file without execution fields picks up an existing records folder);
  * without it the persisted execution fields are used.
  *
+ * When the state file has an execution result (height E), the hook must agree with it
+ * at the common height (CometBFT's `assertAppHashEqualsOneFromState`): at the same
+ * height the hashes are compared directly; a hook ahead is asked for height E again
+ * (an applied height returns its recorded result and writes nothing, invariant 2); a
+ * hook behind is replayed up to E here, before the node persists anything (CometBFT's
+ * `ReplayBlocks`), so a mismatch leaves the state file as it was. A difference is a
+ * {@link HandshakeError} `EXECUTION_ROOT_MISMATCH` naming both sides.
+ *
  * @example
  * ```ts
  * import { reconcileExecution } from "./handshake.ts";
- * // const pos = await reconcileExecution(state, hook, blockStore);
+ * // const pos = await reconcileExecution(state, hook, blockStore, statePath);
  * ```
  */
 export async function reconcileExecution(
   state: PosNodeState,
   hook: NodeExecutionHook | null,
   blocks: CommittedBlockReader,
+  file = "the node state file",
+  logger: Logger = silentLogger,
 ): Promise<ExecutionPosition> {
   const committed = state.committedHeight;
   if (hook?.info) {
@@ -92,12 +160,61 @@ export async function reconcileExecution(
         );
       }
     }
-    return {
+    const pos: ExecutionPosition = {
       height: info.lastHeight,
       executionBlockHash: info.lastExecutionBlockHash,
       executionStateRoot: info.lastExecutionStateRoot,
       source: "hook",
     };
+    const want = nodeExecution(state, file);
+    if (!want || want.height > committed) return pos;
+    if (want.height === info.lastHeight) {
+      assertSameExecution(want, {
+        executionHeight: info.lastHeight,
+        executionBlockHash: String(info.lastExecutionBlockHash),
+        executionStateRoot: String(info.lastExecutionStateRoot),
+      }, info.lastHeight);
+    } else if (want.height < info.lastHeight) {
+      const block = await blockAt(blocks, want.height, "handshake");
+      let got: NodeExecutionCommitResult;
+      try {
+        got = await hook.onCommit(commitContext(state.worldId, state.nodeId, block));
+      } catch (err) {
+        // A driver that cannot answer for an applied height breaks invariant 2, but it
+        // still continues correctly above its height: say so, compare nothing, go on.
+        logger.warn(
+          "handshake: the execution driver did not answer for an applied height; roots not compared",
+          {
+            height: want.height,
+            hook_height: info.lastHeight,
+            error: errorMessage(err),
+          },
+        );
+        return pos;
+      }
+      assertSameExecution(want, got, info.lastHeight);
+    } else {
+      let got: NodeExecutionCommitResult | null = null;
+      for (let h = info.lastHeight + 1; h <= want.height; h++) {
+        const block = await blockAt(blocks, h, "handshake replay");
+        got = await hook.onCommit(commitContext(state.worldId, state.nodeId, block));
+        if (got?.executionHeight !== h) {
+          throw new HandshakeError(
+            "BAD_HOOK_RESULT",
+            `handshake replay: execution hook returned height ${got?.executionHeight} for height ${h}`,
+            { height: h },
+          );
+        }
+      }
+      assertSameExecution(want, got!, info.lastHeight);
+      return {
+        height: want.height,
+        executionBlockHash: got!.executionBlockHash,
+        executionStateRoot: got!.executionStateRoot,
+        source: "hook",
+      };
+    }
+    return pos;
   }
   if (state.lastExecutionHeight > committed) {
     throw new HandshakeError(
@@ -116,6 +233,20 @@ export async function reconcileExecution(
     executionBlockHash: state.lastExecutionBlockHash,
     executionStateRoot: state.lastExecutionStateRoot,
     source: "state-file",
+  };
+}
+
+// The execution result the node's state file recorded, when it has one.
+function nodeExecution(state: PosNodeState, file: string): ExpectedExecution | null {
+  if (
+    state.lastExecutionHeight === 0 || state.lastExecutionBlockHash === null ||
+    state.lastExecutionStateRoot === null
+  ) return null;
+  return {
+    height: state.lastExecutionHeight,
+    executionBlockHash: state.lastExecutionBlockHash,
+    executionStateRoot: state.lastExecutionStateRoot,
+    file,
   };
 }
 

@@ -11,7 +11,7 @@ import { ConsensusEngine } from "../consensus/engine.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
-import { removeStaleTemps } from "../storage/atomic.ts";
+import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "@std/path";
 import { BlockStore } from "./block_store.ts";
 import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
@@ -174,7 +174,7 @@ export class NodeRuntime {
     this.#writer.discardPending();
     this.#retry.clear();
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
-    await Deno.mkdir(dir, { recursive: true });
+    await ensureDirDurable(dir, this.#config.durable);
     await removeStaleTemps(dir);
     const loaded = await readNodeState(this.#statePath);
     this.#state = loaded?.value ?? freshNodeState(this.#config.nodeId, this.#config.worldId);
@@ -199,7 +199,13 @@ export class NodeRuntime {
     ];
 
     if (this.#hook) {
-      const pos = await reconcileExecution(this.#state, this.#hook, this.#blocks);
+      const pos = await reconcileExecution(
+        this.#state,
+        this.#hook,
+        this.#blocks,
+        this.#statePath,
+        this.#log,
+      );
       this.#log.info("execution handshake", {
         committed_height: this.#state.committedHeight,
         execution_height: pos.height,

@@ -4,9 +4,18 @@
  * reader therefore sees the old bytes or the new bytes, never a torn file.
  * @module
  */
-import { dirname, join } from "@std/path";
+import { dirname, join, resolve } from "@std/path";
+import { AwrError } from "../errors.ts";
 
 let tempCounter = 0;
+// Marks this process's temp files: a temp carrying it is in flight, never stale, even
+// when a restarted node gets the pid of the one that crashed (common in containers).
+const PROCESS_TOKEN = crypto.randomUUID().slice(0, 8);
+// `.<name>.<pid>[-<token>].<n>.tmp`: the only names removeStaleTemps touches.
+const TEMP_NAME = /^\..+\.\d+(-([0-9a-f]{8}))?\.\d+\.tmp$/;
+
+/** Most folder entries one {@link removeStaleTemps} call looks at (default). */
+export const STALE_SCAN_MAX_ENTRIES = 100_000;
 
 /** Options for {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
@@ -22,7 +31,48 @@ export interface AtomicWriteOptions {
 function tempName(path: string): string {
   tempCounter = (tempCounter + 1) % 1_000_000_000;
   const base = path.slice(dirname(path).length + 1);
-  return join(dirname(path), `.${base}.${Deno.pid}.${tempCounter}.tmp`);
+  return join(dirname(path), `.${base}.${Deno.pid}-${PROCESS_TOKEN}.${tempCounter}.tmp`);
+}
+
+/**
+ * Creates `dir` and any missing parents, fsyncing the parent of every folder it
+ * creates (when `durable`), so that a new folder survives a power cut together with
+ * the files later renamed into it. Returns the folders it created, outermost first.
+ *
+ * @example
+ * ```ts
+ * import { ensureDirDurable } from "./atomic.ts";
+ * await ensureDirDurable("/tmp/awr-example/a/b"); // fsyncs /tmp/awr-example/a, then …/a/b's parent
+ * ```
+ */
+export async function ensureDirDurable(dir: string, durable = true): Promise<string[]> {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  for (;;) {
+    try {
+      const st = await Deno.stat(d);
+      if (!st.isDirectory) {
+        throw new AwrError("NOT_A_DIRECTORY", `${d} exists but is not a folder`, { path: d });
+      }
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      missing.push(d);
+      const up = dirname(d);
+      if (up === d) break;
+      d = up;
+    }
+  }
+  missing.reverse();
+  for (const m of missing) {
+    try {
+      await Deno.mkdir(m);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    if (durable) await syncDir(dirname(m));
+  }
+  return missing;
 }
 
 /** fsync a folder so that renames inside it are durable. */
@@ -52,7 +102,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const durable = options.durable ?? true;
   const dir = dirname(path);
-  if (options.mkdirs ?? true) await Deno.mkdir(dir, { recursive: true });
+  if (options.mkdirs ?? true) await ensureDirDurable(dir, durable);
   const tmp = tempName(path);
   const file = await Deno.open(tmp, { write: true, createNew: true });
   try {
@@ -84,12 +134,31 @@ export async function readFileIfExists(path: string): Promise<Uint8Array | null>
   }
 }
 
-/** Removes temp files left in `dir` by writes that a crash interrupted. */
-export async function removeStaleTemps(dir: string): Promise<number> {
+/**
+ * Removes temp files left in `dir` by atomic writes that a crash interrupted (names
+ * `.<file>.<pid>[-<token>].<n>.tmp`; this process's own temps in flight are kept).
+ * Each folder's owner calls it when it opens the folder (node dir, blocks, execution,
+ * records, store, reports, mempool) or, for shard folders, on first use; the scan
+ * stops after `maxEntries` entries so that start-up work stays bounded. A missing
+ * folder removes nothing. Returns how many files it removed.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTemps } from "./atomic.ts";
+ * const removed = await removeStaleTemps("/tmp/awr-example"); // 0 when clean or missing
+ * ```
+ */
+export async function removeStaleTemps(
+  dir: string,
+  maxEntries = STALE_SCAN_MAX_ENTRIES,
+): Promise<number> {
   let removed = 0;
+  let seen = 0;
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isFile && entry.name.startsWith(".") && entry.name.endsWith(".tmp")) {
+      if (++seen > maxEntries) break;
+      const m = entry.isFile ? TEMP_NAME.exec(entry.name) : null;
+      if (m && m[2] !== PROCESS_TOKEN) {
         await Deno.remove(join(dir, entry.name)).catch(() => {});
         removed++;
       }
@@ -98,4 +167,83 @@ export async function removeStaleTemps(dir: string): Promise<number> {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
   return removed;
+}
+
+/** What {@link readFileBounded} found when it refuses a file. */
+export class FileReadError extends AwrError {}
+
+function fileTypeName(st: Deno.FileInfo): string {
+  if (st.isDirectory) return "a folder";
+  if (st.isCharDevice) return "a character device";
+  if (st.isBlockDevice) return "a block device";
+  if (st.isFifo) return "a FIFO";
+  if (st.isSocket) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * Reads a regular file of at most `maxBytes` bytes. A device, FIFO, folder or larger
+ * file is refused (`FILE_NOT_REGULAR`, `FILE_TOO_LARGE`) without reading it whole: the
+ * read stops after `maxBytes + 1` bytes even if the file grows meanwhile. OS errors
+ * become `FILE_READ` naming the path. Returns null when the file does not exist.
+ *
+ * @example
+ * ```ts
+ * import { readFileBounded } from "./atomic.ts";
+ * const bytes = await readFileBounded("/tmp/awr-example.cbor", 1 << 20); // null when missing
+ * ```
+ */
+export async function readFileBounded(path: string, maxBytes: number): Promise<Uint8Array | null> {
+  let file: Deno.FsFile;
+  try {
+    const st = await Deno.stat(path);
+    if (!st.isFile) {
+      throw new FileReadError("FILE_NOT_REGULAR", `${path} is ${fileTypeName(st)}, not a file`, {
+        path,
+      });
+    }
+    if (st.size > maxBytes) {
+      throw new FileReadError(
+        "FILE_TOO_LARGE",
+        `${path} is ${st.size} bytes, more than the ${maxBytes} allowed`,
+        { path, size: st.size, maxBytes },
+      );
+    }
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    if (err instanceof AwrError) throw err;
+    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path });
+  }
+  try {
+    const buf = new Uint8Array(maxBytes + 1);
+    let off = 0;
+    while (off < buf.length) {
+      const n = await file.read(buf.subarray(off));
+      if (n === null) break;
+      off += n;
+    }
+    if (off > maxBytes) {
+      throw new FileReadError(
+        "FILE_TOO_LARGE",
+        `${path} is more than the ${maxBytes} bytes allowed`,
+        {
+          path,
+          maxBytes,
+        },
+      );
+    }
+    return buf.slice(0, off);
+  } catch (err) {
+    if (err instanceof AwrError) throw err;
+    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path });
+  } finally {
+    file.close();
+  }
+}
+
+// The OS reason without Deno's repetition of the path ("… (os error 13): open '/x'").
+function osReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/:\s*\w+\s+'[^']*'$/, "").replace(/\s*\(os error \d+\)/, "").toLowerCase();
 }

@@ -6,7 +6,7 @@
  */
 import { join } from "@std/path";
 import { AwrError } from "../errors.ts";
-import { syncDir, writeFileAtomic } from "./atomic.ts";
+import { removeStaleTemps, syncDir, writeFileAtomic } from "./atomic.ts";
 import { HASH_NAME, hashHex } from "./hash.ts";
 
 /** Error for a missing or corrupt blob. */
@@ -142,6 +142,10 @@ export class CasStore {
         created.push(d);
       }
     }));
+    // First touch of a shard in this process: remove temps a crash left there
+    // (bounded: each shard once, and the store's shards are small).
+    const fresh = new Set(created);
+    await Promise.all(missing.filter((d) => !fresh.has(d)).map((d) => removeStaleTemps(d)));
     for (const d of missing) this.#dirs.add(d);
     return created;
   }

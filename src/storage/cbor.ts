@@ -1,11 +1,14 @@
 /**
  * The one CBOR codec every file, wire message and hash input goes through.
  *
- * Output is deterministic (RFC 8949 §4.2.1 core deterministic encoding, except that
- * non-integer numbers are always float64): integers and lengths use the shortest
+ * Output is deterministic (RFC 8949 §4.2.1 core deterministic encoding): integers
+ * and lengths use the shortest
  * head, map keys are sorted by their encoded bytes, byte strings are plain major
  * type 2 (no typed-array tags), and no cbor-x record/structure extensions are used.
- * So an independent decoder reads every file and recomputes every hash.
+ * So an independent decoder reads every file and recomputes every hash. Numbers must
+ * be safe integers: a float, NaN or Infinity is refused (`CBOR_VALUE`, naming the
+ * path of the value, e.g. `$.agents[3].x`), because float encodings differ between
+ * writers and the contract forbids them in hashed data.
  * @module
  */
 import { Decoder, Encoder } from "cbor-x";
@@ -85,8 +88,12 @@ function cachedKeyBytes(key: string): Uint8Array {
 function prepare(value: unknown, path: string): unknown {
   switch (typeof value) {
     case "number":
-      if (!Number.isFinite(value)) {
-        throw new CborError("CBOR_VALUE", `cannot encode non-finite number at ${path}`, { path });
+      if (!Number.isInteger(value)) {
+        throw new CborError(
+          "CBOR_VALUE",
+          `cannot encode ${value} at ${path}: only integers are allowed in canonical data`,
+          { path, value: String(value) },
+        );
       }
       if (Number.isInteger(value) && Math.abs(value) >= TWO_32) {
         if (!Number.isSafeInteger(value)) {

@@ -202,7 +202,7 @@ for (const n of SIZES) {
         executionBlockHash: hash,
         manifestRef: root,
         journalRef: root,
-        timestampMs: block.committedAtUnixMs,
+        timestampMs: block.header.timestampMs,
         hash: "blake3",
       }, true);
       await writeExecutionState(

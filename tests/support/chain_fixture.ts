@@ -60,7 +60,7 @@ export function randomActions(
     } else if (roll < 97) {
       actions.push({ kind: "move", agent: "nobody", dx: 1, dy: 0 });
     } else {
-      actions.push({ kind: "grant", agent: a, resource: "gold", amount: 1.5 });
+      actions.push({ kind: "grant", agent: a, resource: "gold", amount: 0 });
     }
   }
   return { actions, agents };

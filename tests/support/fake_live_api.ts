@@ -192,7 +192,7 @@ export class FakeLiveApi implements LiveApi {
       journal_len: summary.journalLen,
       manifest_ref: root,
       journal_ref: hashCanonical(["fake-journal", height]),
-      timestamp_ms: block.committedAtUnixMs,
+      timestamp_ms: block.header.timestampMs,
       hash: HASH_NAME,
     };
     this.records.push(record);

@@ -71,7 +71,7 @@ function pureChain(blocks: readonly CommittedBlock[]) {
     const r = buildRecord(WORLD, prev, {
       height: b.header.height,
       nodeBlockHash: b.hash,
-      timestampMs: b.committedAtUnixMs,
+      timestampMs: b.header.timestampMs,
     }, {
       stateRoot: out.stateRoot,
       journalRef: out.journalRef,
@@ -100,7 +100,9 @@ Deno.test("driver seed test: two commits give heights 1 and 2, records and state
     assertEquals(state.worldId, WORLD);
     const rec2 = (await readRecord(dir, 2))!;
     assertEquals(rec2.prevExecutionBlockHash, r1.executionBlockHash);
-    assertEquals(rec2.timestampMs, CHAIN[1].committedAtUnixMs);
+    // Schema 2: the hashed header timestamp, not the node-local commit time.
+    assertEquals(rec2.timestampMs, CHAIN[1].header.timestampMs);
+    assert(rec2.timestampMs !== CHAIN[1].committedAtUnixMs);
     assertEquals(rec2.hash, "blake3");
   });
 });
@@ -154,7 +156,8 @@ Deno.test("a jump from 2 to 5 executes 3, 4 and 5 in order through the block rea
     await core.executeThrough(ctxOf(CHAIN[1]));
     const r5 = await core.executeThrough(ctxOf(CHAIN[4]));
     await core.close();
-    assertEquals(reader.reads, [3, 4]);
+    // 3 and 4 fill the gap; 1, 2 and 5 are read for their header timestamp (record schema 2).
+    assertEquals(reader.reads, [1, 2, 3, 4, 5]);
     const expected = pureChain(CHAIN.slice(0, 5));
     for (let h = 1; h <= 5; h++) assertEquals(await readRecord(dir, h), expected[h - 1]);
     assertEquals(r5.executionBlockHash, expected[4].executionBlockHash);
@@ -198,7 +201,8 @@ Deno.test("upgrade: a records folder without a state file continues on the same 
       assertEquals(core.info().lastHeight, 6, old);
       const r7 = await core.executeThrough(ctxOf(CHAIN[6]));
       await core.close();
-      assertEquals(reader.reads, [], "nothing re-executed");
+      // Only height 7 is read (for its header timestamp): nothing re-executed.
+      assertEquals(reader.reads, [7], "nothing re-executed");
       assertEquals(r7.executionBlockHash, pureChain(CHAIN.slice(0, 7))[6].executionBlockHash);
       const after = await listing(join(dir, "execution", "records"));
       for (const [path, sig] of records) assertEquals(after.get(path), sig, `${path} untouched`);

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
 import { join } from "@std/path";
 import { removeStaleTemps, writeFileAtomic } from "../../src/storage/atomic.ts";
 import { CasError, CasStore } from "../../src/storage/cas.ts";
@@ -155,4 +155,16 @@ Deno.test("CAS stores by BLAKE3 address, dedups, and checks integrity on read", 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("canonical encoder refuses floats, NaN and Infinity, naming the value's path", () => {
+  for (const bad of [0.5, NaN, Infinity, -Infinity]) {
+    const err = assertThrows(
+      () => encodeCanonical({ agents: [{ id: 1 }, { id: 2, x: bad }] }),
+      CborError,
+    );
+    assertEquals(err.code, "CBOR_VALUE");
+    assertStringIncludes(err.message, "$.agents[1].x");
+  }
+  assertEquals(encodeCanonical(-0), encodeCanonical(0));
 });
