@@ -294,10 +294,19 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
  * await server.shutdown();
  * ```
  */
-export async function startHttpServer(
+export function startHttpServer(
   api: LiveApi,
   options: Partial<HttpServerOptions> = {},
 ): Promise<HttpServer> {
+  // Binding is synchronous now; the promise keeps callers' `await` and rejections.
+  try {
+    return Promise.resolve(startNow(api, options));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function startNow(api: LiveApi, options: Partial<HttpServerOptions>): HttpServer {
   const opts: HttpServerOptions = { ...defaultHttpServerOptions, ...options };
   const { hostname, logger } = opts;
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
