@@ -113,7 +113,10 @@ Deno.test({
         assertLess(ms, HEADER_TIMEOUT_MS + CLOSE_MARGIN_MS, "closed within the header timeout");
       }
       const earliest = Math.min(...closedAfter);
-      assert(earliest >= HEADER_TIMEOUT_MS - 100, `closed after ${earliest} ms, before the timeout`);
+      assert(
+        earliest >= HEADER_TIMEOUT_MS - 100,
+        `closed after ${earliest} ms, before the timeout`,
+      );
       const rssAfter = await rssKiB(child.pid);
       assertLess(rssAfter - rssBefore, 64 * 1024, `RSS grew ${rssBefore} → ${rssAfter} KiB`);
     } finally {

@@ -14,10 +14,14 @@ import { FakeLiveApi } from "../support/fake_live_api.ts";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Reads from `conn` until EOF (or `ms` pass, then fails); returns the text. */
+/** Reads from `conn` until the server closes it (failing after `ms`); returns the text. */
 async function readToEnd(conn: Deno.Conn, ms = 5000): Promise<string> {
   let text = "";
-  const timer = setTimeout(() => conn.close(), ms);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, ms);
   try {
     const buf = new Uint8Array(4096);
     for (;;) {
@@ -28,6 +32,7 @@ async function readToEnd(conn: Deno.Conn, ms = 5000): Promise<string> {
   } finally {
     clearTimeout(timer);
   }
+  if (timedOut) throw new Error(`the server did not close the connection within ${ms} ms`);
   return text;
 }
 
@@ -308,13 +313,25 @@ Deno.test("SSE client cap: maxClients streams, one more is 503", async () => {
   }, { sse: { maxClients: 2 } });
 });
 
-Deno.test("shutdown closes idle keep-alive connections at once", async () => {
-  const server = serveBounded(hello, { hostname: "127.0.0.1", port: 0, idleTimeoutMs: 60_000 });
+Deno.test("shutdown closes idle keep-alive and half-sent-head connections at once", async () => {
+  const server = serveBounded(hello, {
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeoutMs: 60_000,
+    headerTimeoutMs: 60_000,
+    shutdownGraceMs: 60_000,
+  });
   const c = await connect(server.addr.port);
   await c.write(enc.encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   await readUntil(c, /hello$/);
+  const half = await connect(server.addr.port);
+  await half.write(enc.encode("GET / HTTP/1.1\r\nHo"));
+  await waitFor(() => server.connectionCount === 2, "both connections");
+  // Were shutdown to wait for them, the 60 s timeouts and grace would time the test out.
   await server.shutdown();
   assertEquals(await readToEnd(c), "");
+  assertEquals(await readToEnd(half), "");
   c.close();
+  half.close();
   assertEquals(server.connectionCount, 0);
 });
