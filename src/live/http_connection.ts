@@ -253,14 +253,27 @@ export class HttpConnection {
     }
     const state = { done: length === 0 };
     const completed = Promise.withResolvers<void>();
-    let res: Response;
+    const hasBody = length !== 0 && head.method !== "GET" && head.method !== "HEAD";
+    let req: Request;
     try {
-      const hasBody = length !== 0 && head.method !== "GET" && head.method !== "HEAD";
-      const req = new Request(this.baseUrl + head.target, {
+      req = new Request(this.baseUrl + head.target, {
         method: head.method,
         headers: head.headers,
         body: hasBody ? this.#body(head, length, state) : null,
       });
+    } catch (err) {
+      // E.g. a method fetch forbids (CONNECT, TRACE) or a target that is no URL path.
+      await this.#writeAll(
+        cannedJsonResponse(
+          400,
+          "HTTP_BAD_REQUEST",
+          `cannot serve this request: ${errorMessage(err)}`,
+        ),
+      );
+      return false;
+    }
+    let res: Response;
+    try {
       res = await this.handler(req, {
         remoteAddr: this.conn.remoteAddr as Deno.NetAddr,
         completed: completed.promise,

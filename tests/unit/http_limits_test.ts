@@ -284,6 +284,30 @@ Deno.test("bound to loopback, a Host that is not a loopback name is refused 421"
   });
 });
 
+Deno.test("malformed requests get a 4xx/5xx and are closed, never a logged 500", async () => {
+  const { logger, lines } = capture();
+  await withApi(async (port) => {
+    for (
+      const [raw, status] of [
+        ["TRACE / HTTP/1.1\r\nHost: localhost\r\n\r\n", 400],
+        ["GET nope HTTP/1.1\r\nHost: localhost\r\n\r\n", 400],
+        ["GET / HTTP/1.1\r\n\r\n", 400],
+        ["GET / HTTP/2.0\r\nHost: localhost\r\n\r\n", 505],
+        ["GET / HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n", 400],
+        ["POST /v1/actions HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n", 501],
+        ["POST /v1/actions HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n", 400],
+        ["POST /v1/actions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 9999999\r\n\r\n", 413],
+      ] as const
+    ) {
+      const c = await connect(port);
+      await c.write(enc.encode(raw));
+      assertMatch(await readToEnd(c), new RegExp(`^HTTP/1\\.1 ${status} `), raw);
+      c.close();
+    }
+    assertEquals(lines.filter((l) => l.startsWith("error")), []);
+  }, { logger });
+});
+
 Deno.test("isLoopbackHostHeader: loopback names with or without port only", () => {
   for (
     const ok of ["localhost", "LOCALHOST:80", "127.0.0.1", "127.255.0.9:7070", "[::1]", "[::1]:1"]
