@@ -250,7 +250,7 @@ export function isLoopbackHostHeader(host: string): boolean {
 /** Whether a host name or address (no port, no brackets) is a loopback one. */
 export function isLoopbackName(name: string): boolean {
   const n = name.toLowerCase().replace(/\.$/, "");
-  return n === "localhost" || n.endsWith(".localhost") || n === "::1" ||
+  return n === "localhost" || n === "::1" ||
     /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(n);
 }
 

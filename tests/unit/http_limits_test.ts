@@ -10,6 +10,7 @@ import type { HttpServerOptions } from "../../src/live/http.ts";
 import { ClientGoneError, serveBounded } from "../../src/live/http_server.ts";
 import type { Logger } from "../../src/logger.ts";
 import { FakeLiveApi } from "../support/fake_live_api.ts";
+import { awr } from "../support/cli.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -358,4 +359,28 @@ Deno.test("shutdown closes idle keep-alive and half-sent-head connections at onc
   c.close();
   half.close();
   assertEquals(server.connectionCount, 0);
+});
+
+Deno.test("awr live refuses bad --http-* limits with one line naming the flag", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "awr-cli-limits-" });
+  try {
+    for (
+      const flag of [
+        "--http-max-connections",
+        "--http-max-sse-clients",
+        "--http-header-timeout-ms",
+        "--http-body-timeout-ms",
+        "--http-idle-timeout-ms",
+      ]
+    ) {
+      for (const bad of ["0", "x"]) {
+        const r = await awr("live", "--data-dir", dataDir, flag, bad);
+        assertEquals(r.code, 2, `${flag} ${bad}: ${r.err}`);
+        assertStringIncludes(r.err, flag);
+      }
+    }
+    assertEquals([...Deno.readDirSync(dataDir)], [], "nothing was written");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });
