@@ -384,3 +384,45 @@ Deno.test("awr live refuses bad --http-* limits with one line naming the flag", 
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("write timeout: a client that stops reading a large response is dropped", async () => {
+  const big = new Uint8Array(32 * 1024 * 1024); // more than loopback socket buffers hold
+  const server = serveBounded(() => new Response(big), {
+    hostname: "127.0.0.1",
+    port: 0,
+    writeTimeoutMs: 200,
+  });
+  const c = await connect(server.addr.port);
+  try {
+    await c.write(enc.encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    await waitFor(() => server.connectionCount === 1, "the connection");
+    // Never read: the server's write stalls, then its timeout closes the socket.
+    await waitFor(() => server.connectionCount === 0, "the stalled writer dropped", 10_000);
+  } finally {
+    c.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("shutdown grace: a request stuck in its handler is cut off after shutdownGraceMs", async () => {
+  const release = Promise.withResolvers<void>();
+  const server = serveBounded(async () => {
+    await release.promise;
+    return new Response("late");
+  }, { hostname: "127.0.0.1", port: 0, shutdownGraceMs: 100 });
+  const c = await connect(server.addr.port);
+  try {
+    await c.write(enc.encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    await waitFor(() => server.connectionCount === 1, "the request");
+    await new Promise((r) => setTimeout(r, 50));
+    const stopping = server.shutdown();
+    // The socket is closed after the grace, and shutdown ends, although the handler hangs.
+    assertEquals(await readToEnd(c, 10_000), "");
+    await stopping;
+    release.resolve();
+    await waitFor(() => server.connectionCount === 0, "the handler's task ended");
+  } finally {
+    release.resolve();
+    c.close();
+  }
+});
