@@ -32,8 +32,49 @@ function render(fields?: Record<string, unknown>): string {
   ).join("");
 }
 
+/** A synchronous byte sink such as `Deno.stdout` or `Deno.stderr`. */
+export interface SyncWriter {
+  writeSync(p: Uint8Array): number;
+}
+
 /**
- * A logger writing `LEVEL message key=value…` lines to stderr.
+ * A line writer over `stream` that can never throw: the first failed write (a closed
+ * pipe, a full disk such as `/dev/full`) is reported once to `onBroken` and every
+ * later line is dropped, so output trouble never stops the node.
+ *
+ * @example
+ * ```ts
+ * import { safeLineWriter } from "./logger.ts";
+ * const out = safeLineWriter(Deno.stdout);
+ * out("hello"); // never throws, even when stdout is a closed pipe
+ * ```
+ */
+export function safeLineWriter(
+  stream: SyncWriter,
+  onBroken: (err: unknown) => void = () => {},
+): (line: string) => void {
+  const enc = new TextEncoder();
+  let broken = false;
+  return (line: string) => {
+    if (broken) return;
+    const bytes = enc.encode(line + "\n");
+    try {
+      let at = 0;
+      while (at < bytes.length) at += stream.writeSync(bytes.subarray(at));
+    } catch (err) {
+      broken = true;
+      try {
+        onBroken(err);
+      } catch {
+        // Nothing left to tell.
+      }
+    }
+  };
+}
+
+/**
+ * A logger writing `LEVEL message key=value…` lines to stderr (a closed or full
+ * stderr drops them, see {@link safeLineWriter}).
  *
  * @example
  * ```ts
@@ -42,8 +83,7 @@ function render(fields?: Record<string, unknown>): string {
  * ```
  */
 export function consoleLogger(level: LogLevel = "info", write?: (line: string) => void): Logger {
-  const enc = new TextEncoder();
-  const sink = write ?? ((line: string) => Deno.stderr.writeSync(enc.encode(line + "\n")));
+  const sink = write ?? safeLineWriter(Deno.stderr);
   const at = (l: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[l] >= ORDER[level]) sink(`${l.toUpperCase().padEnd(5)} ${msg}${render(fields)}`);
   };

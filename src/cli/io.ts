@@ -3,7 +3,8 @@
  * failures to one clear line and a non-zero exit code.
  * @module
  */
-import { AwrError } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
+import { safeLineWriter } from "../logger.ts";
 
 /** Output sinks for CLI commands. */
 export interface CliIo {
@@ -15,14 +16,19 @@ export interface CliIo {
   isTerminal: boolean;
 }
 
-/** The process's real stdout/stderr. */
+/**
+ * The process's real stdout/stderr. Writes never throw: once a stream is closed or
+ * full (`awr live | head`, stdout on `/dev/full`) its lines are dropped, and a
+ * broken stdout is said once on stderr.
+ */
 export function processIo(): CliIo {
-  const enc = new TextEncoder();
-  return {
-    out: (line) => Deno.stdout.writeSync(enc.encode(line + "\n")),
-    err: (line) => Deno.stderr.writeSync(enc.encode(line + "\n")),
-    isTerminal: Deno.stdout.isTerminal(),
-  };
+  const err = safeLineWriter(Deno.stderr);
+  const out = safeLineWriter(
+    Deno.stdout,
+    (e) =>
+      err(`awr: standard output is closed or full (${errorMessage(e)}); its lines are dropped`),
+  );
+  return { out, err, isTerminal: Deno.stdout.isTerminal() };
 }
 
 /** A command failure that carries its exit code; `main.ts` prints its message. */

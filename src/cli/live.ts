@@ -6,7 +6,10 @@ import type { Command } from "commander";
 import { consoleLogger, type LogLevel } from "../logger.ts";
 import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/live.ts";
 import { type DriverGrants, parseDriverAllow } from "../execution/sandbox.ts";
+import { defaultHttpLimits, type HttpLimits } from "../live/http_server.ts";
+import { defaultSseHubOptions } from "../live/sse.ts";
 import { CliError, type CliIo, parseIntFlag } from "./io.ts";
+import { processSignals, stopOnSignals } from "./stop_signals.ts";
 
 /** Parses the `--driver-allow` values; a bad one is a usage error (exit 2). */
 export function parseDriverAllowFlag(values: readonly string[]): DriverGrants {
@@ -42,6 +45,21 @@ interface LiveFlags {
   maxExecutionLag: string;
   driverAllow: string[];
   maxMempool: string;
+  httpMaxConnections: string;
+  httpMaxSseClients: string;
+  httpHeaderTimeoutMs: string;
+  httpBodyTimeoutMs: string;
+  httpIdleTimeoutMs: string;
+}
+
+/** Maps the `--http-*` limit flags onto {@link HttpLimits}. */
+function httpLimits(flags: LiveFlags): Partial<HttpLimits> {
+  return {
+    maxConnections: parseIntFlag("--http-max-connections", flags.httpMaxConnections, 1),
+    headerTimeoutMs: parseIntFlag("--http-header-timeout-ms", flags.httpHeaderTimeoutMs, 1),
+    bodyTimeoutMs: parseIntFlag("--http-body-timeout-ms", flags.httpBodyTimeoutMs, 1),
+    idleTimeoutMs: parseIntFlag("--http-idle-timeout-ms", flags.httpIdleTimeoutMs, 1),
+  };
 }
 
 /** Registers `awr live`. */
@@ -95,6 +113,31 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
       "most acknowledged actions waiting for a block; a batch beyond is refused whole (503)",
       String(d.maxMempoolSize),
     )
+    .option(
+      "--http-max-connections <n>",
+      "open HTTP connections at most (one more is answered 503 and closed)",
+      String(defaultHttpLimits.maxConnections),
+    )
+    .option(
+      "--http-max-sse-clients <n>",
+      "open /v1/events streams at most (503 beyond)",
+      String(defaultSseHubOptions.maxClients),
+    )
+    .option(
+      "--http-header-timeout-ms <ms>",
+      "time a client has to send a whole request head",
+      String(defaultHttpLimits.headerTimeoutMs),
+    )
+    .option(
+      "--http-body-timeout-ms <ms>",
+      "time a client has to send a whole request body",
+      String(defaultHttpLimits.bodyTimeoutMs),
+    )
+    .option(
+      "--http-idle-timeout-ms <ms>",
+      "time a keep-alive connection may wait for its next request",
+      String(defaultHttpLimits.idleTimeoutMs),
+    )
     .action(async (flags: LiveFlags) => {
       if (flags.execution !== "node" && flags.execution !== "bridge") {
         throw new CliError(`--execution must be node or bridge, got "${flags.execution}"`, 2);
@@ -105,6 +148,9 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
           2,
         );
       }
+      const http = parseHttpFlag(flags.http);
+      const limits = httpLimits(flags);
+      const maxClients = parseIntFlag("--http-max-sse-clients", flags.httpMaxSseClients, 1);
       const options: Partial<LiveOptions> = {
         dataDir: flags.dataDir,
         nodeId: flags.nodeId,
@@ -112,7 +158,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         tickMs: parseIntFlag("--tick-ms", flags.tickMs, 1),
         driver: flags.driver,
         pluginsDir: flags.pluginsDir ?? null,
-        http: parseHttpFlag(flags.http),
+        http: http && { ...http, limits, sse: { maxClients } },
         execution: flags.execution,
         statusEveryMs: parseIntFlag("--status-every", flags.statusEvery, 0),
         maxExecutionLag: parseIntFlag("--max-execution-lag", flags.maxExecutionLag, 1),
@@ -120,20 +166,30 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
       };
       const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
-      const live = await startLiveNode(options, { logger, print: io.out });
-      await new Promise<void>((resolve) => {
-        const signals: Deno.Signal[] = Deno.build.os === "windows"
-          ? ["SIGINT"]
-          : ["SIGINT", "SIGTERM"];
-        const onSignal = () => {
-          for (const s of signals) Deno.removeSignalListener(s, onSignal);
-          io.out("awr live: stopping (persisting state)…");
-          live.stop().then(
-            () => io.out("awr live: stopped"),
-            (err) => io.err(`awr live: stop failed: ${err instanceof Error ? err.message : err}`),
-          ).finally(resolve);
-        };
-        for (const s of signals) Deno.addSignalListener(s, onSignal);
-      });
+      // Signals are handled from before the start, so a Ctrl-C during start-up
+      // stops the node once it is up instead of killing it half-way.
+      const started = startLiveNode(options, { logger, print: io.out });
+      let live: Awaited<typeof started> | null = null;
+      const stopper = stopOnSignals(
+        {
+          stop: async () => await (await started.catch(() => null))?.stop(),
+          progress: () => {
+            if (!live) return "starting";
+            const committed = live.node.snapshot().consensus.committedHeight;
+            const executed = live.reward.executionProgress().height;
+            return `committed ${committed}, executed ${executed}` +
+              (executed < committed ? "; waiting for the execution driver" : "");
+          },
+        },
+        io.out,
+        processSignals,
+      );
+      try {
+        live = await started;
+      } catch (err) {
+        stopper.cancel();
+        throw err;
+      }
+      await stopper.done;
     });
 }

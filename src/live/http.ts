@@ -24,6 +24,14 @@ import {
   readBodyText,
   requireBearerToken,
 } from "./http_input.ts";
+import {
+  type BoundedServer,
+  ClientGoneError,
+  type ConnInfo,
+  defaultHttpLimits,
+  type HttpLimits,
+  serveBounded,
+} from "./http_server.ts";
 import type { LiveMetrics } from "./metrics.ts";
 import { SseHub } from "./sse.ts";
 import type { SseHubOptions } from "./sse.ts";
@@ -71,8 +79,10 @@ export interface HttpServerOptions {
   /** TCP port; 0 = any free port. */
   port: number;
   logger: Logger;
-  /** Event stream tuning (ping interval, slow-client limit). */
+  /** Event stream tuning (ping interval, slow-client limit, client cap). */
   sse: Partial<SseHubOptions>;
+  /** Connection, timeout and size limits (see {@link defaultHttpLimits}). */
+  limits: Partial<HttpLimits>;
 }
 
 /** Defaults of {@link HttpServerOptions}. */
@@ -81,6 +91,7 @@ export const defaultHttpServerOptions: Readonly<HttpServerOptions> = {
   port: 7070,
   logger: silentLogger,
   sse: {},
+  limits: defaultHttpLimits,
 };
 
 /** A running server. */
@@ -114,11 +125,11 @@ function jsonResponse(
 type Handler = (
   req: Request,
   param: string,
-  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  info: ConnInfo,
 ) => Promise<Response> | Response;
 
 /** A signal that aborts once the response is delivered or the client is gone. */
-function responseEnded(info: Deno.ServeHandlerInfo<Deno.NetAddr>): AbortSignal {
+function responseEnded(info: ConnInfo): AbortSignal {
   const ended = new AbortController();
   const abort = () => ended.abort();
   info.completed.then(abort, abort);
@@ -200,7 +211,18 @@ function routes(api: LiveApi, hub: SseHub, logger: Logger): Route[] {
     {
       name: "events",
       path: "/v1/events",
-      methods: { GET: (_req, _param, info) => hub.open(responseEnded(info)) },
+      methods: {
+        GET: (_req, _param, info) => {
+          if (hub.full) {
+            throw new HttpError(
+              503,
+              "HTTP_SSE_FULL",
+              `the server streams events to ${hub.clientCount} clients already; retry later`,
+            );
+          }
+          return hub.open(responseEnded(info));
+        },
+      },
     },
     {
       name: "metrics",
@@ -257,7 +279,35 @@ export function statusOfCode(code: string): number | null {
   return Object.hasOwn(STATUS_OF_CODE, code) ? STATUS_OF_CODE[code] : null;
 }
 
+/**
+ * Whether `host` (a `Host` header value, with or without port) names this machine's
+ * loopback interface: `localhost`, `127.x.x.x` or `[::1]`.
+ */
+export function isLoopbackHostHeader(host: string): boolean {
+  const name = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec(host.trim())?.[1]?.toLowerCase();
+  if (name === undefined) return false;
+  return isLoopbackName(name.replace(/^\[|\]$/g, ""));
+}
+
+/** Whether a host name or address (no port, no brackets) is a loopback one. */
+export function isLoopbackName(name: string): boolean {
+  const n = name.toLowerCase().replace(/\.$/, "");
+  return n === "localhost" || n === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(n);
+}
+
 function errorResponse(err: unknown, logger: Logger, path: string): Response {
+  // The client left (or dripped its body too slowly): nothing failed on our side.
+  const gone = err instanceof ClientGoneError ? err : (err as Error | null)?.cause;
+  if (gone instanceof ClientGoneError) {
+    logger.debug("request body not received", { path, reason: gone.message });
+    const status = gone.code === "HTTP_BODY_TIMEOUT"
+      ? 408
+      : gone.code === "HTTP_BODY_TOO_LARGE"
+      ? 413
+      : 400;
+    return jsonResponse(status, { error: gone.message, code: gone.code });
+  }
   const mapped = err instanceof AwrError && !(err instanceof HttpError)
     ? statusOfCode(err.code)
     : null;
@@ -295,10 +345,19 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
  * await server.shutdown();
  * ```
  */
-export async function startHttpServer(
+export function startHttpServer(
   api: LiveApi,
   options: Partial<HttpServerOptions> = {},
 ): Promise<HttpServer> {
+  // Binding is synchronous now; the promise keeps callers' `await` and rejections.
+  try {
+    return Promise.resolve(startNow(api, options));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function startNow(api: LiveApi, options: Partial<HttpServerOptions>): HttpServer {
   const opts: HttpServerOptions = { ...defaultHttpServerOptions, ...options };
   const { hostname, logger } = opts;
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
@@ -306,19 +365,30 @@ export async function startHttpServer(
   }
   const hub = new SseHub(api.events, { logger, ...opts.sse });
   const table = routes(api, hub, logger);
+  // Bound to loopback, the API is for this machine only: a page from another origin
+  // that re-points its DNS name at 127.0.0.1 (DNS rebinding) still sends its own name.
+  const checkHost = isLoopbackName(hostname);
 
-  const handle = async (
-    req: Request,
-    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-  ): Promise<Response> => {
+  const handle = async (req: Request, info: ConnInfo): Promise<Response> => {
     const path = new URL(req.url).pathname;
     const found = match(table, path);
     let res: Response;
     try {
+      const host = req.headers.get("host") ?? "";
+      if (checkHost && !isLoopbackHostHeader(host)) {
+        throw new HttpError(
+          421,
+          "HTTP_HOST_REFUSED",
+          `this node serves loopback clients only; Host ${quoted(host)} is not a loopback name`,
+        );
+      }
       if (!found) throw new HttpError(404, "HTTP_NOT_FOUND", `no such path: ${quoted(path)}`);
-      const handler = found.route.methods[req.method];
+      const methods = found.route.methods;
+      // HEAD is GET without the body (the server drops it).
+      const handler = methods[req.method] ?? (req.method === "HEAD" ? methods.GET : undefined);
       if (!handler) {
-        const allow = Object.keys(found.route.methods).join(", ");
+        const allow = Object.keys(methods).flatMap((m) => m === "GET" ? ["GET", "HEAD"] : [m])
+          .join(", ");
         throw new HttpError(
           405,
           "HTTP_METHOD_NOT_ALLOWED",
@@ -334,24 +404,23 @@ export async function startHttpServer(
     return res;
   };
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  const listening = Promise.withResolvers<void>();
+  let server: BoundedServer;
   try {
-    server = Deno.serve({
+    server = serveBounded(handle, {
+      ...defaultHttpLimits,
+      ...opts.limits,
       hostname,
       port: opts.port,
-      // Replaces Deno's own "Listening on" line; the caller prints what it wants.
-      onListen: () => listening.resolve(),
-      onError: (err) => errorResponse(err, logger, "?"),
-    }, handle);
+      logger,
+    });
   } catch (err) {
+    if (err instanceof AwrError) throw err;
     throw new AwrError(
       "HTTP_LISTEN",
       `cannot listen on ${hostname}:${opts.port}: ${errorMessage(err)}`,
       { hostname, port: opts.port },
     );
   }
-  await listening.promise;
   api.metrics.setSseClientSource(() => hub.clientCount);
   const port = server.addr.port;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;

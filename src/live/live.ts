@@ -23,11 +23,11 @@ import { CasStore } from "../storage/cas.ts";
 import type { WorldAction } from "../world/actions.ts";
 import { actionReport } from "./action_outcome.ts";
 import { LegacyBridge } from "./bridge.ts";
-import { type HttpServer, type LiveApi, startHttpServer } from "./http.ts";
+import { type HttpServer, type HttpServerOptions, type LiveApi, startHttpServer } from "./http.ts";
 import { type DataDirLock, lockDataDir } from "./lock.ts";
 import { LiveMetrics } from "./metrics.ts";
 import { RewardRuntime } from "./reward.ts";
-import { loadOrCreateToken, tokenPath } from "./token.ts";
+import { loadOrCreateToken, tokenHint, tokenPath } from "./token.ts";
 
 /** Where execution runs. */
 export type ExecutionMode = "node" | "bridge";
@@ -41,8 +41,10 @@ export interface LiveOptions {
   driver: string;
   /** Drop-in plugins folder; default: `plugins/` beside the binary (the repo's under `deno run`). */
   pluginsDir: string | null;
-  /** HTTP listen address, or null for no HTTP. */
-  http: { hostname: string; port: number } | null;
+  /** HTTP listen address (and optional limits), or null for no HTTP. */
+  http:
+    | ({ hostname: string; port: number } & Partial<Pick<HttpServerOptions, "limits" | "sse">>)
+    | null;
   execution: ExecutionMode;
   /** Validator set; default one local validator named after the node. */
   validators: Validator[] | null;
@@ -288,7 +290,7 @@ export async function startLiveNode(
     print(`  data dir    ${options.dataDir}`);
     print(`  http        ${http ? http.url : "off"}`);
     print(`  api token   ${tokenPath(options.dataDir)} (send as: Authorization: Bearer <token>)`);
-    print(`  token       ${token}`);
+    print(`  token       ${tokenHint(token)} (the full token is in the file only)`);
 
     if (options.statusEveryMs > 0) {
       const statusTimer = setInterval(() => {

@@ -16,6 +16,8 @@ export interface SseHubOptions {
   maxQueuedFrames: number;
   /** How long a browser waits before reconnecting (ms), sent as `retry:`. */
   retryMs: number;
+  /** Open streams at most; `GET /v1/events` beyond is answered `503`. */
+  maxClients: number;
   logger: Logger;
 }
 
@@ -24,6 +26,7 @@ export const defaultSseHubOptions: Readonly<SseHubOptions> = {
   pingMs: 15_000,
   maxQueuedFrames: 1024,
   retryMs: 2_000,
+  maxClients: 32,
   logger: silentLogger,
 };
 
@@ -163,6 +166,11 @@ export class SseHub {
   /** Open streams. */
   get clientCount(): number {
     return this.#clients.size;
+  }
+
+  /** Whether {@link SseHubOptions.maxClients} streams are open (a new one is refused). */
+  get full(): boolean {
+    return this.#clients.size >= this.#opts.maxClients;
   }
 
   /** A `text/event-stream` response body; it ends when `signal` aborts. */

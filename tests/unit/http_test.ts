@@ -288,7 +288,7 @@ Deno.test("405 for other methods, 404 for unknown paths, 500 when the api fails"
   await withServer(async (base, api) => {
     const del = await getJson(`${base}/v1/status`, { method: "DELETE" });
     assertEquals(del.status, 405);
-    assertEquals(del.res.headers.get("allow"), "GET");
+    assertEquals(del.res.headers.get("allow"), "GET, HEAD");
     const getActions = await getJson(`${base}/v1/actions`);
     assertEquals(getActions.status, 405);
     assertEquals(getActions.res.headers.get("allow"), "POST");
