@@ -64,6 +64,8 @@ interface StoredProposal {
   readonly validRound: number;
   /** valid(v) of the paper. */
   readonly valid: boolean;
+  /** The signed message (relayed by gossip). */
+  readonly message: BftMessage;
 }
 
 /** A read-only view of the engine's state (status, tests). */
@@ -109,6 +111,7 @@ export class BftEngine {
   #fired = new Set<string>();
   #future: BftMessage[] = [];
   #awaitingValue = false;
+  #gossipKey = "";
   #signerState: SignerState;
   #startRound0 = 0;
   readonly #pool: EvidencePool;
@@ -165,6 +168,9 @@ export class BftEngine {
         break;
       case "timeout":
         this.#onTimeout(input.timeout);
+        break;
+      case "gossip":
+        this.#onGossip();
         break;
       case "value":
         this.#onValue(input.height, input.round, input.payload);
@@ -407,6 +413,30 @@ export class BftEngine {
     this.#votes.add({ vote, signature }, this.#c.validators.stakeOf(vote.validator));
   }
 
+  // Gossip (the paper assumes every message of a correct process eventually arrives):
+  // when stuck in a round, relay its proposal, the polka that justifies it, and its votes.
+  #onGossip(): void {
+    const key = `${this.#h}/${this.#round}/${this.#step}`;
+    if (key !== this.#gossipKey) {
+      this.#gossipKey = key;
+      return;
+    }
+    const p = this.#proposals.get(this.#round);
+    if (p) {
+      this.#out.push({ kind: "relay", message: p.message });
+      if (p.validRound >= 0) this.#relayVotes(p.validRound, "prevote", p.id);
+    }
+    this.#relayVotes(this.#round, "prevote");
+    this.#relayVotes(this.#round, "precommit");
+  }
+
+  #relayVotes(round: number, type: VoteType, block?: string): void {
+    for (const sv of this.#votes.votesOf(round, type)) {
+      if (block !== undefined && sv.vote.block !== block) continue;
+      this.#out.push({ kind: "relay", message: { kind: "vote", ...sv } });
+    }
+  }
+
   #propose(block: BftBlock, validRound: number): void {
     const self = this.#c.self as string;
     const proposal = { height: this.#h, round: this.#round, block, validRound, proposer: self };
@@ -416,8 +446,11 @@ export class BftEngine {
       proposalSignBytes(this.#c.worldId, proposal),
     );
     if (!signature) return;
-    this.#out.push({ kind: "broadcast", message: { kind: "proposal", proposal, signature } });
-    this.#storeProposal(this.#round, block, validRound);
+    const message: BftMessage = { kind: "proposal", proposal, signature };
+    this.#out.push({ kind: "broadcast", message });
+    this.#storeProposal(this.#round, block, validRound, message);
+    // Proof of lock: the prevotes that made `block` valid travel with it.
+    if (validRound >= 0) this.#relayVotes(validRound, "prevote", blockId(block));
   }
 
   #onValue(height: number, round: number, payload: CborValue): void {
@@ -451,9 +484,9 @@ export class BftEngine {
     return this.#c.validPayload ? this.#c.validPayload(block.payload, block.height) : true;
   }
 
-  #storeProposal(round: number, block: BftBlock, validRound: number): void {
+  #storeProposal(round: number, block: BftBlock, validRound: number, message: BftMessage): void {
     const id = blockId(block);
-    this.#proposals.set(round, { block, id, validRound, valid: this.#valid(block) });
+    this.#proposals.set(round, { block, id, validRound, valid: this.#valid(block), message });
     const proposer = this.#c.validators.proposer(this.#h, round);
     this.#votes.addSender(round, proposer, this.#c.validators.stakeOf(proposer));
   }
@@ -522,7 +555,7 @@ export class BftEngine {
       ) {
         return this.#reject("BAD_SIGNATURE", `proposal of ${p.proposer}`);
       }
-      return this.#storeProposal(p.round, p.block, p.validRound);
+      return this.#storeProposal(p.round, p.block, p.validRound, m);
     }
     const v = m.vote;
     const stake = set.stakeOf(v.validator);

@@ -103,6 +103,9 @@ export type EngineInput =
   | { readonly kind: "message"; readonly message: unknown }
   /** A timeout the engine scheduled has fired. */
   | { readonly kind: "timeout"; readonly timeout: TimeoutEvent }
+  /** A gossip tick: when (height, round) has not moved since the previous tick, the
+   * engine relays what it holds for the round, so dropped messages are made up for. */
+  | { readonly kind: "gossip" }
   /** getValue() answered: the payload to propose at (height, round). */
   | {
     readonly kind: "value";
@@ -124,6 +127,8 @@ export type EngineOutput =
   | { readonly kind: "persist"; readonly state: SignerState }
   /** Send to every other validator. */
   | { readonly kind: "broadcast"; readonly message: BftMessage }
+  /** Send to every other validator a message this validator did not sign now (a relay). */
+  | { readonly kind: "relay"; readonly message: BftMessage }
   /** Schedule a timeout input after `delayMs`. */
   | { readonly kind: "schedule"; readonly timeout: TimeoutEvent; readonly delayMs: number }
   /** This validator proposes at (height, round): answer with a "value" input. */

@@ -96,6 +96,12 @@ export class HeightVotes {
     return this.#rounds.get(round)?.anyStake[type] ?? 0;
   }
 
+  /** Every counted vote of (round, type), in arrival order. */
+  votesOf(round: number, type: VoteType): SignedVote[] {
+    const b = this.#rounds.get(round);
+    return b ? [...b.votes[type].values()] : [];
+  }
+
   /** The precommits for `block` at `round`, sorted by validator id (the certificate). */
   precommitsFor(round: number, block: string): SignedVote[] {
     const b = this.#rounds.get(round);
