@@ -26,6 +26,7 @@ import {
   type CommitCertificate,
   type EngineInput,
   type EngineOutput,
+  type LockProof,
   type RoundStep,
   type SignerState,
   STEP_ORDER,
@@ -135,10 +136,22 @@ export class BftEngine {
     if (st.height === this.#h) {
       // Resume inside the height: keep the persisted lock (a restart must not unlock)
       // and skip the round already signed in, whose messages cannot be re-signed.
-      this.#lockedRound = st.lockedRound;
-      this.#lockedValue = st.lockedBlock;
-      this.#validRound = st.lockedRound;
-      this.#validValue = st.lockedBlock;
+      const proof = st.lockProof;
+      if (proof !== null && st.lockedRound >= 0) {
+        const block = proof.proposal.proposal.block;
+        this.#lockedRound = this.#validRound = st.lockedRound;
+        this.#lockedValue = this.#validValue = block;
+        // The proof comes back too, so gossip can show others the polka for the lock.
+        this.#storeProposal(
+          st.lockedRound,
+          block,
+          proof.proposal.proposal.validRound,
+          proof.proposal,
+        );
+        for (const sv of proof.prevotes) {
+          this.#votes.add(sv, this.#c.validators.stakeOf(sv.vote.validator));
+        }
+      }
       this.#startRound0 = st.step > 0 ? st.round + 1 : st.round;
     }
   }
@@ -209,7 +222,7 @@ export class BftEngine {
     for (let guard = 0; guard < 100_000; guard++) {
       if (this.#rule49() || this.#rule55()) continue;
       if (this.#rule22() || this.#rule28() || this.#rule34()) continue;
-      if (this.#rule36() || this.#rule44() || this.#rule47()) continue;
+      if (this.#rule36() || this.#rule44() || this.#rule47() || this.#ruleLatePolka()) continue;
       return;
     }
     throw new BftError("ENGINE_LOOP", "the upon-rules did not reach a fixpoint", {});
@@ -270,6 +283,21 @@ export class BftEngine {
     this.#validValue = p.block; // 42
     this.#validRound = this.#round; // 43
     return true;
+  }
+
+  // Not in Algorithm 1: a polka of an earlier round r (validRound_p < r < round_p) that
+  // arrives late (gossip) updates validValue_p/validRound_p as line 42-43 would have.
+  // It never touches the lock, so safety is unchanged; it lets every correct proposer
+  // re-propose the most recent polka value, which a process locked on it will accept.
+  #ruleLatePolka(): boolean {
+    for (const [r, p] of this.#proposals) {
+      if (r <= this.#validRound || r >= this.#round || !p.valid) continue;
+      if (!this.#quorum(this.#votes.stakeFor(r, "prevote", p.id))) continue;
+      this.#validValue = p.block;
+      this.#validRound = r;
+      return true;
+    }
+    return false;
   }
 
   // Line 44: upon 2f+1 ⟨PREVOTE, h_p, round_p, nil⟩ while step_p = prevote.
@@ -384,7 +412,7 @@ export class BftEngine {
       bytes,
       {
         lockedRound: this.#lockedRound,
-        lockedBlock: this.#lockedValue,
+        lockProof: this.#lockProof(),
       },
     );
     if (!r.ok) {
@@ -396,6 +424,17 @@ export class BftEngine {
       this.#out.push({ kind: "persist", state: r.state });
     }
     return r.signature;
+  }
+
+  #lockProof(): LockProof | null {
+    const p = this.#proposals.get(this.#lockedRound);
+    if (this.#lockedRound < 0 || !p || p.message.kind !== "proposal") return null;
+    return {
+      proposal: p.message,
+      prevotes: this.#votes.votesOf(this.#lockedRound, "prevote").filter((sv) =>
+        sv.vote.block === p.id
+      ),
+    };
   }
 
   #vote(type: VoteType, block: string | null): void {
@@ -428,6 +467,11 @@ export class BftEngine {
     }
     this.#relayVotes(this.#round, "prevote");
     this.#relayVotes(this.#round, "precommit");
+    const valid = this.#proposals.get(this.#validRound);
+    if (this.#validRound >= 0 && this.#validRound !== this.#round && valid) {
+      this.#out.push({ kind: "relay", message: valid.message });
+      this.#relayVotes(this.#validRound, "prevote", valid.id);
+    }
   }
 
   #relayVotes(round: number, type: VoteType, block?: string): void {

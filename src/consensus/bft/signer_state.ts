@@ -9,7 +9,8 @@ import { decodeCbor, encodeCanonical } from "../../storage/cbor.ts";
 import { hashHex } from "../../storage/hash.ts";
 import { BftError } from "./errors.ts";
 import type { Signer } from "./signing.ts";
-import { type BftBlock, type SignerState } from "./types.ts";
+import { parseMessage } from "./checks.ts";
+import type { LockProof, SignerState, Vote } from "./types.ts";
 
 /** Where a validator's {@link SignerState} survives a crash. */
 export interface SignerStateStore {
@@ -28,7 +29,7 @@ export function initialSignerState(): SignerState {
     signBytesHash: "",
     signature: new Uint8Array(),
     lockedRound: -1,
-    lockedBlock: null,
+    lockProof: null,
   };
 }
 
@@ -52,7 +53,7 @@ function cmp(a: readonly number[], b: readonly number[]): number {
  * import { guardedSign, initialSignerState } from "./signer_state.ts";
  * import { simSigner } from "./signing.ts";
  * const r = guardedSign(simSigner("w", "a"), initialSignerState(), 1, 0, 2, new Uint8Array([1]),
- *   { lockedRound: -1, lockedBlock: null });
+ *   { lockedRound: -1, lockProof: null });
  * r.ok; // true
  * ```
  */
@@ -63,7 +64,7 @@ export function guardedSign(
   round: number,
   step: number,
   bytes: Uint8Array,
-  lock: { lockedRound: number; lockedBlock: BftBlock | null },
+  lock: { lockedRound: number; lockProof: LockProof | null },
 ): GuardedSignResult {
   const order = cmp([height, round, step], [state.height, state.round, state.step]);
   const hash = hashHex(bytes);
@@ -101,7 +102,7 @@ export function encodeSignerState(state: SignerState): Uint8Array {
     sign_bytes_hash: state.signBytesHash,
     signature: state.signature,
     locked_round: state.lockedRound,
-    locked_block: state.lockedBlock as unknown as null,
+    lock_proof: state.lockProof as unknown as null,
   });
 }
 
@@ -123,8 +124,24 @@ export function decodeSignerState(bytes: Uint8Array): SignerState {
     const v = raw[f];
     return need(typeof v === "number" && Number.isSafeInteger(v) && v >= min, f, v as number);
   };
-  const lockedBlock = raw.locked_block ?? null;
-  need(lockedBlock === null || typeof lockedBlock === "object", "locked_block", 0);
+  let lockProof: LockProof | null = null;
+  if (raw.lock_proof !== null && raw.lock_proof !== undefined) {
+    const lp = raw.lock_proof as Record<string, unknown>;
+    const proposal = parseMessage(lp?.proposal);
+    need(typeof proposal === "object" && proposal.kind === "proposal", "lock_proof.proposal", 0);
+    need(Array.isArray(lp.prevotes), "lock_proof.prevotes", 0);
+    const prevotes = (lp.prevotes as unknown[]).map((v, i) => {
+      const m = parseMessage({ kind: "vote", ...(v as object) });
+      return need(typeof m === "object" && m.kind === "vote", `lock_proof.prevotes[${i}]`, m) as {
+        vote: Vote;
+        signature: Uint8Array;
+      };
+    });
+    lockProof = {
+      proposal: proposal as LockProof["proposal"],
+      prevotes: prevotes.map((m) => ({ vote: m.vote, signature: m.signature })),
+    };
+  }
   return {
     height: int("height", 0),
     round: int("round", 0),
@@ -136,7 +153,7 @@ export function decodeSignerState(bytes: Uint8Array): SignerState {
     ),
     signature: need(raw.signature instanceof Uint8Array, "signature", raw.signature as Uint8Array),
     lockedRound: int("locked_round", -1),
-    lockedBlock: lockedBlock as BftBlock | null,
+    lockProof,
   };
 }
 

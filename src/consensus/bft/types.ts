@@ -165,6 +165,12 @@ export interface SignerState {
   readonly signature: Uint8Array;
   /** lockedRound_p at `height` (-1 when not locked). */
   readonly lockedRound: number;
-  /** lockedValue_p at `height` (null when not locked). */
-  readonly lockedBlock: BftBlock | null;
+  /** Proof of lockedValue_p at `height` (null when not locked). */
+  readonly lockProof: LockProof | null;
+}
+
+/** A lock and its justification: the proposal and the polka (> 2/3 prevotes) for it. */
+export interface LockProof {
+  readonly proposal: Extract<BftMessage, { kind: "proposal" }>;
+  readonly prevotes: readonly SignedVote[];
 }
