@@ -431,9 +431,7 @@ export class BftEngine {
     if (this.#lockedRound < 0 || !p || p.message.kind !== "proposal") return null;
     return {
       proposal: p.message,
-      prevotes: this.#votes.votesOf(this.#lockedRound, "prevote").filter((sv) =>
-        sv.vote.block === p.id
-      ),
+      prevotes: this.#votes.votesOf(this.#lockedRound, "prevote", p.id),
     };
   }
 
@@ -475,8 +473,7 @@ export class BftEngine {
   }
 
   #relayVotes(round: number, type: VoteType, block?: string): void {
-    for (const sv of this.#votes.votesOf(round, type)) {
-      if (block !== undefined && sv.vote.block !== block) continue;
+    for (const sv of this.#votes.votesOf(round, type, block)) {
       this.#out.push({ kind: "relay", message: { kind: "vote", ...sv } });
     }
   }

@@ -9,12 +9,26 @@ import { evidenceKey } from "./checks.ts";
 
 const NIL = "nil";
 
+/** Distinct blocks one validator may be counted for per (round, type): its first vote
+ * plus two conflicting ones (enough to expose and tally an equivocation; bounds memory). */
+export const MAX_BLOCKS_PER_VALIDATOR = 3;
+
 class RoundBook {
-  readonly votes: Record<VoteType, Map<string, SignedVote>> = {
+  /** First vote of each validator per type. */
+  readonly first: Record<VoteType, Map<string, SignedVote>> = {
+    prevote: new Map(),
+    precommit: new Map(),
+  };
+  /** Block key → validator → vote; an equivocator counts once for each block it named. */
+  readonly byBlock: Record<VoteType, Map<string, Map<string, SignedVote>>> = {
     prevote: new Map(),
     precommit: new Map(),
   };
   readonly tally: Record<VoteType, Map<string, number>> = {
+    prevote: new Map(),
+    precommit: new Map(),
+  };
+  readonly perValidator: Record<VoteType, Map<string, number>> = {
     prevote: new Map(),
     precommit: new Map(),
   };
@@ -30,7 +44,11 @@ export type AddVoteResult =
   | { readonly kind: "conflict"; readonly first: SignedVote };
 
 /**
- * Votes of one height.
+ * Votes of one height. A validator's votes count at most once per (round, type, block);
+ * "any" tallies count each validator once. Counting an equivocator for both blocks is
+ * what it could achieve anyway by sending each vote to different peers, so quorum
+ * intersection (and safety) is unchanged, while a polka it took part in stays visible
+ * to everyone (CometBFT's vote set does the same for blocks peers claim +2/3 for).
  *
  * @example
  * ```ts
@@ -70,17 +88,25 @@ export class HeightVotes {
     return [...this.#rounds.keys()];
   }
 
-  /** Adds a verified vote; the first vote per validator counts, a different second one conflicts. */
+  /** Adds a verified vote; a vote naming another block than the validator's first conflicts. */
   add(sv: SignedVote, stake: number): AddVoteResult {
     const v = sv.vote;
     const b = this.#book(v.round);
-    const first = b.votes[v.type].get(v.validator);
-    if (first) {
-      return first.vote.block === v.block ? { kind: "duplicate" } : { kind: "conflict", first };
-    }
-    b.votes[v.type].set(v.validator, sv);
     const key = v.block ?? NIL;
+    let forBlock = b.byBlock[v.type].get(key);
+    if (forBlock?.has(v.validator)) return { kind: "duplicate" };
+    const count = b.perValidator[v.type].get(v.validator) ?? 0;
+    if (count >= MAX_BLOCKS_PER_VALIDATOR) return { kind: "duplicate" };
+    b.perValidator[v.type].set(v.validator, count + 1);
+    if (!forBlock) {
+      forBlock = new Map();
+      b.byBlock[v.type].set(key, forBlock);
+    }
+    forBlock.set(v.validator, sv);
     b.tally[v.type].set(key, (b.tally[v.type].get(key) ?? 0) + stake);
+    const first = b.first[v.type].get(v.validator);
+    if (first) return { kind: "conflict", first };
+    b.first[v.type].set(v.validator, sv);
     b.anyStake[v.type] += stake;
     this.addSender(v.round, v.validator, stake);
     return { kind: "added" };
@@ -91,24 +117,25 @@ export class HeightVotes {
     return this.#rounds.get(round)?.tally[type].get(block ?? NIL) ?? 0;
   }
 
-  /** Stake voting anything at (round, type). */
+  /** Stake voting anything at (round, type), each validator once. */
   stakeAny(round: number, type: VoteType): number {
     return this.#rounds.get(round)?.anyStake[type] ?? 0;
   }
 
-  /** Every counted vote of (round, type), in arrival order. */
-  votesOf(round: number, type: VoteType): SignedVote[] {
+  /** Every counted vote of (round, type) (for `block` when given), sorted by validator. */
+  votesOf(round: number, type: VoteType, block?: string | null): SignedVote[] {
     const b = this.#rounds.get(round);
-    return b ? [...b.votes[type].values()] : [];
+    if (!b) return [];
+    const maps = block === undefined
+      ? [...b.byBlock[type].values()]
+      : [b.byBlock[type].get(block ?? NIL) ?? new Map<string, SignedVote>()];
+    return maps.flatMap((m) => [...m.values()])
+      .sort((x, y) => x.vote.validator < y.vote.validator ? -1 : 1);
   }
 
   /** The precommits for `block` at `round`, sorted by validator id (the certificate). */
   precommitsFor(round: number, block: string): SignedVote[] {
-    const b = this.#rounds.get(round);
-    if (!b) return [];
-    return [...b.votes.precommit.values()]
-      .filter((sv) => sv.vote.block === block)
-      .sort((x, y) => x.vote.validator < y.vote.validator ? -1 : 1);
+    return this.votesOf(round, "precommit", block);
   }
 }
 
