@@ -63,6 +63,13 @@ export function parseBlock(b: unknown): BftBlock | string {
     if (typeof bb === "string") return bb;
     evidence.push({ kind: "duplicate-vote", a, b: bb });
   }
+  // Already exactly a block: keep the object (its id is memoised by identity).
+  if (
+    Object.keys(b).length === 5 &&
+    evidence.every((e, i) => sameEvidence(e, (b.evidence as unknown[])[i]))
+  ) {
+    return b as unknown as BftBlock;
+  }
   return {
     height: b.height,
     parent: b.parent,
@@ -70,6 +77,13 @@ export function parseBlock(b: unknown): BftBlock | string {
     payload: b.payload as CborValue,
     evidence,
   };
+}
+
+function sameEvidence(e: DuplicateVoteEvidence, raw: unknown): boolean {
+  const r = raw as Record<string, Record<string, unknown>>;
+  return Object.keys(r).length === 3 && Object.keys(r.a).length === 2 &&
+    Object.keys(r.b).length === 2 && Object.keys(r.a.vote as object).length === 5 &&
+    Object.keys(r.b.vote as object).length === 5 && e.a.signature === r.a.signature;
 }
 
 /** A message of the right shape (signatures not checked yet), or an error string. */
