@@ -16,13 +16,14 @@ import type { BftMessage } from "../consensus/bft/types.ts";
 import type { Prng } from "./prng.ts";
 
 /** The kinds of misbehaviour. */
-export type ByzantineMode = "equivocate" | "withhold" | "malformed" | "mixed";
+export type ByzantineMode = "equivocate" | "withhold" | "malformed" | "split" | "mixed";
 
 /** All modes, in the order a seed picks from. */
 export const BYZANTINE_MODES: readonly ByzantineMode[] = [
   "equivocate",
   "withhold",
   "malformed",
+  "split",
   "mixed",
 ];
 
@@ -56,6 +57,7 @@ export function byzantineSends(
     for (const to of peers) if (prng.chance(0.3)) out.push({ to, message });
     return out;
   }
+  if (m === "split") return splitSends(prng, worldId, signer, message, peers);
   if (m === "equivocate") {
     const alt = conflicting(prng, worldId, signer, message);
     for (const to of peers) {
@@ -69,6 +71,32 @@ export function byzantineSends(
     if (prng.chance(0.5)) out.push({ to, message });
     out.push({ to, message: junk(prng, message) });
   }
+  return out;
+}
+
+/**
+ * "split": a targeted equivocation. Per height the peers are cut into a majority side
+ * and the rest; the majority side gets the real proposal and prevote, the rest a
+ * conflicting one, and the real precommit goes to one peer only — so that peer may
+ * decide while the others cannot, and must rely on their locks in the next round.
+ */
+function splitSends(
+  prng: Prng,
+  worldId: string,
+  signer: Signer,
+  m: BftMessage,
+  peers: readonly string[],
+): ByzantineSend[] {
+  const height = m.kind === "vote" ? m.vote.height : m.kind === "proposal" ? m.proposal.height : 0;
+  const rotated = peers.map((_, i) => peers[(i + height) % peers.length]);
+  const cut = Math.ceil((2 * rotated.length) / 3);
+  const alt = conflicting(prng, worldId, signer, m);
+  const out: ByzantineSend[] = [];
+  rotated.forEach((to, i) => {
+    const real = m.kind === "vote" && m.vote.type === "precommit" ? i === 0 : i < cut;
+    if (real || !alt) out.push({ to, message: m });
+    else out.push({ to, message: alt });
+  });
   return out;
 }
 

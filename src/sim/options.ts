@@ -3,6 +3,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ByzantineMode } from "./byzantine.ts";
 
 /** A scripted partition: `isolated` cannot talk to the others during [fromMs, toMs). */
 export interface ScriptedPartition {
@@ -49,6 +50,8 @@ export interface SimOptions {
   readonly maxEvents: number;
   /** Events kept for the failure trace. */
   readonly traceLines: number;
+  /** Force every Byzantine validator into one mode (null: each picks one from the seed). */
+  readonly byzantineMode: ByzantineMode | null;
   /** TEST ONLY: engines ignore their lock when prevoting. */
   readonly unsafeDisableLocking: boolean;
   /** TEST ONLY: honest nodes lose their signer state (and lock) when they restart. */
@@ -78,6 +81,7 @@ export const defaultSimOptions: SimOptions = Object.freeze({
   livenessBoundMs: 120_000,
   maxEvents: 3_000_000,
   traceLines: 60,
+  byzantineMode: null,
   unsafeDisableLocking: false,
   forgetSignerStateOnRestart: false,
 });

@@ -106,7 +106,7 @@ class Simulation {
     simTimeMs: 0,
   };
   readonly commitLog: { node: string; height: number; timeMs: number }[] = [];
-  readonly behindSent = new Map<string, number>();
+  readonly behind = new Set<string>();
   now = 0;
   stable: boolean;
   gst = 0;
@@ -132,7 +132,7 @@ class Simulation {
     for (const id of ids) {
       const node: SimNode = {
         id,
-        byzantine: byz.has(id) ? this.prng.pick(BYZANTINE_MODES) : null,
+        byzantine: byz.has(id) ? (o.byzantineMode ?? this.prng.pick(BYZANTINE_MODES)) : null,
         signer: simSigner(this.worldId, id),
         store: new MemorySignerStateStore(),
         blocks: [],
@@ -214,6 +214,7 @@ class Simulation {
         return this.tick();
       case "gossip": {
         this.queue.push(this.now + GOSSIP_MS, { type: "gossip" });
+        this.flushCatchUp();
         for (const n of this.nodes) if (n.engine) this.feed(n, { kind: "gossip" });
         return;
       }
@@ -338,15 +339,25 @@ class Simulation {
     this.trace.note(this.now, "stabilised");
   }
 
+  /** Notes that `peer` is behind; commits go out on the next gossip tick (like a
+   * gossip routine that wakes periodically), at most one per (peer, height) per tick. */
   sendCommit(n: SimNode, peer: string, height: number): void {
-    const c = n.blocks[height - 1];
-    if (!c) return;
-    const key = `${n.id}/${peer}/${height}`;
-    const last = this.behindSent.get(key);
-    if (last !== undefined && this.now - last < 250) return;
-    if (this.behindSent.size > 10_000) this.behindSent.clear();
-    this.behindSent.set(key, this.now);
-    this.send(n, peer, { kind: "commit", block: c.block, certificate: c.certificate });
+    if (n.blocks[height - 1] === undefined) return;
+    if (this.behind.size >= 10_000) return;
+    this.behind.add(`${n.id}\n${peer}\n${height}`);
+  }
+
+  flushCatchUp(): void {
+    const pending = [...this.behind];
+    this.behind.clear();
+    for (const key of pending) {
+      const [from, peer, h] = key.split("\n");
+      const n = this.byId.get(from) as SimNode;
+      const c = n.blocks[Number(h) - 1];
+      if (n.engine && c) {
+        this.send(n, peer, { kind: "commit", block: c.block, certificate: c.certificate });
+      }
+    }
   }
 
   broadcast(n: SimNode, message: BftMessage): void {
