@@ -28,6 +28,7 @@ import { type SimEvent, TraceRing } from "./trace.ts";
 
 const TICK_MS = 500;
 const GOSSIP_MS = 1000;
+const CATCH_UP_BATCH = 16;
 
 interface SimNode {
   readonly id: string;

@@ -111,6 +111,7 @@ export class BftEngine {
   #votes = new HeightVotes();
   #fired = new Set<string>();
   #future: BftMessage[] = [];
+  #futureCommits = new Map<number, BftMessage>();
   #awaitingValue = false;
   #gossipKey = "";
   #signerState: SignerState;
@@ -381,6 +382,12 @@ export class BftEngine {
     const future = this.#future;
     this.#future = [];
     for (const m of future) this.#onParsed(m);
+    for (const k of [...this.#futureCommits.keys()]) if (k < this.#h) this.#futureCommits.delete(k);
+    const next = this.#futureCommits.get(this.#h);
+    if (next) {
+      this.#futureCommits.delete(this.#h);
+      this.#onParsed(next);
+    }
   }
 
   // ---- helpers ------------------------------------------------------------------------
@@ -553,6 +560,11 @@ export class BftEngine {
       if (peer !== null && peer !== this.#c.self && this.#c.validators.stakeOf(peer) > 0) {
         this.#out.push({ kind: "peer-behind", peer, height });
       }
+      return;
+    }
+    if (m.kind === "commit" && height > this.#h && height <= this.#h + this.#o.maxCommitsAhead) {
+      // Catch-up commits may arrive out of order: keep one per height until it is next.
+      if (!this.#futureCommits.has(height)) this.#futureCommits.set(height, m);
       return;
     }
     if (height === this.#h + 1 && m.kind !== "commit") {

@@ -22,6 +22,8 @@ export interface BftOptions {
   readonly maxRoundsAhead: number;
   /** Messages buffered for the next height (beyond: dropped). */
   readonly maxFutureMessages: number;
+  /** Catch-up commits kept for heights above the current one (one per height). */
+  readonly maxCommitsAhead: number;
   /** Pending duplicate-vote evidence kept (beyond: new evidence dropped). */
   readonly evidencePoolSize: number;
   /** Evidence entries a proposer puts into one block (≤ MAX_EVIDENCE_PER_BLOCK). */
@@ -33,6 +35,7 @@ export const defaultBftOptions: BftOptions = Object.freeze({
   timeouts: Object.freeze({ proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 250 }),
   maxRoundsAhead: 64,
   maxFutureMessages: 1024,
+  maxCommitsAhead: 16,
   evidencePoolSize: 256,
   maxEvidencePerBlock: 8,
 });
