@@ -15,7 +15,6 @@ import {
   type BftMessage,
   type EngineInput,
   type EngineOutput,
-  type TimeoutEvent,
 } from "../consensus/bft/types.ts";
 import { BftValidatorSet } from "../consensus/bft/validators.ts";
 import { hashCanonical } from "../storage/hash.ts";
@@ -354,8 +353,10 @@ class Simulation {
     for (const key of pending) {
       const [from, peer, h] = key.split("\n");
       const n = this.byId.get(from) as SimNode;
-      const c = n.blocks[Number(h) - 1];
-      if (n.engine && c) {
+      // The asked height and the next ones (the engine keeps up to maxCommitsAhead = 16).
+      for (let k = Number(h); k < Number(h) + CATCH_UP_BATCH; k++) {
+        const c = n.blocks[k - 1];
+        if (!n.engine || !c) break;
         this.send(n, peer, { kind: "commit", block: c.block, certificate: c.certificate });
       }
     }
