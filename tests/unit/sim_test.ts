@@ -1,5 +1,15 @@
 import { assert, assertEquals, assertGreater, assertLess, assertMatch } from "@std/assert";
 import { runCli } from "../../src/cli/main.ts";
+import {
+  blockId,
+  simPublicKey,
+  simSigner,
+  simVerifier,
+  voteSignBytes,
+} from "../../src/consensus/bft/signing.ts";
+import type { BftBlock, BftCommit, BftMessage } from "../../src/consensus/bft/types.ts";
+import { BftValidatorSet } from "../../src/consensus/bft/validators.ts";
+import { InvariantChecker } from "../../src/sim/invariants.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { defaultFaults } from "../../src/sim/options.ts";
 import { Prng } from "../../src/sim/prng.ts";
@@ -161,4 +171,32 @@ Deno.test("prng and event queue are deterministic", () => {
   q.push(5, "d");
   q.push(3, "b");
   assertEquals([q.pop()?.item, q.pop()?.item, q.pop()?.item, q.pop()?.item], ["a", "b", "c", "d"]);
+});
+
+Deno.test("invariant checker: flags a short certificate, two blocks at one height, and a double sign", () => {
+  const W = "inv";
+  const ids = ["a", "b", "c", "d"];
+  const set = new BftValidatorSet(
+    ids.map((id) => ({ id, publicKey: simPublicKey(W, id), stake: 1 })),
+  );
+  const checker = new InvariantChecker(W, set, simVerifier(W));
+  const mk = (payload: string, signers: string[]): BftCommit => {
+    const block: BftBlock = { height: 1, parent: "genesis", proposer: "a", payload, evidence: [] };
+    const id = blockId(block);
+    const precommits = signers.map((v) => {
+      const vote = { type: "precommit" as const, height: 1, round: 0, block: id, validator: v };
+      return { vote, signature: simSigner(W, v).sign(voteSignBytes(W, vote)) };
+    });
+    return { block, blockId: id, certificate: { height: 1, round: 0, block: id, precommits } };
+  };
+  assertMatch(checker.onCommit("a", 1, mk("x", ["a", "b"])) as string, /^validity: .*not > 2\/3/);
+  assertEquals(checker.onCommit("a", 1, mk("x", ["a", "b", "c"])), null);
+  assertMatch(checker.onCommit("b", 1, mk("y", ["b", "c", "d"])) as string, /^agreement: /);
+  const vote = (block: string | null): BftMessage => {
+    const v = { type: "prevote" as const, height: 2, round: 1, block, validator: "c" };
+    return { kind: "vote", vote: v, signature: simSigner(W, "c").sign(voteSignBytes(W, v)) };
+  };
+  assertEquals(checker.onSigned("c", vote(null)), null);
+  assertEquals(checker.onSigned("c", vote(null)), null); // identical re-sign is fine
+  assertMatch(checker.onSigned("c", vote("ab".repeat(32))) as string, /^double sign: honest c/);
 });

@@ -53,6 +53,7 @@ export interface BftEngineConfig {
   readonly unsafeDisableLocking?: boolean;
 }
 
+/** A proposal kept for its round, with its id and valid(v) computed once. */
 export interface StoredProposal {
   readonly block: BftBlock;
   readonly id: string;
@@ -75,7 +76,7 @@ export interface BftEngineStatus {
 }
 
 /**
- * Base of {@link BftEngine}: state and helpers; the upon-rules live in the subclass.
+ * Base of `BftEngine` (engine.ts): state and helpers; the upon-rules live in the subclass.
  */
 export abstract class EngineBase {
   protected readonly _c: BftEngineConfig;
