@@ -28,7 +28,11 @@ import type {
   VoteType,
 } from "../../src/consensus/bft/types.ts";
 import { BftValidatorSet } from "../../src/consensus/bft/validators.ts";
-import { EvidencePool } from "../../src/consensus/bft/votes.ts";
+import {
+  EvidencePool,
+  HeightVotes,
+  MAX_BLOCKS_PER_VALIDATOR,
+} from "../../src/consensus/bft/votes.ts";
 import { FileSignerStateStore } from "../../src/node/signer_state_file.ts";
 import { encodeCanonical } from "../../src/storage/cbor.ts";
 
@@ -436,4 +440,31 @@ Deno.test("genesis: JSON and CBOR parse; errors name the bad field", () => {
     BftError,
   );
   assert(err.message.includes("/x/genesis.json"));
+});
+
+Deno.test("bounds: next-height buffer (maxFutureMessages) and blocks counted per equivocator", () => {
+  const run = (maxFutureMessages: number) => {
+    const e = engine({ options: { maxFutureMessages } });
+    const v = block(1, "v");
+    lockOn(e, v);
+    // Two validators already at height 2, round 3: f+1 of a higher round once we get there.
+    feed(e, vote("prevote", 2, 3, null, OTHERS[0]), vote("prevote", 2, 3, null, OTHERS[1]));
+    feed(e, vote("precommit", 1, 0, v, OTHERS[0]), vote("precommit", 1, 0, v, OTHERS[1]));
+    return e.status;
+  };
+  assertEquals([run(2).height, run(2).round], [2, 3]);
+  assertEquals([run(1).height, run(1).round], [2, 0]); // the second buffered message was dropped
+  const book = new HeightVotes();
+  const ids = ["1", "2", "3", "4"].map((c) => c.repeat(64));
+  const results = ids.map((id) =>
+    book.add({
+      vote: { type: "prevote", height: 1, round: 0, block: id, validator: "b" },
+      signature: new Uint8Array(),
+    }, 1)
+      .kind
+  );
+  assertEquals(results, ["added", "conflict", "conflict", "duplicate"]);
+  assertEquals(MAX_BLOCKS_PER_VALIDATOR, 3);
+  assertEquals(book.stakeFor(0, "prevote", ids[3]), 0);
+  assertEquals(book.stakeAny(0, "prevote"), 1);
 });
