@@ -11,6 +11,7 @@ import { registerDriversCommands } from "./drivers.ts";
 import { registerLiveCommand } from "./live.ts";
 import { registerRecordsCommands } from "./records.ts";
 import { registerSnapshotCommands, registerStatusCommand } from "./status.ts";
+import { registerSimCommand } from "./sim.ts";
 
 /** Builds the program with every command registered. */
 export function buildProgram(io: CliIo): Command {
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIo): Command {
   registerDriversCommands(program, io);
   registerRecordsCommands(program, io);
   registerSnapshotCommands(program, io);
+  registerSimCommand(program, io);
   return program;
 }
 
