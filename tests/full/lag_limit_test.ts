@@ -18,7 +18,8 @@ Deno.test("a 50 ms/height driver at --tick-ms 5: lag stays <= --max-execution-la
   let live: LiveProcess | null = null;
   try {
     const plugins = join(tmp, "plugins");
-    await writeSlowDriver(plugins, 50, join(tmp, "heights.log"));
+    const logFile = join(tmp, "heights.log");
+    await writeSlowDriver(plugins, 50, logFile);
     const data = join(tmp, "data");
     live = await spawnLive(data, [
       "--tick-ms",
@@ -29,6 +30,9 @@ Deno.test("a 50 ms/height driver at --tick-ms 5: lag stays <= --max-execution-la
       plugins,
       "--max-execution-lag",
       String(MAX_LAG),
+      // The sandbox lets a driver write only its own folders; this one also logs heights.
+      "--driver-allow",
+      `write=${logFile}`,
       "--status-every",
       "0",
       "--log-level",

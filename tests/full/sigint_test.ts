@@ -80,7 +80,17 @@ Deno.test({
           await new Promise((r) => setTimeout(r, 50));
         }
         assertGreater(await committed(dataDir), 0, `run ${run}: the node never committed`);
-        Deno.kill(group, "SIGINT");
+        try {
+          Deno.kill(group, "SIGINT");
+        } catch (e) {
+          // The group is gone before any signal: say how the node ended, with its output.
+          const [stdout, stderr] = await Promise.all([out, err]);
+          const status = await child.status;
+          throw new Error(
+            `run ${run}: process group ${-group} gone before SIGINT (${e}); exit ${status.code} ` +
+              `signal ${status.signal}\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+          );
+        }
         await new Promise((r) => setTimeout(r, 30 + run * 7)); // 30..93 ms apart
         Deno.kill(group, "SIGINT");
         // Both pipes end when every process of the group has exited.
