@@ -92,7 +92,13 @@ Deno.test({
           );
         }
         await new Promise((r) => setTimeout(r, 30 + run * 7)); // 30..93 ms apart
-        Deno.kill(group, "SIGINT");
+        try {
+          Deno.kill(group, "SIGINT");
+        } catch (e) {
+          // A node that stopped within the gap took its whole group with it: the first
+          // signal was enough. Anything else is a failure.
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
         // Both pipes end when every process of the group has exited.
         const [stdout, stderr] = await Promise.all([out, err]);
         await child.status;
