@@ -8,7 +8,8 @@
  */
 
 /**
- * Browser JavaScript defining `drawMap(svg, agents, size)`, `drawChart(svg, samples)`
+ * Browser JavaScript defining `drawMap(svg, agents, size, message)` (the message
+ * shows in the middle of an empty map), `drawChart(svg, samples)`
  * and `describeEvent(event)` in the page script's scope.
  */
 export const VIEWER_DRAW_SCRIPT = `
@@ -38,7 +39,7 @@ export const VIEWER_DRAW_SCRIPT = `
     return a.id + " at (" + a.x + ", " + a.y + ") \\u00b7 energy " + a.energy +
       (held ? " \\u00b7 " + held : "");
   }
-  function drawMap(svg, agents, size) {
+  function drawMap(svg, agents, size, message) {
     const k = size / 1024;
     svg.setAttribute("viewBox", "0 0 " + size + " " + size);
     const nodes = [];
@@ -58,6 +59,11 @@ export const VIEWER_DRAW_SCRIPT = `
       if (drawn.length <= LABEL_AGENTS) {
         nodes.push(svgEl("text", { x: a.x + r + 4 * k, y: a.y + 7 * k }, String(a.id)));
       }
+    }
+    if (drawn.length === 0 && message) {
+      const m = svgEl("text", { class: "message", x: size / 2, y: size / 2, "text-anchor": "middle" },
+        message);
+      nodes.push(m);
     }
     svg.replaceChildren(...nodes);
     svg.setAttribute("data-agents", String(drawn.length));

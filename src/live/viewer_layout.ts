@@ -40,17 +40,18 @@ dd { margin: 0; min-width: 0; }
 .pill.offline, .pill.bad { color: var(--bad); } .pill.driver { color: var(--accent); }
 .pill.warn { color: var(--warn); }
 .lagging { color: var(--warn); }
-.note { color: var(--muted); font-size: .85rem; margin: .4rem 0 0; }
+.note { color: var(--muted); font-size: .85rem; margin: .4rem 0 0; overflow-wrap: anywhere; }
 .note.bad { color: var(--bad); }
 svg { display: block; width: 100%; height: auto; }
-#world-map { background: var(--map); border-radius: 6px; max-height: 430px; }
+#world-map { background: var(--map); border-radius: 6px; max-width: 430px; margin: 0 auto; }
+#world-map text.message { fill: var(--muted); font-size: 40px; }
 #world-map line.grid { stroke: var(--line); stroke-width: 2; }
 #world-map circle { stroke: var(--card); stroke-width: 2; }
 #world-map text { fill: var(--fg); font-size: 22px; }
 #height-chart line.grid { stroke: var(--line); }
 #height-chart text { fill: var(--muted); font-size: 11px; }
 #height-chart .committed { stroke: var(--accent); fill: none; stroke-width: 2; }
-#height-chart .executed { stroke: var(--ok); fill: none; stroke-width: 2; stroke-dasharray: 5 3; }
+#height-chart .executed { stroke: var(--ok); fill: none; stroke-width: 6; stroke-opacity: .45; }
 .legend { display: flex; gap: 1rem; font-size: .8rem; color: var(--muted); }
 .legend b { font-weight: 600; } .legend .c { color: var(--accent); } .legend .e { color: var(--ok); }
 .world-facts { margin-top: .7rem; }
@@ -125,7 +126,7 @@ export const VIEWER_BODY = `
         <svg id="height-chart" viewBox="0 0 600 220" role="img"
           aria-label="committed and executed heights" data-points="0"></svg>
         <div class="legend"><span class="c"><b>\u2501</b> committed</span>
-          <span class="e"><b>\u2505</b> executed</span>
+          <span class="e"><b>\u2501</b> executed (wide)</span>
           <span><span id="chart-points">0</span> samples</span></div>
       </section>
       <section>

@@ -15,7 +15,8 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { VIEWER_DRAW_SCRIPT } from "./viewer_draw.ts";
 import { VIEWER_BODY, VIEWER_STYLE } from "./viewer_layout.ts";
-import { VIEWER_MAIN_SCRIPT } from "./viewer_script.ts";
+import { VIEWER_FEEDS_SCRIPT } from "./viewer_feeds.ts";
+import { VIEWER_MAIN_SCRIPT, VIEWER_START_SCRIPT } from "./viewer_script.ts";
 
 /**
  * Ids of the page's value elements: a contract for browser tests and scrapers.
@@ -73,7 +74,7 @@ export const VIEWER_ELEMENT_IDS: readonly string[] = [
 
 const SCRIPT = `
 "use strict";
-(() => {${VIEWER_DRAW_SCRIPT}${VIEWER_MAIN_SCRIPT}})();
+(() => {${VIEWER_DRAW_SCRIPT}${VIEWER_MAIN_SCRIPT}${VIEWER_FEEDS_SCRIPT}${VIEWER_START_SCRIPT}})();
 `;
 const STYLE = VIEWER_STYLE;
 const BODY = VIEWER_BODY;

@@ -12,8 +12,8 @@ import type { CommittedBlock } from "../../src/consensus/types.ts";
 import { executionBlockHash, GENESIS_EXECUTION_PARENT } from "../../src/execution/records.ts";
 import type { LiveApi } from "../../src/live/http.ts";
 import { LiveMetrics } from "../../src/live/metrics.ts";
-import { NodeEvents } from "../../src/node/events.ts";
 import type { NodeEventMap } from "../../src/node/events.ts";
+import { CountingEvents } from "./counting_events.ts";
 import { snapshotToJson } from "../../src/node/snapshot.ts";
 import { HASH_NAME, hashCanonical } from "../../src/storage/hash.ts";
 import { AwrError } from "../../src/errors.ts";
@@ -25,31 +25,7 @@ import type { WorldEvent } from "../../src/world/events.ts";
 import { WORLD_RULES } from "../../src/world/rules.ts";
 import { worldSummary } from "../../src/world/summary.ts";
 
-/** {@link NodeEvents} that knows how many listeners are subscribed (leak checks). */
-export class CountingEvents extends NodeEvents {
-  readonly #counts = new Map<keyof NodeEventMap, number>();
-
-  /** Listeners currently subscribed to `name`, or to any event. */
-  listenerCount(name?: keyof NodeEventMap): number {
-    if (name) return this.#counts.get(name) ?? 0;
-    return [...this.#counts.values()].reduce((a, b) => a + b, 0);
-  }
-
-  override on<K extends keyof NodeEventMap>(
-    name: K,
-    listener: (event: NodeEventMap[K]) => void,
-  ): () => void {
-    const off = super.on(name, listener);
-    this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
-    let live = true;
-    return () => {
-      if (!live) return;
-      live = false;
-      this.#counts.set(name, (this.#counts.get(name) ?? 1) - 1);
-      off();
-    };
-  }
-}
+export { CountingEvents };
 
 /** Options of {@link FakeLiveApi}. */
 export interface FakeLiveApiOptions {
@@ -74,25 +50,25 @@ export const FAKE_WORLD_AGENT_SAMPLE = 500;
 export const FAKE_JOURNAL_PAGE_MAX = 500;
 
 /** An agent as `/v1/world`'s `agents` and `/v1/agents/:id` carry it (proposed shape). */
-export interface FakeAgentJson {
+export type FakeAgentJson = {
   id: string;
   x: number;
   y: number;
   energy: number;
   resources: Record<string, number>;
-}
+};
 
 /**
  * `/v1/journal?from=&limit=` answer (proposed shape): events `from` on, each a
  * world journal event plus its journal `index` and block `height`; `next` is the
  * index to ask for next.
  */
-export interface FakeJournalJson {
+export type FakeJournalJson = {
   from: number;
   next: number;
   journal_len: number;
   events: (WorldEvent & { index: number; height: number })[];
-}
+};
 
 /** Record JSON as the live node serves it (snake_case of the record file). */
 export interface FakeRecordJson {
