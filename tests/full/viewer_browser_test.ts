@@ -22,6 +22,7 @@ import { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert"
 import { join } from "@std/path";
 import { startHttpServer } from "../../src/live/http.ts";
 import { VIEWER_ELEMENT_IDS } from "../../src/live/viewer_page.ts";
+import { VIEWER_LIMITS } from "../../src/live/viewer_script.ts";
 import { FakeLiveApi } from "../support/fake_live_api.ts";
 import { startFakeViewsFront } from "../support/fake_views_front.ts";
 import { Browser, Cdp, findChromium, screenshot } from "../support/chromium.ts";
@@ -30,6 +31,7 @@ import {
   openPage,
   type PageView,
   postThroughForm,
+  readPage,
   shotsDir,
   waitForPage,
 } from "../support/viewer_page_reader.ts";
@@ -234,7 +236,75 @@ Deno.test({
       assertEquals(later.worldState, "not-provided");
       assert(seen.every((v) => v.connection !== "offline"), "never shown as unreachable");
       assertEquals(later.connection, "live");
+      assertEquals(later.badges, []);
       await screenshot(cdp, join(shots, "third-party-fake.png"));
+
+      // Halted and lag-limit states, when the status carries them.
+      api.halted = { reason: "cannot write the block store", code: "BLOCK_WRITE" };
+      api.lagLimitEngaged = true;
+      const halted = await waitForPage(
+        cdp,
+        "the halted and lag-limit badges",
+        (v) => v.badges.length === 2,
+        10_000,
+        seen,
+      );
+      assertEquals(halted["halted-badge"], "halted (BLOCK_WRITE)");
+      assertEquals(halted["node-halted"], "halted: cannot write the block store");
+      assertEquals(halted["lag-limit"], "engaged (max lag 64)");
+      assertEquals(halted["node-running"], "stopped");
+      assert(seen.every((v) => v.connection !== "offline"), "halted is not unreachable");
+      await screenshot(cdp, join(shots, "third-party-fake-halted.png"));
     });
+  },
+});
+
+Deno.test({
+  name:
+    "viewer in Chromium at its bounds: 500 of 520 agents drawn, 100 journal lines, 10 followed actions",
+  ignore: !chromium.path,
+  fn: async () => {
+    const api = new FakeLiveApi();
+    const agents = 520;
+    for (let i = 0; i < agents; i++) {
+      api.submitAction({
+        kind: "register",
+        agent: `g${i}`,
+        x: (i * 37) % 1024,
+        y: (i * 53) % 1024,
+      });
+    }
+    api.advance();
+    let k = 0;
+    const step = (a: FakeLiveApi) => {
+      for (let i = 0; i < 30; i++) a.submitAction({ kind: "rest", agent: `g${k++ % agents}` });
+      a.advance();
+    };
+    await withFakeNode(api, async (_url, cdp, shots) => {
+      const full = await waitForPage(
+        cdp,
+        "a full map and a full feed",
+        (v) => v.mapCircles === VIEWER_LIMITS.mapAgents && v.feed.length === VIEWER_LIMITS.feed,
+        20_000,
+      );
+      assertEquals(full["world-agents"], String(agents));
+      assertEquals(full["map-agent-count"], String(VIEWER_LIMITS.mapAgents));
+      assertMatch(full["world-status"] ?? "", /^first 500 of 520 agents by position/);
+      for (let i = 0; i < VIEWER_LIMITS.tracked + 2; i++) {
+        await postThroughForm(cdp, api.token, { kind: "rest", agent: `g${i}` });
+        const want = Math.min(i + 1, VIEWER_LIMITS.tracked);
+        await waitForPage(
+          cdp,
+          `${want} followed actions`,
+          (v) => v.tracked.length === want && v["action-result"] === "accepted 1",
+          10_000,
+        );
+        await cdp.evaluate(`(document.getElementById("action-result").textContent = "", true)`);
+      }
+      const last = await readPage(cdp);
+      assertEquals(last.tracked.length, VIEWER_LIMITS.tracked);
+      assertEquals(last.feed.length, VIEWER_LIMITS.feed);
+      await screenshot(cdp, join(shots, "bounds.png"));
+    }, step);
   },
 });

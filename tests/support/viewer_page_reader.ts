@@ -13,6 +13,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What the tests read from the page. */
 export type PageView = Record<string, string | null> & {
   connection: string | null;
+  /** Ids of the header badges shown. */
+  badges: string[];
   worldState: string | null;
   journalState: string | null;
   mapCircles: number;
@@ -26,6 +28,7 @@ const IDS_JSON = JSON.stringify(VIEWER_ELEMENT_IDS);
 const READ_PAGE = `JSON.stringify({
   ...Object.fromEntries(${IDS_JSON}.map((id) => [id, document.getElementById(id)?.textContent ?? null])),
   connection: document.getElementById("connection-state")?.dataset.state ?? null,
+  badges: ["halted-badge", "lag-limit-badge"].filter((id) => !document.getElementById(id)?.hidden),
   worldState: document.getElementById("world-status")?.dataset.state ?? null,
   journalState: document.getElementById("journal-status")?.dataset.state ?? null,
   mapCircles: document.querySelectorAll("#world-map circle").length,
