@@ -49,9 +49,11 @@ export const VIEWER_DRAW_SCRIPT = `
       nodes.push(svgEl("line", { class: "grid", x1: 0, y1: p, x2: size, y2: p }));
     }
     const drawn = agents.filter((a) => a && Number.isFinite(a.x) && Number.isFinite(a.y));
+    // Smaller dots in a crowded world, so that 500 agents do not hide each other.
+    const crowd = Math.max(0.25, Math.min(1, Math.sqrt(LABEL_AGENTS / Math.max(1, drawn.length))));
     for (const a of drawn) {
       const e = Math.max(0, Math.min(1, (Number(a.energy) || 0) / MAX_ENERGY));
-      const r = (8 + 22 * e) * k;
+      const r = (8 + 22 * e) * k * crowd;
       const c = svgEl("circle", { cx: a.x, cy: a.y, r: r.toFixed(1), fill: agentColour(a) });
       c.setAttribute("data-agent", String(a.id));
       c.append(svgEl("title", {}, agentTitle(a)));

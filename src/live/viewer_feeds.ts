@@ -41,10 +41,10 @@ export const VIEWER_FEEDS_SCRIPT = `
       journalSkip--;
       return;
     }
-    let from = journalNext;
-    if (from === null || (journalLen !== null && journalLen - from > 10 * LIMITS.journalPage)) {
-      from = journalLen === null ? 0 : Math.max(0, journalLen - LIMITS.journalPage);
-    }
+    // The newest page when the world says how long the journal is (a busy world
+    // may outpace one page per poll: the feed shows the newest, skipping the rest).
+    let from = journalNext ?? 0;
+    if (journalLen !== null) from = Math.max(from, journalLen - LIMITS.journalPage, 0);
     if (journalNext !== null && journalLen !== null && from >= journalLen) return;
     const res = await request("/v1/journal?from=" + from + "&limit=" + LIMITS.journalPage);
     const body = res.body;
