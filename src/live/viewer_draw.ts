@@ -41,7 +41,9 @@ export const VIEWER_DRAW_SCRIPT = `
   }
   function drawMap(svg, agents, size, message) {
     const k = size / 1024;
-    svg.setAttribute("viewBox", "0 0 " + size + " " + size);
+    // A margin, so that dots at the world's edge are drawn whole.
+    const pad = Math.round(32 * k);
+    svg.setAttribute("viewBox", -pad + " " + -pad + " " + (size + 2 * pad) + " " + (size + 2 * pad));
     const nodes = [];
     for (let i = 1; i < 8; i++) {
       const p = (size * i) / 8;

@@ -87,7 +87,9 @@ Deno.test({
         });
       }
       if (n % 4 === 0) a.submitAction({ kind: "move", agent: "ada", dx: 9, dy: 5 });
-      a.advance();
+      // Execution catches up every 4th tick, so the chart shows a lag.
+      a.commitNext();
+      if (n % 4 === 0) while (a.executionHeight < a.committedHeight) a.executeNext();
     };
     await withFakeNode(api, async (_url, cdp, shots) => {
       const seen: PageView[] = [];
@@ -173,6 +175,7 @@ Deno.test({
       const shot2 = await screenshot(cdp, join(shots, "fake-world-2.png"));
       assertNotEquals(shot1, shot2, "the picture changed over time");
       assert(seen.every((v) => v.connection !== "offline"), "never shown as unreachable");
+      assert(seen.some((v) => Number(v["execution-lag"]) > 0), "a lag was seen");
     }, step);
   },
 });
