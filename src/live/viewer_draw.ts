@@ -100,7 +100,11 @@ export const VIEWER_DRAW_SCRIPT = `
     nodes.push(svgEl("text", { x: W - R, y: H - 6, "text-anchor": "end" }, "now"));
     const line = (key, cls) =>
       svgEl("polyline", { class: cls, points: samples.map((s) => x(s.t) + "," + y(s[key])).join(" ") });
+    const now = samples[samples.length - 1];
     nodes.push(line("e", "executed"), line("c", "committed"));
+    // The newest sample as dots, so a single sample shows too.
+    nodes.push(svgEl("circle", { class: "executed-now", cx: x(now.t), cy: y(now.e), r: 4 }));
+    nodes.push(svgEl("circle", { class: "committed-now", cx: x(now.t), cy: y(now.c), r: 3 }));
     svg.replaceChildren(...nodes);
     svg.setAttribute("data-points", String(samples.length));
   }

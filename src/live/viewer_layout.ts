@@ -52,6 +52,8 @@ svg { display: block; width: 100%; height: auto; }
 #height-chart text { fill: var(--muted); font-size: 11px; }
 #height-chart .committed { stroke: var(--accent); fill: none; stroke-width: 2; }
 #height-chart .executed { stroke: var(--ok); fill: none; stroke-width: 6; stroke-opacity: .45; }
+#height-chart .committed-now { fill: var(--accent); }
+#height-chart .executed-now { fill: var(--ok); }
 .legend { display: flex; gap: 1rem; font-size: .8rem; color: var(--muted); }
 .legend b { font-weight: 600; } .legend .c { color: var(--accent); } .legend .e { color: var(--ok); }
 .world-facts { margin-top: .7rem; }

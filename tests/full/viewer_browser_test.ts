@@ -89,7 +89,7 @@ Deno.test({
       if (n % 4 === 0) a.submitAction({ kind: "move", agent: "ada", dx: 9, dy: 5 });
       // Execution catches up every 4th tick, so the chart shows a lag.
       a.commitNext();
-      if (n % 4 === 0) while (a.executionHeight < a.committedHeight) a.executeNext();
+      if (n % 4 === 0) { while (a.executionHeight < a.committedHeight) a.executeNext(); }
     };
     await withFakeNode(api, async (_url, cdp, shots) => {
       const seen: PageView[] = [];
