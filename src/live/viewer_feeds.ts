@@ -7,7 +7,10 @@
  * @module
  */
 
-/** Browser JavaScript defining `pollJournal()`, `followActions()` and `postAction()`. */
+/**
+ * Browser JavaScript defining `pollJournal()`, `followActions()`, `postAction()` and
+ * `showAgent(id)` (one agent from `/v1/agents/:id`, for a click on the map).
+ */
 export const VIEWER_FEEDS_SCRIPT = `
   function noteJournalAgent(e) {
     if (typeof e.agent !== "string") return;
@@ -144,5 +147,13 @@ export const VIEWER_FEEDS_SCRIPT = `
     } finally {
       button.disabled = false;
     }
+  }
+  async function showAgent(id) {
+    const res = await request("/v1/agents/" + encodeURIComponent(id));
+    const absent = notProvided(res);
+    if (res.status === 200 && res.body) note("agent-detail", "ok", agentTitle(res.body));
+    else if (absent) note("agent-detail", "not-provided", "agent details not provided by driver " + absent);
+    else if (res.status === 404) note("agent-detail", "error", "no agent " + id + " (HTTP 404)");
+    else note("agent-detail", "error", "agent " + id + " unavailable: " + failure(res));
   }
 `;

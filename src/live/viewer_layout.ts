@@ -46,7 +46,7 @@ svg { display: block; width: 100%; height: auto; }
 #world-map { background: var(--map); border-radius: 6px; max-width: 430px; margin: 0 auto; }
 #world-map text.message { fill: var(--muted); font-size: 40px; }
 #world-map line.grid { stroke: var(--line); stroke-width: 2; }
-#world-map circle { stroke: var(--card); stroke-width: 2; }
+#world-map circle { stroke: var(--card); stroke-width: 2; cursor: pointer; }
 #world-map text { fill: var(--fg); font-size: 22px; }
 #height-chart line.grid { stroke: var(--line); }
 #height-chart text { fill: var(--muted); font-size: 11px; }
@@ -112,6 +112,7 @@ export const VIEWER_BODY = `
       <svg id="world-map" viewBox="0 0 1024 1024" role="img" aria-label="agents by position"
         data-agents="0"></svg>
       <p class="note" id="world-status" data-state="loading">loading\u2026</p>
+      <p class="note" id="agent-detail" data-state="none">click an agent for its details</p>
       <dl class="world-facts">
         <dt>Agents</dt><dd><span id="world-agents">${DASH}</span>
           <span class="label">(<span id="map-agent-count">0</span> on the map)</span></dd>

@@ -50,6 +50,7 @@ export const VIEWER_ELEMENT_IDS: readonly string[] = [
   "latest-execution-block-hash",
   "latest-execution-state-root",
   "world-status",
+  "agent-detail",
   "world-map",
   "map-agent-count",
   "height-chart",

@@ -282,6 +282,10 @@ export const VIEWER_MAIN_SCRIPT = `
 /** Browser JavaScript that wires the form and starts the stream and the polling. */
 export const VIEWER_START_SCRIPT = `
   $("action-submit").addEventListener("click", () => { postAction(); });
+  $("world-map").addEventListener("click", (ev) => {
+    const id = ev.target instanceof Element ? ev.target.closest("circle")?.getAttribute("data-agent") : null;
+    if (id) showAgent(id).catch((e) => console.warn("viewer:", e));
+  });
   connect();
   poll();
   setInterval(poll, 2000);

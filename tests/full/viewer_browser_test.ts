@@ -131,6 +131,17 @@ Deno.test({
       assertEquals(later.mapCircles, Number(later["world-agents"]), "every agent is on the map");
       assertMatch(later["latest-execution-state-root"] ?? "", /^[0-9a-f]{64}$/);
 
+      // A click on an agent asks /v1/agents/:id.
+      await cdp.evaluate(`(document.querySelector('#world-map circle[data-agent="bob"]')
+        .dispatchEvent(new MouseEvent("click", { bubbles: true })), true)`);
+      const bob = await waitForPage(
+        cdp,
+        "bob's details",
+        (v) => /^bob at/.test(v["agent-detail"] ?? ""),
+        5_000,
+      );
+      assertEquals(bob["agent-detail"], "bob at (700, 640) \u00b7 energy 100 \u00b7 gold 5000");
+
       // An action posted through the form, followed to its verdict.
       await postThroughForm(cdp, api.token, { kind: "rest", agent: "nobody" });
       const rejected = await waitForPage(
