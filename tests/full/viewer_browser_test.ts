@@ -1,273 +1,209 @@
 /**
- * The viewer page in a real browser: headless Chromium opens `/` of a server whose
- * node keeps committing, and the page's `committed-height` rises — first through
- * the event stream, then (with events silenced) through the 2 s status poll. The
- * page is read over the DevTools protocol (a WebSocket), not by scraping dumps.
+ * The viewer page in a real browser: headless Chromium opens `/` and the test reads
+ * the page over the DevTools protocol (a WebSocket) and takes PNG screenshots.
+ *
+ * - A fake node whose driver provides the world views (served by a test front, see
+ *   `fake_views_front.ts`): heights rise live and by polling, chart samples grow,
+ *   agents appear on the map, the journal feed shows a rejected action and why,
+ *   and an action posted through the page's form is followed to its verdict.
+ * - A fake node whose driver provides no world views (a third-party driver's
+ *   answers, JSON 501): the World panel says "not provided by driver X" and the
+ *   connection badge never says the node is unreachable.
+ * Real live nodes (bridge and README `counter.js` drivers): `viewer_live_browser_test.ts`.
+ *
+ * Screenshots go to a temporary folder that is removed afterwards, or to the folder
+ * named by `AWR_VIEWER_SHOTS` (kept, for people to look at).
  *
  * Needs `/usr/bin/chromium` (Debian's `chromium`). When it is missing and we run as
  * root, one time-boxed `apt-get install -y chromium` is tried; otherwise the test is
  * skipped with a message saying so.
  */
-import { assert, assertEquals, assertGreater, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert";
 import { join } from "@std/path";
 import { startHttpServer } from "../../src/live/http.ts";
 import { VIEWER_ELEMENT_IDS } from "../../src/live/viewer_page.ts";
+import { VIEWER_LIMITS } from "../../src/live/viewer_script.ts";
 import { FakeLiveApi } from "../support/fake_live_api.ts";
-import { startLiveNode } from "../../src/live/live.ts";
+import { startFakeViewsFront } from "../support/fake_views_front.ts";
+import { Browser, Cdp, findChromium, screenshot } from "../support/chromium.ts";
+import {
+  height,
+  openPage,
+  type PageView,
+  postThroughForm,
+  readPage,
+  shotsDir,
+  waitForPage,
+} from "../support/viewer_page_reader.ts";
 
-const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
-const INSTALL_TIMEOUT_MS = 300_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function isFile(path: string): Promise<boolean> {
+/** A fake node with its HTTP server and views front, advancing on a 250 ms timer. */
+async function withFakeNode(
+  api: FakeLiveApi,
+  fn: (url: string, cdp: Cdp, shots: string) => Promise<void>,
+  step: (api: FakeLiveApi) => void = (a) => a.advance(),
+): Promise<void> {
+  const server = await startHttpServer(api, { hostname: "127.0.0.1", port: 0 });
+  const front = startFakeViewsFront(api, server.url);
+  const ticker = setInterval(() => step(api), 250);
+  const shots = await shotsDir();
+  let page: { browser: Browser; cdp: Cdp } | null = null;
   try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
+    page = await openPage(chromium.path!, front.url);
+    await fn(front.url, page.cdp, shots.dir);
+  } finally {
+    clearInterval(ticker);
+    await page?.cdp.close();
+    await page?.browser.close();
+    // The server ends its event streams, which lets the front's proxied ones finish.
+    await Promise.all([server.shutdown(), front.shutdown()]);
+    api.close();
+    await shots.done();
   }
 }
-
-async function findChromium(): Promise<{ path: string | null; why: string }> {
-  for (const p of CANDIDATES) if (await isFile(p)) return { path: p, why: "" };
-  if (Deno.uid() !== 0) {
-    return { path: null, why: "no Chromium found and not root; run `apt-get install -y chromium`" };
-  }
-  console.log("viewer_browser_test: Chromium missing, trying `apt-get install -y chromium` …");
-  try {
-    const out = await new Deno.Command("apt-get", {
-      args: ["install", "-y", "chromium"],
-      stdout: "null",
-      stderr: "piped",
-      signal: AbortSignal.timeout(INSTALL_TIMEOUT_MS),
-    }).output();
-    for (const p of CANDIDATES) if (await isFile(p)) return { path: p, why: "" };
-    if (out.success) {
-      return { path: null, why: `apt-get installed chromium, but none of ${CANDIDATES} exists` };
-    }
-    const err = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "";
-    return { path: null, why: `apt-get install chromium failed (exit ${out.code}): ${err}` };
-  } catch (e) {
-    return { path: null, why: `apt-get install chromium failed: ${e}` };
-  }
-}
-
-/** A minimal DevTools-protocol client over one WebSocket. */
-class Cdp {
-  #nextId = 1;
-  readonly #pending = new Map<number, (msg: Record<string, unknown>) => void>();
-  readonly #closed: Promise<void>;
-
-  private constructor(readonly ws: WebSocket) {
-    this.#closed = new Promise((resolve) => ws.addEventListener("close", () => resolve()));
-    ws.addEventListener("message", (ev) => {
-      const msg = JSON.parse(String(ev.data));
-      if (typeof msg.id === "number") this.#pending.get(msg.id)?.(msg);
-    });
-  }
-
-  static async connect(url: string): Promise<Cdp> {
-    const ws = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => {
-      ws.addEventListener("open", () => resolve(), { once: true });
-      ws.addEventListener("error", () => reject(new Error(`cannot open ${url}`)), { once: true });
-    });
-    return new Cdp(ws);
-  }
-
-  send(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, (msg) => {
-        this.#pending.delete(id);
-        if (msg.error) reject(new Error(`${method}: ${JSON.stringify(msg.error)}`));
-        else resolve(msg.result as Record<string, unknown>);
-      });
-      this.ws.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  /** Evaluates `expression` in the page and returns its (JSON-able) value. */
-  async evaluate<T>(expression: string): Promise<T> {
-    const r = await this.send("Runtime.evaluate", { expression, returnByValue: true });
-    if (r.exceptionDetails) throw new Error(`page threw: ${JSON.stringify(r.exceptionDetails)}`);
-    return (r.result as { value: T }).value;
-  }
-
-  async close(): Promise<void> {
-    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.close();
-    await this.#closed;
-  }
-}
-
-/** Headless Chromium showing `url`, with its own temporary profile. */
-class Browser {
-  private constructor(
-    readonly child: Deno.ChildProcess,
-    readonly profile: string,
-    readonly devtoolsPort: number,
-  ) {}
-
-  static async launch(path: string, url: string): Promise<Browser> {
-    const profile = await Deno.makeTempDir({ prefix: "awr-chromium-" });
-    const child = new Deno.Command(path, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        `--user-data-dir=${profile}`,
-        "--remote-debugging-port=0",
-        url,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const browser = new Browser(child, profile, 0);
-    try {
-      // Chromium writes the port it picked into the profile once DevTools listens.
-      const portFile = join(profile, "DevToolsActivePort");
-      for (let i = 0; i < 300; i++) {
-        const text = await Deno.readTextFile(portFile).catch(() => "");
-        const port = Number(text.split("\n")[0]);
-        if (port > 0) return new Browser(child, profile, port);
-        await sleep(50);
-      }
-      throw new Error("Chromium did not open its DevTools port within 15 s");
-    } catch (e) {
-      await browser.close();
-      throw e;
-    }
-  }
-
-  /** Connects to the page tab whose URL starts with `url`. */
-  async page(url: string): Promise<Cdp> {
-    for (let i = 0; i < 100; i++) {
-      const res = await fetch(`http://127.0.0.1:${this.devtoolsPort}/json/list`);
-      const targets = await res.json() as {
-        type: string;
-        url: string;
-        webSocketDebuggerUrl: string;
-      }[];
-      const page = targets.find((t) => t.type === "page" && t.url.startsWith(url));
-      if (page) return await Cdp.connect(page.webSocketDebuggerUrl);
-      await sleep(50);
-    }
-    throw new Error(`no page for ${url} in Chromium`);
-  }
-
-  /** Ends Chromium (politely, then forcibly) and removes its profile. */
-  async close(): Promise<void> {
-    const exited = this.child.status;
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), 5000));
-    if (await Promise.race([exited, late]) === "late") this.child.kill("SIGKILL");
-    clearTimeout(timer);
-    await exited;
-    for (let i = 0;; i++) {
-      try {
-        await Deno.remove(this.profile, { recursive: true });
-        break;
-      } catch (e) {
-        // A helper process may still be letting go of a file for a moment.
-        if (i >= 20) throw e;
-        await sleep(100);
-      }
-    }
-  }
-}
-
-type PageView = Record<string, string | null> & { connection: string | null };
-
-const IDS_JSON = JSON.stringify(VIEWER_ELEMENT_IDS);
-const READ_PAGE = `JSON.stringify({
-  ...Object.fromEntries(${IDS_JSON}.map((id) => [id, document.getElementById(id)?.textContent ?? null])),
-  connection: document.getElementById("connection-state")?.dataset.state ?? null,
-})`;
-
-async function readPage(cdp: Cdp): Promise<PageView> {
-  return JSON.parse(await cdp.evaluate<string>(READ_PAGE));
-}
-
-async function waitForPage(
-  cdp: Cdp,
-  what: string,
-  cond: (v: PageView) => boolean,
-  ms: number,
-): Promise<PageView> {
-  const until = Date.now() + ms;
-  let last: PageView | null = null;
-  while (Date.now() < until) {
-    last = await readPage(cdp);
-    if (cond(last)) return last;
-    await sleep(100);
-  }
-  throw new Error(`page never showed ${what}; last view: ${JSON.stringify(last)}`);
-}
-
-const height = (v: PageView) => Number(v["committed-height"]);
 
 const chromium = await findChromium();
 if (!chromium.path) console.log(`viewer_browser_test: SKIPPED — ${chromium.why}`);
 
 Deno.test({
-  name: "viewer page in headless Chromium: the committed height rises live, and by polling",
+  name: "viewer in Chromium, driver with world views: map, chart, journal, action verdicts",
   ignore: !chromium.path,
   fn: async () => {
     const api = new FakeLiveApi({ nodeId: "node-view", worldId: "world-view" });
-    api.submitAction({ kind: "register", agent: "ada" });
+    for (const [agent, x, y] of [["ada", 120, 200], ["bob", 700, 640], ["cy", 400, 900]] as const) {
+      api.submitAction({ kind: "register", agent, x, y });
+    }
+    api.submitAction({ kind: "grant", agent: "bob", resource: "gold", amount: 5000 });
+    api.submitAction({ kind: "move", agent: "ghost", dx: 1, dy: 0 }); // rejected: unknown_agent
     api.advance();
-    const server = await startHttpServer(api, { hostname: "127.0.0.1", port: 0 });
-    let agents = 1;
-    let ticker: ReturnType<typeof setInterval> | undefined = setInterval(() => {
-      if (api.committedHeight % 3 === 0) {
-        api.submitAction({ kind: "register", agent: `a${agents++}` });
+    let n = 0;
+    const step = (a: FakeLiveApi) => {
+      n++;
+      if (n % 3 === 0) {
+        a.submitAction({
+          kind: "register",
+          agent: `a${n}`,
+          x: (n * 97) % 1024,
+          y: (n * 211) % 1024,
+        });
       }
-      api.advance();
-    }, 250);
-    let browser: Browser | null = null;
-    let cdp: Cdp | null = null;
-    try {
-      browser = await Browser.launch(chromium.path!, server.url);
-      cdp = await browser.page(server.url);
-
-      // Live: the event stream is open and the number climbs.
+      if (n % 4 === 0) a.submitAction({ kind: "move", agent: "ada", dx: 9, dy: 5 });
+      // Execution catches up every 4th tick, so the chart shows a lag.
+      a.commitNext();
+      if (n % 4 === 0) { while (a.executionHeight < a.committedHeight) a.executeNext(); }
+    };
+    await withFakeNode(api, async (_url, cdp, shots) => {
+      const seen: PageView[] = [];
       const first = await waitForPage(
         cdp,
-        "a committed height over an open event stream",
+        "a committed height over an open event stream, and the journal",
+        (v) => height(v) >= 1 && v.connection === "live" && v.feed.length >= 5,
+        15_000,
+        seen,
+      );
+      for (const id of VIEWER_ELEMENT_IDS) assert(first[id] !== null, `element #${id} exists`);
+      assertEquals(first["node-id"], "node-view");
+      assertEquals(first["driver-name"], "fake-driver");
+      assertMatch(first["consensus-slot"] ?? "", /^\d+$/);
+      assertMatch(first["consensus-epoch"] ?? "", /^\d+$/);
+      assertEquals(first["node-halted"], "no");
+      assertMatch(first["lag-limit"] ?? "", /^not engaged \(max lag 64\)$/);
+      assertEquals(first.worldState, "ok");
+      assertEquals(first.journalState, "ok");
+      assert(
+        first.rejectedFeed.some((t) => /rejected move #4: unknown_agent/.test(t)),
+        `the feed shows the rejection and why: ${JSON.stringify(first.rejectedFeed)}`,
+      );
+      assert(first.feed.some((t) => /bob was granted 5000 gold/.test(t)), "grant in the feed");
+      await screenshot(cdp, join(shots, "fake-world-1.png"));
+
+      // Over time: heights rise, the chart gains samples, agents join the map.
+      const later = await waitForPage(
+        cdp,
+        "higher heights, more chart samples and more agents",
+        (v) =>
+          height(v) > height(first) + 5 && v.chartPoints >= first.chartPoints + 3 &&
+          v.mapCircles > first.mapCircles,
+        20_000,
+        seen,
+      );
+      assert(height(later) <= api.committedHeight, "the page never runs ahead of the node");
+      assertEquals(Number(later["map-agent-count"]), later.mapCircles);
+      assertEquals(later.mapCircles, Number(later["world-agents"]), "every agent is on the map");
+      assertMatch(later["latest-execution-state-root"] ?? "", /^[0-9a-f]{64}$/);
+
+      // A click on an agent asks /v1/agents/:id.
+      await cdp.evaluate(`(document.querySelector('#world-map circle[data-agent="bob"]')
+        .dispatchEvent(new MouseEvent("click", { bubbles: true })), true)`);
+      const bob = await waitForPage(
+        cdp,
+        "bob's details",
+        (v) => /^bob at/.test(v["agent-detail"] ?? ""),
+        5_000,
+      );
+      assertEquals(bob["agent-detail"], "bob at (700, 640) \u00b7 energy 100 \u00b7 gold 5000");
+
+      // An action posted through the form, followed to its verdict.
+      await postThroughForm(cdp, api.token, { kind: "rest", agent: "nobody" });
+      const rejected = await waitForPage(
+        cdp,
+        "the posted action rejected with its reason",
+        (v) => v.tracked[0]?.state === "rejected",
+        15_000,
+        seen,
+      );
+      assertMatch(rejected.tracked[0].text, /rejected at height \d+ \(#\d+\): unknown_agent$/);
+      await postThroughForm(cdp, api.token, {
+        kind: "register",
+        agent: "viewer-1",
+        x: 512,
+        y: 512,
+      });
+      const included = await waitForPage(
+        cdp,
+        "the posted action included",
+        (v) => v.tracked[0]?.state === "included",
+        15_000,
+        seen,
+      );
+      assertMatch(included.tracked[0].text, /included at height \d+ \(#\d+\)$/);
+      assertEquals(included.tracked.length, 2);
+      await postThroughForm(cdp, "wrong-token", { kind: "rest", agent: "ada" });
+      const refused = await waitForPage(
+        cdp,
+        "a refusal with a wrong token",
+        (v) => /^refused: HTTP 401/.test(v["action-result"] ?? ""),
+        10_000,
+        seen,
+      );
+      assertEquals(refused.tracked.length, 2, "a refused post tracks nothing");
+      await waitForPage(
+        cdp,
+        "viewer-1 on the map",
+        (v) => v.mapCircles === Number(v["world-agents"]) && v.mapCircles >= 5,
+        10_000,
+      );
+      const shot1 = await Deno.readFile(join(shots, "fake-world-1.png"));
+      const shot2 = await screenshot(cdp, join(shots, "fake-world-2.png"));
+      assertNotEquals(shot1, shot2, "the picture changed over time");
+      assert(seen.every((v) => v.connection !== "offline"), "never shown as unreachable");
+      assert(seen.some((v) => Number(v["execution-lag"]) > 0), "a lag was seen");
+    }, step);
+  },
+});
+
+Deno.test({
+  name: "viewer in Chromium, fake node: heights arrive by polling when events are silent",
+  ignore: !chromium.path,
+  fn: async () => {
+    const api = new FakeLiveApi({ nodeId: "node-poll" });
+    api.advance();
+    await withFakeNode(api, async (_url, cdp) => {
+      await waitForPage(
+        cdp,
+        "a live stream",
         (v) => height(v) >= 1 && v.connection === "live",
         15_000,
       );
-      const second = await waitForPage(
-        cdp,
-        "a higher height",
-        (v) => height(v) > height(first),
-        10_000,
-      );
-      assertGreater(height(second), height(first));
-      for (const id of VIEWER_ELEMENT_IDS) assert(second[id] !== null, `element #${id} exists`);
-      assert(height(second) <= api.committedHeight, "the page never runs ahead of the node");
-      assertEquals(second["node-id"], "node-view");
-      assertEquals(second["world-id"], "world-view");
-      assertMatch(second["latest-block-hash"] ?? "", /^[0-9a-f]{64}$/);
-      assertMatch(second["latest-execution-state-root"] ?? "", /^[0-9a-f]{64}$/);
-      assert(Number(second["execution-height"]) >= 1, "execution height shown");
-      assert(Number(second["execution-lag"]) >= 0, "lag shown");
-      await waitForPage(cdp, "the world's agents", (v) => Number(v["world-agents"]) >= 1, 5_000);
-
-      // Fallback: heights that arrive without any event still show within a poll.
-      clearInterval(ticker);
-      ticker = undefined;
       api.emitEvents = false;
       for (let i = 0; i < 5; i++) api.advance();
       const target = api.committedHeight;
@@ -279,49 +215,110 @@ Deno.test({
       );
       assertEquals(Number(polled["execution-height"]), target);
       assertEquals(polled["latest-block-hash"], api.blocks.at(-1)!.hash);
-    } finally {
-      clearInterval(ticker);
-      await cdp?.close();
-      await browser?.close();
-      await server.shutdown();
-      api.close();
-    }
+    }, () => {});
   },
 });
 
 Deno.test({
-  name: "viewer page in headless Chromium against a real live node: the committed height rises",
+  name:
+    "viewer in Chromium, driver without world views: 'not provided by driver X', never unreachable",
   ignore: !chromium.path,
   fn: async () => {
-    const dataDir = await Deno.makeTempDir({ prefix: "awr-viewer-live-" });
-    const live = await startLiveNode({
-      dataDir,
-      http: { hostname: "127.0.0.1", port: 0 },
-      tickMs: 100,
-      statusEveryMs: 0,
-    });
-    let browser: Browser | null = null;
-    let cdp: Cdp | null = null;
-    try {
-      const url = live.http!.url;
-      browser = await Browser.launch(chromium.path!, url);
-      cdp = await browser.page(url);
-      const first = await waitForPage(cdp, "a committed height", (v) => height(v) >= 1, 15_000);
-      const second = await waitForPage(
+    const api = new FakeLiveApi({ driver: "acme-driver", worldCapability: false });
+    api.advance();
+    await withFakeNode(api, async (_url, cdp, shots) => {
+      const seen: PageView[] = [];
+      const first = await waitForPage(
         cdp,
-        "a higher height",
-        (v) => height(v) > height(first),
-        10_000,
+        "the World panel's 'not provided' note",
+        (v) =>
+          height(v) >= 1 && v.worldState === "not-provided" && v.journalState === "not-provided",
+        15_000,
+        seen,
       );
-      assertGreater(height(second), height(first));
-      assertEquals(second["node-id"], "node-1");
-      assert(height(second) <= live.node.snapshot().consensus.committedHeight);
-      assertMatch(second["latest-execution-state-root"] ?? "", /^[0-9a-f]{64}$/);
-    } finally {
-      await cdp?.close();
-      await browser?.close();
-      await live.stop();
-      await Deno.remove(dataDir, { recursive: true });
+      assertEquals(first["world-status"], "World view not provided by driver acme-driver");
+      assertEquals(first["journal-status"], "Journal not provided by driver acme-driver");
+      assertEquals(first["driver-name"], "acme-driver");
+      assertEquals(first.mapCircles, 0);
+      const later = await waitForPage(
+        cdp,
+        "heights rising over several polls",
+        (v) => height(v) > height(first) + 8 && v.chartPoints > first.chartPoints + 2,
+        20_000,
+        seen,
+      );
+      assertEquals(later.worldState, "not-provided");
+      assert(seen.every((v) => v.connection !== "offline"), "never shown as unreachable");
+      assertEquals(later.connection, "live");
+      assertEquals(later.badges, []);
+      await screenshot(cdp, join(shots, "third-party-fake.png"));
+
+      // Halted and lag-limit states, when the status carries them.
+      api.halted = { reason: "cannot write the block store", code: "BLOCK_WRITE" };
+      api.lagLimitEngaged = true;
+      const halted = await waitForPage(
+        cdp,
+        "the halted and lag-limit badges",
+        (v) => v.badges.length === 2,
+        10_000,
+        seen,
+      );
+      assertEquals(halted["halted-badge"], "halted (BLOCK_WRITE)");
+      assertEquals(halted["node-halted"], "halted: cannot write the block store");
+      assertEquals(halted["lag-limit"], "engaged (max lag 64)");
+      assertEquals(halted["node-running"], "stopped");
+      assert(seen.every((v) => v.connection !== "offline"), "halted is not unreachable");
+      await screenshot(cdp, join(shots, "third-party-fake-halted.png"));
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "viewer in Chromium at its bounds: 500 of 520 agents drawn, 100 journal lines, 10 followed actions",
+  ignore: !chromium.path,
+  fn: async () => {
+    const api = new FakeLiveApi();
+    const agents = 520;
+    for (let i = 0; i < agents; i++) {
+      api.submitAction({
+        kind: "register",
+        agent: `g${i}`,
+        x: (i * 37) % 1024,
+        y: (i * 53) % 1024,
+      });
     }
+    api.advance();
+    let k = 0;
+    const step = (a: FakeLiveApi) => {
+      for (let i = 0; i < 30; i++) a.submitAction({ kind: "rest", agent: `g${k++ % agents}` });
+      a.advance();
+    };
+    await withFakeNode(api, async (_url, cdp, shots) => {
+      const full = await waitForPage(
+        cdp,
+        "a full map and a full feed",
+        (v) => v.mapCircles === VIEWER_LIMITS.mapAgents && v.feed.length === VIEWER_LIMITS.feed,
+        20_000,
+      );
+      assertEquals(full["world-agents"], String(agents));
+      assertEquals(full["map-agent-count"], String(VIEWER_LIMITS.mapAgents));
+      assertMatch(full["world-status"] ?? "", /^first 500 of 520 agents by position/);
+      for (let i = 0; i < VIEWER_LIMITS.tracked + 2; i++) {
+        await postThroughForm(cdp, api.token, { kind: "rest", agent: `g${i}` });
+        const want = Math.min(i + 1, VIEWER_LIMITS.tracked);
+        await waitForPage(
+          cdp,
+          `${want} followed actions`,
+          (v) => v.tracked.length === want && v["action-result"] === "accepted 1",
+          10_000,
+        );
+        await cdp.evaluate(`(document.getElementById("action-result").textContent = "", true)`);
+      }
+      const last = await readPage(cdp);
+      assertEquals(last.tracked.length, VIEWER_LIMITS.tracked);
+      assertEquals(last.feed.length, VIEWER_LIMITS.feed);
+      await screenshot(cdp, join(shots, "bounds.png"));
+    }, step);
   },
 });

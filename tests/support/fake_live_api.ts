@@ -12,8 +12,8 @@ import type { CommittedBlock } from "../../src/consensus/types.ts";
 import { executionBlockHash, GENESIS_EXECUTION_PARENT } from "../../src/execution/records.ts";
 import type { LiveApi } from "../../src/live/http.ts";
 import { LiveMetrics } from "../../src/live/metrics.ts";
-import { NodeEvents } from "../../src/node/events.ts";
 import type { NodeEventMap } from "../../src/node/events.ts";
+import { CountingEvents } from "./counting_events.ts";
 import { snapshotToJson } from "../../src/node/snapshot.ts";
 import { HASH_NAME, hashCanonical } from "../../src/storage/hash.ts";
 import { AwrError } from "../../src/errors.ts";
@@ -21,33 +21,11 @@ import { actionId, type SubmitResult } from "../../src/node/mempool.ts";
 import type { ActionReport } from "../../src/live/action_outcome.ts";
 import type { WorldAction } from "../../src/world/actions.ts";
 import { World } from "../../src/world/world.ts";
+import type { WorldEvent } from "../../src/world/events.ts";
+import { WORLD_RULES } from "../../src/world/rules.ts";
 import { worldSummary } from "../../src/world/summary.ts";
 
-/** {@link NodeEvents} that knows how many listeners are subscribed (leak checks). */
-export class CountingEvents extends NodeEvents {
-  readonly #counts = new Map<keyof NodeEventMap, number>();
-
-  /** Listeners currently subscribed to `name`, or to any event. */
-  listenerCount(name?: keyof NodeEventMap): number {
-    if (name) return this.#counts.get(name) ?? 0;
-    return [...this.#counts.values()].reduce((a, b) => a + b, 0);
-  }
-
-  override on<K extends keyof NodeEventMap>(
-    name: K,
-    listener: (event: NodeEventMap[K]) => void,
-  ): () => void {
-    const off = super.on(name, listener);
-    this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
-    let live = true;
-    return () => {
-      if (!live) return;
-      live = false;
-      this.#counts.set(name, (this.#counts.get(name) ?? 1) - 1);
-      off();
-    };
-  }
-}
+export { CountingEvents };
 
 /** Options of {@link FakeLiveApi}. */
 export interface FakeLiveApiOptions {
@@ -56,7 +34,41 @@ export interface FakeLiveApiOptions {
   token?: string;
   /** Refuse actions beyond this many waiting (answered 503). */
   mempoolLimit?: number;
+  /** Driver name in `/v1/status` and in "not provided" answers (default `fake-driver`). */
+  driver?: string;
+  /**
+   * Whether the fake driver has the world capability (`/v1/world` with agents,
+   * `/v1/journal`, `/v1/agents/:id`); without it, those views throw
+   * `NOT_PROVIDED_BY_DRIVER`, as a third-party driver's node answers. Default true.
+   */
+  worldCapability?: boolean;
 }
+
+/** Agents listed at most in {@link FakeLiveApi.world}'s `agents` sample. */
+export const FAKE_WORLD_AGENT_SAMPLE = 500;
+/** Events answered at most per {@link FakeLiveApi.journal} call. */
+export const FAKE_JOURNAL_PAGE_MAX = 500;
+
+/** An agent as `/v1/world`'s `agents` and `/v1/agents/:id` carry it (proposed shape). */
+export type FakeAgentJson = {
+  id: string;
+  x: number;
+  y: number;
+  energy: number;
+  resources: Record<string, number>;
+};
+
+/**
+ * `/v1/journal?from=&limit=` answer (proposed shape): events `from` on, each a
+ * world journal event plus its journal `index` and block `height`; `next` is the
+ * index to ask for next.
+ */
+export type FakeJournalJson = {
+  from: number;
+  next: number;
+  journal_len: number;
+  events: (WorldEvent & { index: number; height: number })[];
+};
 
 /** Record JSON as the live node serves it (snake_case of the record file). */
 export interface FakeRecordJson {
@@ -84,6 +96,14 @@ export class FakeLiveApi implements LiveApi {
   readonly token: string;
   readonly nodeId: string;
   readonly worldId: string;
+  /** Name of the fake's driver. */
+  readonly driver: string;
+  /** See {@link FakeLiveApiOptions.worldCapability}. */
+  readonly worldCapability: boolean;
+  /** Set to show a halted node in `/v1/status`. */
+  halted: { reason: string; code: string } | null = null;
+  /** Set to show the lag bound engaged in `/v1/status`. */
+  lagLimitEngaged = false;
   /** Every action accepted through `submitAction`, in order. */
   readonly submitted: WorldAction[] = [];
   readonly blocks: CommittedBlock[] = [];
@@ -103,6 +123,8 @@ export class FakeLiveApi implements LiveApi {
   readonly #rejections = new Map<string, string>();
   #slot = 0;
   #ticks = 0;
+  readonly #journal: (WorldEvent & { index: number; height: number })[] = [];
+  readonly #agentIds: string[] = [];
   readonly #detachMetrics: () => void;
 
   constructor(options: FakeLiveApiOptions = {}) {
@@ -110,6 +132,8 @@ export class FakeLiveApi implements LiveApi {
     this.worldId = options.worldId ?? "world-fake";
     this.token = options.token ?? "fake-token-0123456789";
     this.#mempoolLimit = options.mempoolLimit ?? 10_000;
+    this.driver = options.driver ?? "fake-driver";
+    this.worldCapability = options.worldCapability ?? true;
     this.#engine = new ConsensusEngine({ validators: [{ id: this.nodeId, stake: 1 }] });
     this.#detachMetrics = this.metrics.attach(this.events);
     this.metrics.setGaugeSource(() => ({
@@ -170,6 +194,8 @@ export class FakeLiveApi implements LiveApi {
     const step = this.#world.step({ height, nodeBlockHash: block.hash, actions: block.actions });
     for (const e of step.events) {
       if (e.kind === "rejected") this.#rejections.set(`${height}:${e.action_index}`, e.reason);
+      if (e.kind === "registered") this.#agentIds.push(e.agent);
+      this.#journal.push({ ...e, index: this.#journal.length, height });
     }
     const summary = worldSummary(this.#world);
     const root = hashCanonical(["fake-state", height, block.hash, summary.journalLen]);
@@ -245,8 +271,14 @@ export class FakeLiveApi implements LiveApi {
       },
       lastError: null,
     });
+    const halted = this.halted ? { ...this.halted, since_unix_ms: GENESIS_MS, retries: 1 } : null;
     return Promise.resolve({
       ...json,
+      halted,
+      running: halted === null,
+      lag_limit_engaged: this.lagLimitEngaged,
+      max_execution_lag: 64,
+      driver: this.driver,
       execution_mode: "node",
       execution_lag: this.committedHeight - this.executionHeight,
       mempool_size: this.#mempool.length,
@@ -262,9 +294,17 @@ export class FakeLiveApi implements LiveApi {
     return Promise.resolve(this.records[height - 1] ?? null);
   }
 
+  /** The world summary plus (proposed) `driver`, `size` and a bounded `agents` sample. */
   world(): Promise<Record<string, unknown>> {
+    if (!this.worldCapability) return Promise.reject(this.#notProvided("world"));
     const s = worldSummary(this.#world);
+    const agents = [...this.#agentIds].sort().slice(0, FAKE_WORLD_AGENT_SAMPLE)
+      .map((id) => this.#agentJson(id)!);
     return Promise.resolve({
+      driver: this.driver,
+      size: WORLD_RULES.size,
+      agents,
+      agents_truncated: s.agentCount > agents.length,
       height: this.executionHeight,
       clock: s.clock,
       agent_count: s.agentCount,
@@ -274,6 +314,39 @@ export class FakeLiveApi implements LiveApi {
       resource_totals: s.resourceTotals,
       state_root: this.records.at(-1)?.execution_state_root ?? null,
     });
+  }
+
+  /** `/v1/journal?from=&limit=` (proposed): at most `limit` (≤ 500) events from `from`. */
+  journal(from: number, limit: number): Promise<FakeJournalJson> {
+    if (!this.worldCapability) return Promise.reject(this.#notProvided("journal"));
+    const n = Math.max(0, Math.min(limit, FAKE_JOURNAL_PAGE_MAX));
+    const events = this.#journal.slice(from, from + n);
+    return Promise.resolve({
+      from,
+      next: from + events.length,
+      journal_len: this.#journal.length,
+      events,
+    });
+  }
+
+  /** `/v1/agents/:id` (proposed): one agent, or null (404). */
+  agent(id: string): Promise<FakeAgentJson | null> {
+    if (!this.worldCapability) return Promise.reject(this.#notProvided("agents"));
+    return Promise.resolve(this.#agentJson(id));
+  }
+
+  #agentJson(id: string): FakeAgentJson | null {
+    const a = this.#world.agent(id);
+    if (!a) return null;
+    return { id, x: a.x, y: a.y, energy: a.energy, resources: Object.fromEntries(a.resources) };
+  }
+
+  #notProvided(view: string): AwrError {
+    return new AwrError(
+      "NOT_PROVIDED_BY_DRIVER",
+      `driver ${this.driver} does not provide the ${view} view`,
+      { driver: this.driver },
+    );
   }
 
   /** Queues one action at once (for tests that drive the fake directly). */
