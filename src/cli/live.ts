@@ -2,7 +2,7 @@
  * `awr live`: maps flags onto {@link LiveOptions} and runs until SIGINT/SIGTERM.
  * @module
  */
-import type { Command } from "commander";
+import type { Command } from "npm:commander@14.0.3";
 import { consoleLogger, type LogLevel } from "../logger.ts";
 import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/live.ts";
 import { type DriverGrants, parseDriverAllow } from "../execution/sandbox.ts";

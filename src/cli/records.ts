@@ -4,8 +4,8 @@
  * first bad height.
  * @module
  */
-import type { Command } from "commander";
-import { join } from "@std/path";
+import type { Command } from "npm:commander@14.0.3";
+import { join } from "../std/path.ts";
 import { recordsDir } from "../execution/records.ts";
 import { verifyRecords, type VerifyReport } from "../execution/verify.ts";
 import { errorMessage } from "../errors.ts";
@@ -39,7 +39,7 @@ export function verifyReportJson(dataDir: string, r: VerifyReport): Record<strin
  *
  * @example
  * ```ts
- * import { Command } from "commander";
+ * import { Command } from "npm:commander@14.0.3";
  * import { registerRecordsCommands } from "./records.ts";
  * const program = new Command().exitOverride();
  * registerRecordsCommands(program, { out: console.log, err: console.error, isTerminal: false });

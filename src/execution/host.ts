@@ -4,7 +4,7 @@
  * through {@link startDriver}, so a driver sees the same host either way.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { BlockStore } from "../node/block_store.ts";

@@ -19,7 +19,7 @@
  * imported directly.
  * @module
  */
-import { dirname, extname, fromFileUrl, join, SEPARATOR, toFileUrl } from "@std/path";
+import { dirname, extname, fromFileUrl, join, SEPARATOR, toFileUrl } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 import type { DriverPlugin } from "./plugin.ts";
 import { type Candidate, type Found, inspect, inspectAll } from "./inspect.ts";

@@ -7,7 +7,7 @@
  * owns the records folder (DESIGN invariant 1).
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
 import { errorMessage } from "../errors.ts";

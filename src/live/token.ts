@@ -3,7 +3,7 @@
  * created once per data dir in `<data>/api_token` (mode 0600) and printed at start.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { writeFileAtomic } from "../storage/atomic.ts";
 import { toHex } from "../storage/hash.ts";
 

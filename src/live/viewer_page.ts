@@ -9,7 +9,7 @@
  * `world-id`, `world-agents`, `world-clock`, …) for people and browser tests alike.
  * @module
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "npm:@noble/hashes@2.4.0/sha2.js";
 
 /**
  * Ids of the page's value elements: a contract for browser tests and scrapers.

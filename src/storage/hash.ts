@@ -4,7 +4,7 @@
  * and an operator can check a CAS blob with `b3sum`.
  * @module
  */
-import { blake3 } from "@noble/hashes/blake3.js";
+import { blake3 } from "npm:@noble/hashes@2.4.0/blake3.js";
 import { encodeCanonical } from "./cbor.ts";
 
 /** Name recorded in files next to every hash. */
