@@ -1,0 +1,110 @@
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { join } from "@std/path";
+import { AwrError } from "../../src/errors.ts";
+import {
+  decodeResultSlot,
+  encodeResultSlot,
+  type ExecutionResultEntry,
+  ExecutionResultLog,
+  RESULT_LOG_MAX_FIELD,
+  RESULT_LOG_SEGMENT_HEIGHTS,
+  RESULT_LOG_SLOT_BYTES,
+} from "../../src/node/result_log.ts";
+import { NodeRuntime } from "../../src/node/runtime.ts";
+import { RecordingHook, waitFor } from "../support/hooks.ts";
+
+const entry = (height: number, tag = "x"): ExecutionResultEntry => ({
+  height,
+  nodeBlockHash: `n${height}${tag}`,
+  executionBlockHash: `e${height}${tag}`,
+  executionStateRoot: `r${height}${tag}`,
+  driver: "third-party",
+  receivedAtUnixMs: 1_700_000_000_000 + height,
+});
+
+Deno.test("result log: slots by height, a re-executed height overwrites its slot, files split per segment", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "awr-results-" });
+  try {
+    const log = await ExecutionResultLog.open(dir, false);
+    for (let h = 1; h <= 3; h++) log.put(entry(h));
+    log.put(entry(2, "again"));
+    log.put(entry(RESULT_LOG_SEGMENT_HEIGHTS + 1));
+    await log.sync();
+    log.close();
+    const files = [...Deno.readDirSync(log.dir)].map((f) => f.name).sort();
+    assertEquals(files, ["0000000001.log", "0000010001.log"]);
+    assertEquals(Deno.statSync(join(log.dir, files[0])).size, 3 * RESULT_LOG_SLOT_BYTES);
+    assertEquals(await log.get(1), entry(1));
+    assertEquals(await log.get(2), entry(2, "again"));
+    assertEquals(await log.get(4), null, "never written");
+    assertEquals(
+      await log.get(RESULT_LOG_SEGMENT_HEIGHTS + 1),
+      entry(RESULT_LOG_SEGMENT_HEIGHTS + 1),
+    );
+    assertEquals(await log.get(RESULT_LOG_SEGMENT_HEIGHTS + 2), null, "past the end of the file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("result log: a torn or misplaced slot reads as absent; fields are bounded", () => {
+  const slot = encodeResultSlot(entry(7));
+  assertEquals(slot.length, RESULT_LOG_SLOT_BYTES);
+  assertEquals(decodeResultSlot(slot, 7), entry(7));
+  assertEquals(decodeResultSlot(slot, 8), null, "slot of another height");
+  const torn = slot.slice();
+  torn.fill(0, 40);
+  assertEquals(decodeResultSlot(torn, 7), null);
+  // At the bound: RESULT_LOG_MAX_FIELD characters fit, one more is refused.
+  const long = "f".repeat(RESULT_LOG_MAX_FIELD);
+  const atBound = {
+    ...entry(9),
+    nodeBlockHash: long,
+    executionBlockHash: long,
+    executionStateRoot: long,
+    driver: long,
+  };
+  assertEquals(decodeResultSlot(encodeResultSlot(atBound), 9), atBound);
+  const err = assertThrows(
+    () => encodeResultSlot({ ...entry(9), executionStateRoot: long + "f" }),
+    AwrError,
+    "executionStateRoot",
+  );
+  assertEquals(err.code, "RESULT_LOG_FIELD");
+});
+
+Deno.test("node: every hook result is in its result log, named after the driver, and survives a restart", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "awr-node-results-" });
+  try {
+    const hook = Object.assign(new RecordingHook(), { driverName: "my-driver" });
+    const config = { nodeId: "n1", worldId: "w1", dataDir, tickIntervalMs: 10 };
+    const node = new NodeRuntime(config, { executionHook: hook });
+    await node.start();
+    await waitFor(() => node.snapshot().consensus.lastExecutionHeight >= 3);
+    await node.stop();
+    const last = node.snapshot().consensus.lastExecutionHeight;
+    // Deleting the newest entry's file simulates a power loss before the fsync.
+    const node2 = new NodeRuntime(config, { executionHook: hook });
+    const logDir = join(dataDir, "node", "n1", "execution_results");
+    await Deno.remove(join(logDir, "0000000001.log"));
+    await node2.start();
+    await node2.stop();
+    const refilled = await node2.executionResult(last);
+    assert(refilled, `height ${last} is written again from the hook's info at start`);
+    assertEquals(refilled.executionStateRoot, node.snapshot().consensus.lastExecutionStateRoot);
+    const log = await ExecutionResultLog.open(join(dataDir, "node", "n1"), false);
+    for (const ctx of hook.calls.filter((c) => c.height > last)) {
+      const e = await log.get(ctx.height);
+      assertEquals(e?.nodeBlockHash, ctx.nodeBlockHash);
+      assertEquals(e?.driver, "my-driver");
+      assertEquals((await node2.blocks.getBlock(ctx.height))?.hash, e?.nodeBlockHash);
+    }
+    assertEquals(
+      await node2.executionResult(node2.snapshot().consensus.lastExecutionHeight + 1),
+      null,
+    );
+    log.close();
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
