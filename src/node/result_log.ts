@@ -247,6 +247,31 @@ export class ExecutionResultLog {
     }
   }
 
+  /**
+   * Calls `visit` with the entry (or null) of each height `from..to`, reading each
+   * file once (at most one segment, 5 MiB, in memory at a time).
+   */
+  async scan(
+    from: number,
+    to: number,
+    visit: (height: number, e: ExecutionResultEntry | null) => Promise<void> | void,
+  ): Promise<void> {
+    let bytes: Uint8Array | null = null;
+    let name = "";
+    for (let h = Math.max(1, from); h <= to; h++) {
+      if (segmentName(h) !== name) {
+        name = segmentName(h);
+        bytes = await Deno.readFile(join(this.dir, name)).catch((err) => {
+          if (err instanceof Deno.errors.NotFound) return null;
+          throw err;
+        });
+      }
+      const at = slotOffset(h);
+      const slot = bytes?.subarray(at, at + RESULT_LOG_SLOT_BYTES);
+      await visit(h, slot ? decodeResultSlot(slot, h) : null);
+    }
+  }
+
   /** Closes the open file (entries stay on disk; sync first to make them durable). */
   close(): void {
     this.#file?.fd.close();
