@@ -88,6 +88,8 @@ export class FakeLiveApi implements LiveApi {
   readonly submitted: WorldAction[] = [];
   readonly blocks: CommittedBlock[] = [];
   readonly records: FakeRecordJson[] = [];
+  /** Every journal event so far (with its height), for `journal()`. */
+  readonly journalEvents: Record<string, unknown>[] = [];
   /** Make `status()` reject (to check 500 answers). */
   failStatus = false;
   /** When false, heights advance without events (only polling sees them). */
@@ -169,6 +171,7 @@ export class FakeLiveApi implements LiveApi {
     if (!block) throw new Error(`fake node has no committed block at height ${height}`);
     const step = this.#world.step({ height, nodeBlockHash: block.hash, actions: block.actions });
     for (const e of step.events) {
+      this.journalEvents.push({ height, ...e });
       if (e.kind === "rejected") this.#rejections.set(`${height}:${e.action_index}`, e.reason);
     }
     const summary = worldSummary(this.#world);
@@ -273,6 +276,28 @@ export class FakeLiveApi implements LiveApi {
       energy_total: s.energyTotal,
       resource_totals: s.resourceTotals,
       state_root: this.records.at(-1)?.execution_state_root ?? null,
+    });
+  }
+
+  agent(id: string): Promise<Record<string, unknown> | null> {
+    const a = this.#world.agent(id);
+    return Promise.resolve(
+      a
+        ? { id: a.id, x: a.x, y: a.y, energy: a.energy, resources: Object.fromEntries(a.resources) }
+        : null,
+    );
+  }
+
+  journal(from: number, limit: number): Promise<Record<string, unknown>> {
+    const events = this.journalEvents.slice(from, from + limit).map((e, i) => ({
+      index: from + i,
+      ...e,
+    }));
+    return Promise.resolve({
+      from,
+      events,
+      next: from + events.length,
+      journal_len: this.journalEvents.length,
     });
   }
 
