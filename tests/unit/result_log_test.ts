@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { join } from "@std/path";
 import { AwrError } from "../../src/errors.ts";
 import {
@@ -10,6 +10,7 @@ import {
   RESULT_LOG_SEGMENT_HEIGHTS,
   RESULT_LOG_SLOT_BYTES,
 } from "../../src/node/result_log.ts";
+import { verifyResultLog } from "../../src/node/result_verify.ts";
 import { NodeRuntime } from "../../src/node/runtime.ts";
 import { RecordingHook, waitFor } from "../support/hooks.ts";
 
@@ -104,6 +105,40 @@ Deno.test("node: every hook result is in its result log, named after the driver,
       null,
     );
     log.close();
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("verifyResultLog: ok on a clean log; names the height of a gap and of a foreign block hash", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "awr-results-verify-" });
+  try {
+    const hook = new RecordingHook();
+    const node = new NodeRuntime({ nodeId: "n1", worldId: "w1", dataDir, tickIntervalMs: 10 }, {
+      executionHook: hook,
+    });
+    await node.start();
+    await waitFor(() => node.snapshot().consensus.lastExecutionHeight >= 4);
+    await node.stop();
+    const clean = await verifyResultLog(dataDir, "n1");
+    assertEquals(clean.ok, true);
+    assertEquals(clean.heights, node.snapshot().consensus.lastExecutionHeight);
+    assertEquals(clean.drivers, ["hook"]);
+    const log = await ExecutionResultLog.open(join(dataDir, "node", "n1"), false);
+    const e3 = (await log.get(3))!;
+    log.put({ ...e3, nodeBlockHash: "f".repeat(64) });
+    log.close();
+    const foreign = await verifyResultLog(dataDir, "n1");
+    assertEquals(foreign.firstBad?.height, 3);
+    assertEquals(foreign.heights, 2);
+    assertStringIncludes(foreign.firstBad!.problem, "is not the stored block's");
+    // A zeroed slot (a write the disk never kept) is a gap.
+    const file = join(dataDir, "node", "n1", "execution_results", "0000000001.log");
+    const bytes = await Deno.readFile(file);
+    bytes.fill(0, RESULT_LOG_SLOT_BYTES, 2 * RESULT_LOG_SLOT_BYTES);
+    await Deno.writeFile(file, bytes);
+    const gap = await verifyResultLog(dataDir, "n1");
+    assertEquals(gap.firstBad, { height: 2, problem: "no execution result logged for height 2" });
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
