@@ -40,8 +40,24 @@ interface LiveFlags {
   logLevel: string;
   statusEvery: string;
   maxExecutionLag: string;
+  heightTimeoutMs: string;
   driverAllow: string[];
   maxMempool: string;
+}
+
+/** Largest `--height-timeout-ms` accepted (one hour). */
+export const MAX_HEIGHT_TIMEOUT_MS = 3_600_000;
+
+/** Parses `--height-timeout-ms` (1..{@link MAX_HEIGHT_TIMEOUT_MS}); a bad value is a usage error. */
+export function parseHeightTimeout(value: string): number {
+  const ms = parseIntFlag("--height-timeout-ms", value, 1);
+  if (ms > MAX_HEIGHT_TIMEOUT_MS) {
+    throw new CliError(
+      `--height-timeout-ms must be at most ${MAX_HEIGHT_TIMEOUT_MS} (one hour), got "${value}"`,
+      2,
+    );
+  }
+  return ms;
 }
 
 /** Registers `awr live`. */
@@ -91,6 +107,12 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
       String(d.maxExecutionLag),
     )
     .option(
+      "--height-timeout-ms <ms>",
+      `time budget of the driver per height (1..${MAX_HEIGHT_TIMEOUT_MS}); a driver over it ` +
+        "is restarted and the height handed over again (DRIVER_TIMEOUT)",
+      String(d.heightTimeoutMs),
+    )
+    .option(
       "--max-mempool <n>",
       "most acknowledged actions waiting for a block; a batch beyond is refused whole (503)",
       String(d.maxMempoolSize),
@@ -116,6 +138,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         execution: flags.execution,
         statusEveryMs: parseIntFlag("--status-every", flags.statusEvery, 0),
         maxExecutionLag: parseIntFlag("--max-execution-lag", flags.maxExecutionLag, 1),
+        heightTimeoutMs: parseHeightTimeout(flags.heightTimeoutMs),
         driverAllow: parseDriverAllowFlag(flags.driverAllow),
         maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
       };

@@ -277,6 +277,7 @@ export async function startLiveNode(
             `lag ${c.committedHeight - exec.height} root ${(exec.stateRoot ?? "-").slice(0, 12)}` +
             (halted ? ` HALTED (${halted.code}, ${halted.retries} retries)` : "") +
             (lagLimit?.engaged ? ` proposals paused (lag bound ${lagLimit.max})` : "") +
+            (lagLimit?.growing && !lagLimit.engaged ? " LAG GROWING" : "") +
             (err ? ` error: ${err}` : ""),
         );
       }, options.statusEveryMs);

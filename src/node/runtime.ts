@@ -362,10 +362,13 @@ export class NodeRuntime {
       committedHeight: () => this.#writer.persistedHeight,
       contextFor: (h) => this.#contextFor(h),
       onResult: (r, ctx, ms) => this.#onExecuted(r, ctx, ms),
-      onError: (height, message) => {
-        this.#lastError = `execution of height ${height} failed: ${message}`;
-        this.#log.warn("execution failed", { height, error: message });
-        this.events.emit("error", { source: "execution", height, message });
+      onError: (height, message, code) => {
+        // The driver's code (DRIVER_TIMEOUT, DRIVER_CRASHED, …) leads, for operators and tools.
+        this.#lastError = `execution of height ${height} failed: ${
+          code ? `${code}: ` : ""
+        }${message}`;
+        this.#log.warn("execution failed", { height, code, error: message });
+        this.events.emit("error", { source: "execution", height, message, code });
       },
       retryBaseMs: Math.max(this.#config.tickIntervalMs, 10),
       retryMaxMs: 2_000,
