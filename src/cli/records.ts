@@ -7,7 +7,7 @@
  */
 import type { Command } from "npm:commander@14.0.3";
 import { join } from "../std/path.ts";
-import { recordsDir } from "../execution/records.ts";
+import { readRecord, recordsDir } from "../execution/records.ts";
 import { verifyRecords, type VerifyReport } from "../execution/verify.ts";
 import { errorMessage } from "../errors.ts";
 import { onlyNodeId, type ResultLogReport, verifyResultLog } from "../node/result_verify.ts";
@@ -84,7 +84,14 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
         throw new CliError(message);
       };
       const nodeId = opts.nodeId ?? await onlyNodeId(opts.dataDir);
-      const node = nodeId ? { ...await verifyResultLog(opts.dataDir, nodeId), nodeId } : null;
+      // Heights executed in bridge mode (before a switch to node mode) are in the records.
+      const fallback = async (h: number) => {
+        const r = await readRecord(opts.dataDir, h).catch(() => null);
+        return r ? { nodeBlockHash: r.nodeBlockHash, driver: "bridge" } : null;
+      };
+      const node = nodeId
+        ? { ...await verifyResultLog(opts.dataDir, nodeId, { fallback }), nodeId }
+        : null;
       if (node?.firstBad && opts.json) {
         io.out(JSON.stringify(verifyReportJson(opts.dataDir, emptyReport, node), null, 2));
       }

@@ -21,6 +21,15 @@ export interface ResultLogReport {
   readonly firstBad?: { readonly height: number; readonly problem: string };
 }
 
+/** Options of {@link verifyResultLog}. */
+export interface VerifyResultLogOptions {
+  /**
+   * Where a height without a log entry may be found instead (e.g. the bridge driver's
+   * record, for heights executed in bridge mode before a switch to node mode).
+   */
+  fallback?: (height: number) => Promise<{ nodeBlockHash: string; driver: string } | null>;
+}
+
 /**
  * The only node id under `<dataDir>/node/`, or null when there is none or several.
  *
@@ -53,7 +62,11 @@ export async function onlyNodeId(dataDir: string): Promise<string | null> {
  * if (!r.ok) console.log(r.firstBad);
  * ```
  */
-export async function verifyResultLog(dataDir: string, nodeId: string): Promise<ResultLogReport> {
+export async function verifyResultLog(
+  dataDir: string,
+  nodeId: string,
+  options: VerifyResultLogOptions = {},
+): Promise<ResultLogReport> {
   const dir = nodeDir(dataDir, nodeId);
   const drivers: string[] = [];
   let done = 0;
@@ -78,8 +91,9 @@ export async function verifyResultLog(dataDir: string, nodeId: string): Promise<
   const blocks = new BlockStore(join(dir, "blocks"), { durable: false });
   let first: { height: number; problem: string } | null = null;
   try {
-    await log.scan(1, upper, async (h, e) => {
+    await log.scan(1, upper, async (h, logged) => {
       if (first) return;
+      const e = logged ?? await options.fallback?.(h) ?? null;
       if (!e) {
         first = { height: h, problem: `no execution result logged for height ${h}` };
         return;

@@ -139,6 +139,14 @@ Deno.test("verifyResultLog: ok on a clean log; names the height of a gap and of 
     await Deno.writeFile(file, bytes);
     const gap = await verifyResultLog(dataDir, "n1");
     assertEquals(gap.firstBad, { height: 2, problem: "no execution result logged for height 2" });
+    // A fallback (the bridge records, in the CLI) covers a height the log lacks.
+    const block2 = (await node.blocks.getBlock(2))!;
+    const covered = await verifyResultLog(dataDir, "n1", {
+      fallback: (h) =>
+        Promise.resolve(h === 2 ? { nodeBlockHash: block2.hash, driver: "bridge" } : null),
+    });
+    assertEquals(covered.firstBad?.height, 3);
+    assertEquals(covered.drivers, ["hook", "bridge"]);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
