@@ -5,6 +5,8 @@
  * no plugin code with awr's permissions.
  * @module
  */
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
 import type { Command } from "npm:commander@14.0.3";
 import { type DriverCatalog, listDrivers } from "../execution/loader.ts";
 import type { CliIo } from "./io.ts";

@@ -2,6 +2,8 @@
  * `awr live`: maps flags onto {@link LiveOptions} and runs until SIGINT/SIGTERM.
  * @module
  */
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
 import type { Command } from "npm:commander@14.0.3";
 import { consoleLogger, type LogLevel } from "../logger.ts";
 import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/live.ts";

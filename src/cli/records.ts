@@ -5,6 +5,8 @@
  * referenced CAS blob offline; it exits 1 naming the first bad height.
  * @module
  */
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
 import type { Command } from "npm:commander@14.0.3";
 import { join } from "../std/path.ts";
 import { readRecord, recordsDir } from "../execution/records.ts";

@@ -2,6 +2,8 @@
  * `awr status` and `awr snapshot inspect`: read persisted node state offline.
  * @module
  */
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
 import type { Command } from "npm:commander@14.0.3";
 import { join } from "../std/path.ts";
 import { AwrError, errorMessage } from "../errors.ts";

@@ -216,6 +216,8 @@ export async function startLiveNode(
         ...json,
         execution_mode: options.execution,
         driver: options.driver,
+        // Which world views the driver offers (the viewer asks only for those).
+        driver_capabilities: [...hook.capabilities],
         execution_lag: json.consensus.committed_height - exec.height,
         mempool_size: node.mempoolSize,
         // The node's own error first; else the reward runtime's (unreadable record…).

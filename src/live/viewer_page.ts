@@ -9,6 +9,8 @@
  * `world-id`, `world-agents`, `world-clock`, …) for people and browser tests alike.
  * @module
  */
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
 import { sha256 } from "npm:@noble/hashes@2.4.0/sha2.js";
 
 /**

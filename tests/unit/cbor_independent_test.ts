@@ -1,7 +1,7 @@
 // The codec is our own (no npm dependency in src/); cbor-x, kept as a test-only
 // dependency, is the independent reader and writer it is checked against.
 import { assertEquals } from "@std/assert";
-import { Decoder, Encoder } from "npm:cbor-x@1.6.9";
+import { Decoder, Encoder } from "cbor-x";
 import { decodeCbor, encodeCanonical } from "../../src/storage/cbor.ts";
 
 const sample = {

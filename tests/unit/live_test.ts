@@ -128,6 +128,7 @@ Deno.test("live node: a posted action lands in a block and changes the next stat
     assertEquals(world.body.agent_count, 1);
     assertGreater(Number(world.body.journal_len), 0);
     assertEquals(world.body.bucket_count, 4096);
+    assertEquals((await live.status()).driver_capabilities, ["summary", "agent", "journal"]);
     // The bridge driver's agent and journal capabilities.
     const ada = await getJson(`${url}v1/agents/ada`);
     assertEquals([ada.status, ada.body.id, ada.body.energy], [200, "ada", ada.body.energy]);

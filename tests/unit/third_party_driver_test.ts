@@ -2,7 +2,7 @@
 // optional capability and no info(). Everything the node offers must still work.
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import { Command } from "npm:commander@14.0.3";
+import { Command } from "commander";
 import { registerRecordsCommands } from "../../src/cli/records.ts";
 import { startLiveNode } from "../../src/live/live.ts";
 import { waitForAsync } from "../support/hooks.ts";
@@ -57,6 +57,7 @@ Deno.test("third-party driver without capabilities: status, records, 501 world v
       `execution does not follow: ${JSON.stringify(status)}`,
     );
     assertEquals(status.driver, "tally");
+    assertEquals(status.driver_capabilities, []);
     assertEquals(status.last_error, null);
 
     for (const path of ["v1/world", "v1/agents/ada", "v1/journal?from=0&limit=1000"]) {
