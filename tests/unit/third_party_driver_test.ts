@@ -75,6 +75,33 @@ Deno.test("third-party driver without capabilities: status, records, 501 world v
     assertEquals(record.body.execution_state_root, "count-0");
     assertEquals(record.body.driver, "tally");
     assertEquals((await getJson(`${url}v1/records/999999`)).status, 404);
+
+    // The event stream carries the driver's results.
+    const res = await fetch(`${url}v1/events`);
+    const reader = res.body!.getReader();
+    let text = "";
+    try {
+      const decoder = new TextDecoder();
+      for (let i = 0; i < 200 && !/event: execution\ndata: .*tally-/.test(text); i++) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    } finally {
+      await reader.cancel();
+    }
+    assertStringIncludes(text, "event: execution\ndata: ");
+    assertStringIncludes(text, '"execution_block_hash":"tally-');
+
+    // An epoch closes after 32 slots: its report carries the driver's hashes too.
+    const epochReport = join(dataDir, "reports", "epoch-0.json");
+    assert(
+      await waitForAsync(() => Deno.stat(epochReport).then(() => true, () => false), 15_000),
+      "epoch 0 never settled",
+    );
+    const epoch0 = JSON.parse(await Deno.readTextFile(epochReport));
+    assertStringIncludes(epoch0.consensus.last_execution_block_hash, "tally-");
+    assertStringIncludes(epoch0.consensus.last_execution_state_root, "count-");
   } finally {
     await live.stop();
   }
