@@ -215,7 +215,11 @@ export class NodeRuntime {
         from: pos.source,
       });
       this.#setExecution(pos.height, pos.executionBlockHash, pos.executionStateRoot);
-      await this.#refillResult(pos);
+      // After a crash the hook's position may be ahead of the log: write that entry again.
+      const atPos = pos.height > 0 ? await this.#blocks.getBlock(pos.height) : null;
+      if (atPos && !await this.#results.get(pos.height)) {
+        this.#logResult(pos.height, atPos.hash, pos);
+      }
       this.#feed = this.#makeFeed(pos);
     }
     await this.#persist();
@@ -411,13 +415,6 @@ export class NodeRuntime {
   #logResult(height: number, nodeBlockHash: string, r: ResultHashes): void {
     const driver = this.#hook?.driverName ?? "hook";
     this.#results?.record(height, nodeBlockHash, r, driver, this.#clock(), this.#log);
-  }
-
-  /** After a crash the hook's position may be ahead of the log: write that entry again. */
-  async #refillResult(pos: ResultHashes & { height: number }): Promise<void> {
-    if (pos.height < 1 || await this.#results!.get(pos.height)) return;
-    const block = await this.#blocks.getBlock(pos.height);
-    if (block) this.#logResult(pos.height, block.hash, pos);
   }
 
   async #persist(): Promise<void> {
