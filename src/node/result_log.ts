@@ -177,6 +177,8 @@ export class ExecutionResultLog {
     const slot = encodeResultSlot(e);
     const name = segmentName(e.height);
     if (this.#file?.name !== name) {
+      // Leaving a file (once per segment): make it durable first, sync() sees only the new one.
+      if (this.#file && this.#unsynced && this.#durable) this.#file.fd.syncDataSync();
       this.#file?.fd.close();
       const fd = Deno.openSync(join(this.dir, name), { read: true, write: true, create: true });
       this.#file = { name, fd };
