@@ -281,7 +281,10 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
     ? statusOfCode(err.code)
     : null;
   if (mapped !== null && err instanceof AwrError) {
-    if (mapped >= 500) logger.warn("write refused", { path, code: err.code, error: err.message });
+    // 501: a view the driver does not offer (the viewer polls it); not worth a warning.
+    if (mapped >= 500 && mapped !== 501) {
+      logger.warn("write refused", { path, code: err.code, error: err.message });
+    }
     // A refusal the client can retry later: say when (the node resumes by itself).
     const headers: Record<string, string> = mapped === 503 ? { "retry-after": "1" } : {};
     return jsonResponse(mapped, { ...err.context, error: err.message, code: err.code }, headers);
