@@ -97,7 +97,8 @@ export async function agentAt(
 
 /**
  * Up to `limit` journal events from index `from`, read from the execution records
- * up to `lastHeight` (at most {@link JOURNAL_SCAN_MAX_HEIGHTS} heights per page).
+ * up to `lastHeight`, walking at most `maxHeights` heights (default
+ * {@link JOURNAL_SCAN_MAX_HEIGHTS}); the page's `next` says where to go on.
  *
  * @example
  * ```ts ignore
@@ -111,6 +112,7 @@ export async function journalAt(
   lastHeight: number,
   from: number,
   limit: number,
+  maxHeights: number = JOURNAL_SCAN_MAX_HEIGHTS,
 ): Promise<JournalPage> {
   const last = lastHeight > 0 ? await readRecord(dataDir, lastHeight) : null;
   const journalLen = last?.journalLen ?? 0;
@@ -126,7 +128,7 @@ export async function journalAt(
   }
   const events: unknown[] = [];
   let next = from;
-  for (let h = lo; h <= lastHeight && h < lo + JOURNAL_SCAN_MAX_HEIGHTS; h++) {
+  for (let h = lo; h <= lastHeight && h < lo + maxHeights; h++) {
     const r = await readRecord(dataDir, h);
     if (!r) break;
     const seg = decodeJournal(await cas.get(r.journalRef), `journal ${r.journalRef}`);
