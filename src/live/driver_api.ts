@@ -17,9 +17,13 @@ export const JOURNAL_LIMIT = { default: 100, max: 1_000 } as const;
 
 /** What {@link driverApi} serves. */
 export interface DriverApi {
+  /** The node's result of `height` merged with the bridge record's fields; null = none. */
   record(height: number): Promise<Record<string, unknown> | null>;
+  /** The driver's `summary` (throws `NOT_PROVIDED_BY_DRIVER` without it). */
   world(): Promise<Record<string, unknown>>;
+  /** The driver's `agent(id)`; null when the world has no such agent. */
   agent(id: string): Promise<Record<string, unknown> | null>;
+  /** The driver's `journal(from, limit)` as `{from, events, next, journal_len}`. */
   journal(from: number, limit: number): Promise<Record<string, unknown>>;
 }
 
