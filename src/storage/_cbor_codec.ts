@@ -52,6 +52,35 @@ class Writer {
     }
   }
 
+  /** A text string; ASCII (the common case: ids, keys) is copied without an encoder call. */
+  text(s: string): void {
+    const n = s.length;
+    if (n < 0x100) {
+      this.#reserve(9 + n); // head() below reserves 9 too: it must not reallocate
+      const start = this.length;
+      const buf = this.#buf;
+      let at = start + (n < 24 ? 1 : 2);
+      let ascii = true;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) {
+          ascii = false;
+          break;
+        }
+        buf[at++] = c;
+      }
+      if (ascii) {
+        this.head(3, n); // writes 1 or 2 head bytes at `start`, before the copied text
+        this.length = at;
+        return;
+      }
+      this.length = start;
+    }
+    const b = utf8.encode(s);
+    this.head(3, b.length);
+    this.bytes(b);
+  }
+
   bytes(b: Uint8Array): void {
     this.#reserve(b.length);
     this.#buf.set(b, this.length);
@@ -72,11 +101,8 @@ function write(w: Writer, v: unknown): void {
       return v >= 0 ? w.head(0, v) : w.head(1, -1 - v);
     case "bigint":
       return v >= 0n ? w.head(0, v) : w.head(1, -1n - v);
-    case "string": {
-      const b = utf8.encode(v);
-      w.head(3, b.length);
-      return w.bytes(b);
-    }
+    case "string":
+      return w.text(v);
   }
   if (v instanceof Uint8Array) {
     w.head(2, v.length);
@@ -182,15 +208,19 @@ class Reader {
       case 2:
         return this.#take(n);
       case 3:
-        return this.#text(this.#take(n));
+        return this.#textAt(n);
       case 4: {
-        const out: unknown[] = [];
-        for (let i = 0; i < n; i++) out.push(this.item());
+        const out = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) out[i] = this.item();
         return out;
       }
       case 5: {
         const out: Record<string, unknown> = {};
-        for (let i = 0; i < n; i++) setKey(out, this.item(), this.item());
+        for (let i = 0; i < n; i++) {
+          const k = this.item();
+          if (typeof k === "string" && k !== "__proto__") out[k] = this.item();
+          else setKey(out, k, this.item());
+        }
         return out;
       }
       default:
@@ -222,6 +252,25 @@ class Reader {
     throw new CborFormatError(`major type ${major} cannot have an indefinite length`);
   }
 
+  // Short ASCII strings (ids, keys) without a decoder call; others through TextDecoder.
+  #textAt(n: number): string {
+    this.#need(n);
+    const b = this.bytes;
+    const start = this.pos;
+    this.pos += n;
+    if (n <= 64) {
+      let ascii = true;
+      for (let i = start; i < start + n; i++) {
+        if (b[i] >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, b.subarray(start, start + n) as never);
+    }
+    return this.#text(b.subarray(start, start + n));
+  }
+
   #text(b: Uint8Array): string {
     try {
       return utf8Strict.decode(b);
@@ -243,13 +292,13 @@ class Reader {
 }
 
 function setKey(obj: Record<string, unknown>, key: unknown, value: unknown): void {
-  // defineProperty: a "__proto__" key must stay data, never change the prototype.
-  Object.defineProperty(obj, String(key), {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
+  const k = String(key);
+  if (k !== "__proto__") {
+    obj[k] = value;
+    return;
+  }
+  // A "__proto__" key must stay data, never change the prototype.
+  Object.defineProperty(obj, k, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function half(b: Uint8Array): number {

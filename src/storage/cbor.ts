@@ -139,21 +139,6 @@ export function encodeCanonical(value: unknown): Uint8Array {
   return writeCbor(prepare(value, "$"));
 }
 
-function normalise(value: unknown): unknown {
-  if (value instanceof Uint8Array) {
-    return value.constructor === Uint8Array ? value : new Uint8Array(value);
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = normalise(value[i]);
-    return value;
-  }
-  if (value !== null && typeof value === "object") {
-    const obj = value as Record<string, unknown>;
-    for (const k of Object.keys(obj)) obj[k] = normalise(obj[k]);
-  }
-  return value;
-}
-
 /**
  * Decodes exactly one CBOR item from `bytes`. Truncated input or trailing bytes are
  * a {@link CborError} (`CBOR_DECODE`). Byte strings come back as plain `Uint8Array`.
@@ -176,5 +161,6 @@ export function decodeCbor(bytes: Uint8Array): unknown {
   if (!Array.isArray(items) || items.length !== 1) {
     throw new CborError("CBOR_DECODE", `expected one CBOR item, found ${items?.length ?? 0}`);
   }
-  return normalise(items[0]);
+  // The reader hands out plain Uint8Array copies already (never views or Buffers).
+  return items[0];
 }
