@@ -26,6 +26,8 @@ import { join } from "../std/path.ts";
 export const RESULT_LOG_SEGMENT_HEIGHTS = 10_000;
 /** Bytes of one height's slot (JSON + space padding + newline). */
 export const RESULT_LOG_SLOT_BYTES = 512;
+/** Most entries whose write failed that are kept for the next sync (oldest dropped beyond). */
+export const RESULT_LOG_MAX_FAILED = 4_096;
 /** Longest hash or driver name an entry keeps (longer values are refused). */
 export const RESULT_LOG_MAX_FIELD = 80;
 
@@ -156,6 +158,7 @@ export class ExecutionResultLog {
   readonly #durable: boolean;
   #file: { name: string; fd: Deno.FsFile } | null = null;
   #unsynced = false;
+  readonly #failed = new Map<number, Uint8Array>();
 
   private constructor(dir: string, durable: boolean) {
     this.dir = dir;
@@ -175,19 +178,42 @@ export class ExecutionResultLog {
    */
   put(e: ExecutionResultEntry): void {
     const slot = encodeResultSlot(e);
-    const name = segmentName(e.height);
-    if (this.#file?.name !== name) {
-      // Leaving a file (once per segment): make it durable first, sync() sees only the new one.
-      if (this.#file && this.#unsynced && this.#durable) this.#file.fd.syncDataSync();
-      this.#file?.fd.close();
-      const fd = Deno.openSync(join(this.dir, name), { read: true, write: true, create: true });
-      this.#file = { name, fd };
+    try {
+      this.#write(e.height, slot);
+      this.#failed.delete(e.height);
+    } catch (err) {
+      // Kept for sync(), which must not succeed until every entry is on disk.
+      if (this.#failed.size >= RESULT_LOG_MAX_FAILED) {
+        this.#failed.delete(this.#failed.keys().next().value!);
+      }
+      this.#failed.set(e.height, slot);
+      throw err;
     }
-    const fd = this.#file.fd;
-    fd.seekSync(slotOffset(e.height), Deno.SeekMode.Start);
-    let done = 0;
-    while (done < slot.length) done += fd.writeSync(slot.subarray(done));
-    this.#unsynced = true;
+  }
+
+  #write(height: number, slot: Uint8Array): void {
+    const name = segmentName(height);
+    try {
+      if (this.#file?.name !== name) {
+        // Leaving a file (once per segment): make it durable first; sync() sees only the new one.
+        if (this.#file && this.#unsynced && this.#durable) this.#file.fd.syncDataSync();
+        this.#file?.fd.close();
+        this.#file = null;
+        const fd = Deno.openSync(join(this.dir, name), { read: true, write: true, create: true });
+        this.#file = { name, fd };
+      }
+      const fd = this.#file.fd;
+      fd.seekSync(slotOffset(height), Deno.SeekMode.Start);
+      let done = 0;
+      while (done < slot.length) done += fd.writeSync(slot.subarray(done));
+      this.#unsynced = true;
+    } catch (err) {
+      // Reopen on the next write (an fsync of a new handle covers the file's dirty pages).
+      this.#file?.fd.close();
+      this.#file = null;
+      this.#unsynced = true;
+      throw err;
+    }
   }
 
   /**
@@ -219,9 +245,21 @@ export class ExecutionResultLog {
 
   /** Makes every entry written so far durable (called before the node state write). */
   async sync(): Promise<void> {
+    // Entries whose write failed first (disk full…): until they are written this
+    // throws, so the node state never names a height the log lacks (the node halts
+    // and retries, like any failed write of its own).
+    for (const [height, slot] of this.#failed) {
+      this.#write(height, slot);
+      this.#failed.delete(height);
+    }
     if (!this.#unsynced || !this.#file) return;
-    this.#unsynced = false;
     if (this.#durable) await this.#file.fd.syncData();
+    this.#unsynced = false;
+  }
+
+  /** Entries whose write failed and that the next {@link sync} writes again. */
+  get failedCount(): number {
+    return this.#failed.size;
   }
 
   /** The entry of `height`, or null when none was written (or it was torn). */

@@ -1,4 +1,10 @@
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { join } from "@std/path";
 import { AwrError } from "../../src/errors.ts";
 import {
@@ -6,6 +12,7 @@ import {
   encodeResultSlot,
   type ExecutionResultEntry,
   ExecutionResultLog,
+  RESULT_LOG_MAX_FAILED,
   RESULT_LOG_MAX_FIELD,
   RESULT_LOG_SEGMENT_HEIGHTS,
   RESULT_LOG_SLOT_BYTES,
@@ -149,5 +156,49 @@ Deno.test("verifyResultLog: ok on a clean log; names the height of a gap and of 
     assertEquals(covered.drivers, ["hook", "bridge"]);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("result log: a failed write is kept and written by the next sync; sync fails until it is", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "awr-results-fail-" });
+  try {
+    const log = await ExecutionResultLog.open(dir, false);
+    log.put(entry(1));
+    log.close();
+    // The folder turns into a file: opening the segment fails (ENOTDIR), as a full disk would.
+    await Deno.remove(log.dir, { recursive: true });
+    await Deno.writeTextFile(log.dir, "not a folder");
+    assertThrows(() => log.put(entry(2)));
+    assertEquals(log.failedCount, 1);
+    await assertRejects(() => log.sync());
+    assertEquals(log.failedCount, 1, "still owed");
+    await Deno.remove(log.dir);
+    await Deno.mkdir(log.dir);
+    await log.sync();
+    assertEquals(log.failedCount, 0);
+    assertEquals(await log.get(2), entry(2));
+    log.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("result log: failed writes kept are bounded; beyond the bound the oldest is dropped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "awr-results-bound-" });
+  try {
+    const log = await ExecutionResultLog.open(dir, false);
+    await Deno.remove(log.dir, { recursive: true });
+    await Deno.writeTextFile(log.dir, "not a folder");
+    for (let h = 1; h <= RESULT_LOG_MAX_FAILED + 1; h++) assertThrows(() => log.put(entry(h)));
+    assertEquals(log.failedCount, RESULT_LOG_MAX_FAILED);
+    await Deno.remove(log.dir);
+    await Deno.mkdir(log.dir);
+    await log.sync();
+    assertEquals(await log.get(1), null, "the oldest was dropped (verify reports it)");
+    assertEquals(await log.get(2), entry(2));
+    assertEquals(await log.get(RESULT_LOG_MAX_FAILED + 1), entry(RESULT_LOG_MAX_FAILED + 1));
+    log.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
