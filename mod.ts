@@ -31,6 +31,12 @@ export type {
 export { defaultNodeOptions, type NodeConfig, type NodeConfigInput } from "./src/node/config.ts";
 export { HandshakeError } from "./src/node/handshake.ts";
 export { NodeRuntime, type NodeRuntimeDeps } from "./src/node/runtime.ts";
+export {
+  type ExecutionResultEntry,
+  ExecutionResultLog,
+  RESULT_LOG_SEGMENT_HEIGHTS,
+} from "./src/node/result_log.ts";
+export { type ResultLogReport, verifyResultLog } from "./src/node/result_verify.ts";
 export type { NodeConsensusSnapshot, NodeSnapshot } from "./src/node/snapshot.ts";
 export { snapshotToJson } from "./src/node/snapshot.ts";
 export { POS_NODE_STATE_SCHEMA, type PosNodeState } from "./src/node/state_file.ts";
@@ -40,7 +46,14 @@ export {
   type ExecutionHookOptions,
 } from "./src/execution/create_hook.ts";
 export { listDrivers, loadDriver } from "./src/execution/loader.ts";
-export { DRIVER_API_VERSION, type DriverHost, type DriverPlugin } from "./src/execution/plugin.ts";
+export {
+  DRIVER_API_VERSION,
+  DRIVER_CAPABILITIES,
+  type DriverCapability,
+  type DriverHost,
+  type DriverJournalPage,
+  type DriverPlugin,
+} from "./src/execution/plugin.ts";
 export { ExecutionCore, type ExecutionCoreOptions } from "./src/execution/core.ts";
 export { verifyRecords } from "./src/execution/verify.ts";
 export { parseAction, type WorldAction } from "./src/world/actions.ts";

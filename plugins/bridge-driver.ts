@@ -30,6 +30,9 @@ interface Info {
 interface ExecutionCore {
   info(): Info;
   executeThrough(ctx: CommitContext): Promise<CommitResult>;
+  summary(): Promise<Record<string, unknown>>;
+  agent(id: string): Promise<Record<string, unknown> | null>;
+  journal(from: number, limit: number): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -44,6 +47,9 @@ interface BridgeDriver {
   onCommit(ctx: CommitContext): Promise<CommitResult>;
   info(): Promise<Info>;
   close(): Promise<void>;
+  summary(): Promise<Record<string, unknown>>;
+  agent(id: string): Promise<Record<string, unknown> | null>;
+  journal(from: number, limit: number): Promise<unknown>;
 }
 
 async function create(host: Host): Promise<BridgeDriver> {
@@ -61,6 +67,10 @@ async function create(host: Host): Promise<BridgeDriver> {
     // Read from the core's state file (loaded at open, kept current by the core).
     info: () => Promise.resolve(core.info()),
     close: () => core.close(),
+    // The optional capabilities, read from the core's state (the host's helpers).
+    summary: () => core.summary(),
+    agent: (id) => core.agent(id),
+    journal: (from, limit) => core.journal(from, limit),
   };
 }
 

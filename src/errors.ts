@@ -33,6 +33,24 @@ export class AwrError extends Error {
   }
 }
 
+/**
+ * The machine-readable code of a thrown value (an {@link AwrError}'s, or a `code`
+ * string property such as a Deno error's), or null.
+ *
+ * @example
+ * ```ts
+ * import { AwrError, errorCode } from "./errors.ts";
+ * errorCode(new AwrError("DRIVER_TIMEOUT", "late")); // "DRIVER_TIMEOUT"
+ * ```
+ */
+export function errorCode(err: unknown): string | null {
+  if (err instanceof AwrError) return err.code;
+  if (err !== null && typeof err === "object" && "code" in err && typeof err.code === "string") {
+    return err.code;
+  }
+  return null;
+}
+
 /** Returns a one-line description of any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

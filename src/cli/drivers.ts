@@ -5,7 +5,9 @@
  * no plugin code with awr's permissions.
  * @module
  */
-import type { Command } from "commander";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import type { Command } from "npm:commander@14.0.3";
 import { type DriverCatalog, listDrivers } from "../execution/loader.ts";
 import type { CliIo } from "./io.ts";
 
@@ -55,7 +57,7 @@ function toJson(catalog: DriverCatalog): unknown {
  *
  * @example
  * ```ts
- * import { Command } from "commander";
+ * import { Command } from "npm:commander@14.0.3";
  * import { registerDriversCommands } from "./drivers.ts";
  * import { processIo } from "./io.ts";
  * const program = new Command();

@@ -2,7 +2,9 @@
  * `awr live`: maps flags onto {@link LiveOptions} and runs until SIGINT/SIGTERM.
  * @module
  */
-import type { Command } from "commander";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import type { Command } from "npm:commander@14.0.3";
 import { consoleLogger, type LogLevel } from "../logger.ts";
 import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/live.ts";
 import { type DriverGrants, parseDriverAllow } from "../execution/sandbox.ts";
@@ -43,6 +45,7 @@ interface LiveFlags {
   logLevel: string;
   statusEvery: string;
   maxExecutionLag: string;
+  heightTimeoutMs: string;
   driverAllow: string[];
   maxMempool: string;
   httpMaxConnections: string;
@@ -60,6 +63,21 @@ function httpLimits(flags: LiveFlags): Partial<HttpLimits> {
     bodyTimeoutMs: parseIntFlag("--http-body-timeout-ms", flags.httpBodyTimeoutMs, 1),
     idleTimeoutMs: parseIntFlag("--http-idle-timeout-ms", flags.httpIdleTimeoutMs, 1),
   };
+}
+
+/** Largest `--height-timeout-ms` accepted (one hour). */
+export const MAX_HEIGHT_TIMEOUT_MS = 3_600_000;
+
+/** Parses `--height-timeout-ms` (1..{@link MAX_HEIGHT_TIMEOUT_MS}); a bad value is a usage error. */
+export function parseHeightTimeout(value: string): number {
+  const ms = parseIntFlag("--height-timeout-ms", value, 1);
+  if (ms > MAX_HEIGHT_TIMEOUT_MS) {
+    throw new CliError(
+      `--height-timeout-ms must be at most ${MAX_HEIGHT_TIMEOUT_MS} (one hour), got "${value}"`,
+      2,
+    );
+  }
+  return ms;
 }
 
 /** Registers `awr live`. */
@@ -107,6 +125,12 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
       "--max-execution-lag <heights>",
       "most heights execution may trail consensus by; beyond it proposals pause",
       String(d.maxExecutionLag),
+    )
+    .option(
+      "--height-timeout-ms <ms>",
+      `time budget of the driver per height (1..${MAX_HEIGHT_TIMEOUT_MS}); a driver over it ` +
+        "is restarted and the height handed over again (DRIVER_TIMEOUT)",
+      String(d.heightTimeoutMs),
     )
     .option(
       "--max-mempool <n>",
@@ -162,6 +186,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         execution: flags.execution,
         statusEveryMs: parseIntFlag("--status-every", flags.statusEvery, 0),
         maxExecutionLag: parseIntFlag("--max-execution-lag", flags.maxExecutionLag, 1),
+        heightTimeoutMs: parseHeightTimeout(flags.heightTimeoutMs),
         driverAllow: parseDriverAllowFlag(flags.driverAllow),
         maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
       };

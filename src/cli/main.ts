@@ -3,7 +3,9 @@
  * library; every failure becomes one clear line on stderr and a non-zero exit.
  * @module
  */
-import { Command, CommanderError } from "commander";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import { Command, CommanderError } from "npm:commander@14.0.3";
 import { errorMessage } from "../errors.ts";
 import { AWR_VERSION } from "../version.ts";
 import { CliError, type CliIo, processIo } from "./io.ts";

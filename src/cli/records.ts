@@ -1,15 +1,21 @@
 /**
- * `awr records …`: commands over the execution records folder. `verify` checks the
- * whole hash chain and every referenced CAS blob offline, and exits 1 naming the
- * first bad height.
+ * `awr records …`: commands over execution results. `verify` checks the node's own
+ * result log (any driver: heights contiguous, each entry on the stored block) and,
+ * when the bridge driver's records folder exists, its whole hash chain and every
+ * referenced CAS blob offline; it exits 1 naming the first bad height.
  * @module
  */
-import type { Command } from "commander";
-import { join } from "@std/path";
-import { recordsDir } from "../execution/records.ts";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import type { Command } from "npm:commander@14.0.3";
+import { join } from "../std/path.ts";
+import { readRecord, recordsDir } from "../execution/records.ts";
 import { verifyRecords, type VerifyReport } from "../execution/verify.ts";
 import { errorMessage } from "../errors.ts";
+import { onlyNodeId, type ResultLogReport, verifyResultLog } from "../node/result_verify.ts";
 import { CliError, type CliIo } from "./io.ts";
+
+const emptyReport: VerifyReport = { ok: true, heights: 0, blobsChecked: 0 };
 
 /** Milliseconds between progress lines on a terminal. */
 const PROGRESS_EVERY_MS = 1000;
@@ -23,10 +29,23 @@ const PROGRESS_EVERY_MS = 1000;
  * const json = verifyReportJson("./data", { ok: true, heights: 3, blobsChecked: 20 });
  * ```
  */
-export function verifyReportJson(dataDir: string, r: VerifyReport): Record<string, unknown> {
+export function verifyReportJson(
+  dataDir: string,
+  r: VerifyReport,
+  node: (ResultLogReport & { nodeId: string }) | null = null,
+): Record<string, unknown> {
   return {
+    node_results: node
+      ? {
+        node_id: node.nodeId,
+        ok: node.ok,
+        heights: node.heights,
+        drivers: node.drivers,
+        first_bad: node.firstBad ?? null,
+      }
+      : null,
     data_dir: dataDir,
-    ok: r.ok,
+    ok: r.ok && (node?.ok ?? true),
     heights: r.heights,
     blobs_checked: r.blobsChecked,
     skipped_above: r.skippedAbove ?? 0,
@@ -39,7 +58,7 @@ export function verifyReportJson(dataDir: string, r: VerifyReport): Record<strin
  *
  * @example
  * ```ts
- * import { Command } from "commander";
+ * import { Command } from "npm:commander@14.0.3";
  * import { registerRecordsCommands } from "./records.ts";
  * const program = new Command().exitOverride();
  * registerRecordsCommands(program, { out: console.log, err: console.error, isTerminal: false });
@@ -56,7 +75,8 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
     )
     .option("-d, --data-dir <dir>", "data directory", "./data")
     .option("--json", "print a JSON report")
-    .action(async (opts: { dataDir: string; json?: boolean }) => {
+    .option("--node-id <id>", "node whose result log to check (default: the only one)")
+    .action(async (opts: { dataDir: string; json?: boolean; nodeId?: string }) => {
       const dir = recordsDir(opts.dataDir);
       // With --json a failure to run is JSON too (and still one line on stderr).
       const fail = (message: string): never => {
@@ -65,8 +85,39 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
         }
         throw new CliError(message);
       };
+      const nodeId = opts.nodeId ?? await onlyNodeId(opts.dataDir);
+      // Heights executed in bridge mode (before a switch to node mode) are in the records.
+      const fallback = async (h: number) => {
+        const r = await readRecord(opts.dataDir, h).catch(() => null);
+        return r ? { nodeBlockHash: r.nodeBlockHash, driver: "bridge" } : null;
+      };
+      const node = nodeId
+        ? { ...await verifyResultLog(opts.dataDir, nodeId, { fallback }), nodeId }
+        : null;
+      if (node?.firstBad && opts.json) {
+        io.out(JSON.stringify(verifyReportJson(opts.dataDir, emptyReport, node), null, 2));
+      }
+      if (node?.firstBad) {
+        const { height, problem } = node.firstBad;
+        throw new CliError(
+          `records verify: node ${nodeId}: height ${height} is bad: ${problem}`,
+          1,
+        );
+      }
       const isDir = await Deno.stat(dir).then((st) => st.isDirectory, () => false);
-      if (!isDir) fail(`no execution records folder at ${dir}`);
+      if (!isDir && !node) fail(`no node result log and no execution records folder at ${dir}`);
+      if (!isDir) {
+        // A driver without records of its own: the node's result log is the chain.
+        if (opts.json) io.out(JSON.stringify(verifyReportJson(opts.dataDir, emptyReport, node)));
+        else {
+          io.out(
+            `records verify: ok, ${node!.heights} node results (driver ${
+              node!.drivers.join(", ") || "-"
+            }); no driver records folder at ${dir}`,
+          );
+        }
+        return;
+      }
       let lastShown = Date.now();
       const showProgress = io.isTerminal && !opts.json;
       let report: VerifyReport;
@@ -81,7 +132,9 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
       } catch (err) {
         return fail(`records verify: cannot read ${dir}: ${errorMessage(err)}`);
       }
-      if (opts.json) io.out(JSON.stringify(verifyReportJson(opts.dataDir, report), null, 2));
+      if (opts.json) {
+        io.out(JSON.stringify(verifyReportJson(opts.dataDir, report, node), null, 2));
+      }
       if (report.firstBad) {
         const { height, problem } = report.firstBad;
         throw new CliError(`records verify: height ${height} is bad: ${problem}`, 1);
@@ -90,7 +143,9 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
       io.out(
         report.heights === 0
           ? `records verify: ok, no records yet in ${dir}`
-          : `records verify: ok, ${report.heights} heights (1..${report.heights}), ${report.blobsChecked} blobs checked in ${
+          : `records verify: ok, ${
+            node ? `${node.heights} node results, ` : ""
+          }${report.heights} heights (1..${report.heights}), ${report.blobsChecked} blobs checked in ${
             join(opts.dataDir, "store")
           }${
             report.skippedAbove

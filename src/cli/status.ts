@@ -2,8 +2,10 @@
  * `awr status` and `awr snapshot inspect`: read persisted node state offline.
  * @module
  */
-import type { Command } from "commander";
-import { join } from "@std/path";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import type { Command } from "npm:commander@14.0.3";
+import { join } from "../std/path.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { readFileBounded } from "../storage/atomic.ts";
 import { type Decoded, decodeFile } from "../storage/schema.ts";

@@ -9,7 +9,7 @@
  * the state file. Each write is atomic, and start-up reconciles the two files.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";

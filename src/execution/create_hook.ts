@@ -12,7 +12,7 @@ import type {
   NodeExecutionHookInfo,
 } from "../node/execution_hook.ts";
 import { startDriver } from "./host.ts";
-import type { DriverMode } from "./plugin.ts";
+import type { DriverCapability, DriverMode } from "./plugin.ts";
 import type { DriverGrants } from "./sandbox.ts";
 import { WorkerExecutionHook } from "./worker_hook.ts";
 
@@ -53,6 +53,13 @@ export interface DriverExecutionHook extends NodeExecutionHook {
   readonly driverName: string;
   /** Worker restarts after a timeout or a crash (always 0 in-process). */
   readonly restarts: number;
+  /** The optional capabilities (`summary`, `agent`, `journal`) the driver implements. */
+  readonly capabilities: readonly DriverCapability[];
+  /**
+   * Calls a capability; rejects with `NOT_PROVIDED_BY_DRIVER` (a `DriverError`
+   * naming the driver) when the driver lacks it.
+   */
+  query(name: DriverCapability, args: readonly unknown[]): Promise<unknown>;
 }
 
 /** Defaults of {@link ExecutionHookOptions}. */
@@ -106,6 +113,8 @@ export async function createExecutionHook(
     const hook: { -readonly [K in keyof DriverExecutionHook]: DriverExecutionHook[K] } = {
       driverName: running.listing.name,
       restarts: 0,
+      capabilities: running.capabilities,
+      query: (name, args) => running.query(name, args),
       onCommit: (ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> =>
         serial(() => running.commit(ctx)),
       close: () => serial(() => running.close()),
@@ -127,6 +136,10 @@ export async function createExecutionHook(
     get restarts() {
       return worker.restarts;
     },
+    get capabilities() {
+      return worker.capabilities;
+    },
+    query: (name, args) => worker.query(name, args),
     onCommit: (ctx) => worker.onCommit(ctx),
     close: () => worker.close(),
   };

@@ -8,7 +8,7 @@
 import { AwrError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type RunningDriver, startDriver, type StartDriverOptions } from "./host.ts";
-import type { DriverCommitContext, DriverInfo } from "./plugin.ts";
+import type { DriverCapability, DriverCommitContext, DriverInfo } from "./plugin.ts";
 
 /** Start options as they cross the worker boundary (no logger: logs are forwarded). */
 export type WorkerStartOptions = Omit<StartDriverOptions, "logger">;
@@ -18,7 +18,13 @@ export type WorkerRequest =
   | { readonly id: number; readonly op: "start"; readonly options: WorkerStartOptions }
   | { readonly id: number; readonly op: "info" }
   | { readonly id: number; readonly op: "commit"; readonly ctx: DriverCommitContext }
-  | { readonly id: number; readonly op: "close" };
+  | { readonly id: number; readonly op: "close" }
+  | {
+    readonly id: number;
+    readonly op: "query";
+    readonly name: string;
+    readonly args: readonly unknown[];
+  };
 
 /** A driver error as it crosses the boundary. */
 export interface WorkerErrorPayload {
@@ -34,6 +40,8 @@ export interface WorkerStarted {
   readonly file: string;
   readonly hasInfo: boolean;
   readonly info: DriverInfo | null;
+  /** The optional capabilities the driver implements. */
+  readonly capabilities: readonly DriverCapability[];
 }
 
 /** A message to the main thread: a reply to request `id`, or a forwarded log line. */
@@ -120,6 +128,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
         file: running.listing.file,
         hasInfo: running.hasInfo,
         info: await running.info(),
+        capabilities: running.capabilities,
       };
       return started;
     }
@@ -127,6 +136,8 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return await needDriver().info();
     case "commit":
       return await needDriver().commit(req.ctx);
+    case "query":
+      return await needDriver().query(req.name, req.args);
     case "close": {
       const r = running;
       running = null;

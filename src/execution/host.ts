@@ -4,7 +4,7 @@
  * through {@link startDriver}, so a driver sees the same host either way.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { BlockStore } from "../node/block_store.ts";
@@ -14,8 +14,11 @@ import { hashCanonical, hashHex } from "../storage/hash.ts";
 import { World } from "../world/world.ts";
 import { ExecutionCore } from "./core.ts";
 import { type DriverListing, loadDriver } from "./loader.ts";
+import { agentAt, journalAt, summaryAt } from "./world_views.ts";
 import {
   DRIVER_API_VERSION,
+  DRIVER_CAPABILITIES,
+  type DriverCapability,
   type DriverCommitContext,
   type DriverCommitResult,
   type DriverExecutionCore,
@@ -82,6 +85,9 @@ export function buildDriverHost(options: DriverHostOptions): BuiltHost {
       info: () => c.info(),
       executeThrough: (ctx) => c.executeThrough(ctx),
       resultAt: (h) => c.resultAt(h),
+      summary: () => summaryAt(cas, c.info().lastExecutionStateRoot),
+      agent: (id) => agentAt(cas, c.info().lastExecutionStateRoot, id),
+      journal: (from, limit) => journalAt(cas, options.dataDir, c.info().lastHeight, from, limit),
       close: async () => {
         if (closed) return;
         closed = true;
@@ -129,6 +135,13 @@ export interface RunningDriver {
   commit(ctx: DriverCommitContext): Promise<DriverCommitResult>;
   /** The driver's info, or null when it has no `info()`. */
   info(): Promise<DriverInfo | null>;
+  /** The optional capabilities the driver implements. */
+  readonly capabilities: readonly DriverCapability[];
+  /**
+   * Calls capability `name` with `args`. Throws {@link DriverError}
+   * `NOT_PROVIDED_BY_DRIVER` when the driver lacks it.
+   */
+  query(name: string, args: readonly unknown[]): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -179,6 +192,23 @@ function checkInfo(name: string, i: DriverInfo): DriverInfo {
 }
 
 /**
+ * The error of a capability the driver does not implement (answered 501 by the API).
+ *
+ * @example
+ * ```ts
+ * import { notProvided } from "./host.ts";
+ * notProvided("echo", "summary").code; // "NOT_PROVIDED_BY_DRIVER"
+ * ```
+ */
+export function notProvided(driver: string, capability: string): DriverError {
+  return new DriverError(
+    "NOT_PROVIDED_BY_DRIVER",
+    `driver "${driver}" does not provide "${capability}" (an optional driver capability)`,
+    { driver, capability },
+  );
+}
+
+/**
  * Loads the plugin `options.driver`, builds its host and creates the driver.
  *
  * @example
@@ -221,9 +251,18 @@ export async function startDriver(options: StartDriverOptions): Promise<RunningD
   }
   const d = driver;
   const hasInfo = typeof d.info === "function";
+  const capabilities = DRIVER_CAPABILITIES.filter((c) => typeof d[c] === "function");
   return {
     listing,
     hasInfo,
+    capabilities,
+    query: async (name, args) => {
+      if (!(capabilities as readonly string[]).includes(name)) {
+        throw notProvided(listing.name, name);
+      }
+      const fn = d[name as DriverCapability] as (...a: unknown[]) => Promise<unknown>;
+      return await fn.apply(d, [...args]);
+    },
     commit: async (ctx) => checkResult(listing.name, ctx.height, await d.onCommit(ctx)),
     info: async () => (hasInfo ? checkInfo(listing.name, await d.info!()) : null),
     close: async () => {

@@ -4,7 +4,7 @@
  * and the one plugin already chosen — and checks the shape of its default export.
  * @module
  */
-import { extname } from "@std/path";
+import { extname } from "../std/path.ts";
 import { errorMessage } from "../errors.ts";
 import type { DriverListing, DriverSource, LoaderRuntime, PluginProblem } from "./loader.ts";
 import { DRIVER_API_VERSION, type DriverPlugin } from "./plugin.ts";

@@ -19,7 +19,7 @@
  * imported directly.
  * @module
  */
-import { dirname, extname, fromFileUrl, join, SEPARATOR, toFileUrl } from "@std/path";
+import { dirname, extname, fromFileUrl, join, SEPARATOR, toFileUrl } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 import type { DriverPlugin } from "./plugin.ts";
 import { type Candidate, type Found, inspect, inspectAll } from "./inspect.ts";
@@ -124,14 +124,31 @@ export function defaultPluginsDir(runtime: LoaderRuntime = currentRuntime()): st
   return fromFileUrl(EMBEDDED_URL);
 }
 
-function isCandidateName(name: string): boolean {
-  if (name.startsWith(".") || name.endsWith(".d.ts")) return false;
-  return CANDIDATE_EXTENSIONS.has(extname(name).toLowerCase());
+/**
+ * Whether a folder entry is taken for a plugin. The rule: a file directly in the
+ * folder, ending `.ts`, `.js` or `.mjs`, whose name does not start with `.` or `_`
+ * and is not a declaration file (`*.d.ts`, `*.d.mts`). Everything else is a support
+ * file a plugin may import without being loaded itself: `_`-prefixed helpers (the
+ * Deno std habit), a copy of the contract as `_plugin.ts`, `*.d.ts` types, and any
+ * subfolder (e.g. `types/`, `lib/`), which is never scanned.
+ *
+ * @example
+ * ```ts
+ * import { isPluginFileName } from "./loader.ts";
+ * isPluginFileName("echo.js"); // true
+ * isPluginFileName("_plugin.ts"); // false
+ * ```
+ */
+export function isPluginFileName(name: string): boolean {
+  const lower = name.toLowerCase();
+  if (name.startsWith(".") || name.startsWith("_")) return false;
+  if (lower.endsWith(".d.ts") || lower.endsWith(".d.mts")) return false;
+  return CANDIDATE_EXTENSIONS.has(extname(lower));
 }
 
 async function sortedNames(dir: string): Promise<Deno.DirEntry[]> {
   const entries: Deno.DirEntry[] = [];
-  for await (const e of Deno.readDir(dir)) if (isCandidateName(e.name)) entries.push(e);
+  for await (const e of Deno.readDir(dir)) if (isPluginFileName(e.name)) entries.push(e);
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

@@ -52,6 +52,24 @@ export interface DriverInfo {
   readonly lastExecutionStateRoot: string | null;
 }
 
+/** A page of journal events (the optional `journal` capability). */
+export interface DriverJournalPage {
+  /** Journal index of `events[0]`. */
+  readonly from: number;
+  /** JSON-like event objects, oldest first. */
+  readonly events: readonly unknown[];
+  /** Index to ask for next. */
+  readonly next: number;
+  /** Events in the journal at the executed height. */
+  readonly journalLen: number;
+}
+
+/** Names of the optional read-only capabilities a driver may implement. */
+export const DRIVER_CAPABILITIES = ["summary", "agent", "journal"] as const;
+
+/** One of {@link DRIVER_CAPABILITIES}. */
+export type DriverCapability = typeof DRIVER_CAPABILITIES[number];
+
 /**
  * A running driver: exactly the node's execution hook. `onCommit` is called in
  * height order, one call at a time; it must be idempotent for heights already
@@ -63,6 +81,15 @@ export interface Driver {
   info?(): Promise<DriverInfo>;
   /** Optional: release files and handles. */
   close?(): Promise<void>;
+  /**
+   * Optional capability: a JSON-like summary of the executed world (`GET /v1/world`),
+   * e.g. `{ height, agent_count, … }`. Without it the API answers 501.
+   */
+  summary?(): Promise<Record<string, unknown>>;
+  /** Optional capability: agent `id` as a JSON-like object, or null (`GET /v1/agents/:id`). */
+  agent?(id: string): Promise<Record<string, unknown> | null>;
+  /** Optional capability: up to `limit` journal events from index `from` (`GET /v1/journal`). */
+  journal?(from: number, limit: number): Promise<DriverJournalPage>;
 }
 
 /** A committed consensus block as the host's block reader returns it. */
@@ -95,6 +122,12 @@ export interface DriverExecutionCore {
   executeThrough(ctx: DriverCommitContext): Promise<DriverCommitResult>;
   /** The recorded result of an applied height, or null. */
   resultAt(height: number): Promise<DriverCommitResult | null>;
+  /** The world summary at the last applied height (snake_case keys). */
+  summary(): Promise<Record<string, unknown>>;
+  /** Agent `id` at the last applied height, or null. */
+  agent(id: string): Promise<Record<string, unknown> | null>;
+  /** Journal events `from`… (at most `limit`) up to the last applied height. */
+  journal(from: number, limit: number): Promise<DriverJournalPage>;
   close(): Promise<void>;
 }
 

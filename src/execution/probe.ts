@@ -4,7 +4,7 @@
  * folder, and only a plain description of its default export comes back.
  * @module
  */
-import { fromFileUrl } from "@std/path";
+import { fromFileUrl } from "../std/path.ts";
 import { errorMessage } from "../errors.ts";
 import type { ProbeResult } from "./plugin_shape.ts";
 import { assertWorkerSandbox, pluginReadPaths, probePermissions } from "./sandbox.ts";

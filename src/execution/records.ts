@@ -11,7 +11,7 @@
  * no hash; they are still read (the field is the same).
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import { HASH_NAME, hashCanonical } from "../storage/hash.ts";
 import { type Decoded, decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";

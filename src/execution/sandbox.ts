@@ -14,7 +14,7 @@
  * the whole process, so {@link assertWorkerSandbox} checks first and says what to do.
  * @module
  */
-import { dirname, fromFileUrl, join, SEPARATOR } from "@std/path";
+import { dirname, fromFileUrl, join, SEPARATOR } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 
 /** Error for a bad `--driver-allow` value or a runtime that cannot sandbox drivers. */

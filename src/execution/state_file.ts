@@ -4,7 +4,7 @@
  * crash between the two writes, start-up rolls it forward from the records.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import { type Decoded, decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
 

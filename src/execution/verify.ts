@@ -15,7 +15,7 @@
  * record up to it is complete); records above it may be in flight and are left out.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { errorMessage } from "../errors.ts";
 import { BlockStore, type CommittedBlockReader } from "../node/block_store.ts";
 import { CasStore } from "../storage/cas.ts";

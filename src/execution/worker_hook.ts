@@ -27,7 +27,8 @@ import type {
   WorkerStarted,
   WorkerStartOptions,
 } from "./driver_worker.ts";
-import { DriverError } from "./host.ts";
+import { DriverError, notProvided } from "./host.ts";
+import type { DriverCapability } from "./plugin.ts";
 import { type DriverListing, resolveDriver } from "./loader.ts";
 import {
   assertWorkerSandbox,
@@ -52,7 +53,8 @@ type Request =
   | { readonly op: "start"; readonly options: WorkerStartOptions }
   | { readonly op: "info" }
   | { readonly op: "commit"; readonly ctx: NodeExecutionCommitContext }
-  | { readonly op: "close" };
+  | { readonly op: "close" }
+  | { readonly op: "query"; readonly name: string; readonly args: readonly unknown[] };
 
 interface Pending {
   readonly op: string;
@@ -94,6 +96,7 @@ export class WorkerExecutionHook {
   #nextId = 1;
   #tail: Promise<unknown> = Promise.resolve();
   #hasInfo = false;
+  #capabilities: readonly DriverCapability[] = [];
   #lastHeight = 0;
   #restarts = 0;
   #closed = false;
@@ -143,6 +146,28 @@ export class WorkerExecutionHook {
   /** Whether the hosted driver implements `info()`. */
   get hasInfo(): boolean {
     return this.#hasInfo;
+  }
+
+  /** The optional capabilities the hosted driver implements. */
+  get capabilities(): readonly DriverCapability[] {
+    return this.#capabilities;
+  }
+
+  /**
+   * Calls capability `name` (a read-only view) in the worker, beside any commit in
+   * flight (not queued behind it), within the start budget.
+   */
+  async query(name: string, args: readonly unknown[]): Promise<unknown> {
+    if (!(this.#capabilities as readonly string[]).includes(name)) {
+      throw notProvided(this.#name, name);
+    }
+    if (this.#closed || this.#ready === null) {
+      throw new DriverError("DRIVER_NOT_RUNNING", `driver "${this.#name}" is not running`, {
+        driver: this.#name,
+      });
+    }
+    await this.#ready;
+    return await this.#send({ op: "query", name, args }, this.#options.startTimeoutMs);
   }
 
   /** How many times the worker was started again after a timeout or a crash. */
@@ -247,6 +272,7 @@ export class WorkerExecutionHook {
     this.#ready = (start as Promise<WorkerStarted>).then((started) => {
       // A (re)started driver says where it stands; budgets count from there.
       this.#hasInfo = started.hasInfo;
+      this.#capabilities = started.capabilities;
       if (started.info) this.#lastHeight = started.info.lastHeight;
       return started;
     }, (err) => {

@@ -36,6 +36,7 @@ import type { LiveMetrics } from "./metrics.ts";
 import { SseHub } from "./sse.ts";
 import type { SseHubOptions } from "./sse.ts";
 import { viewerPageCsp, viewerPageHtml } from "./viewer_page.ts";
+import { agentView, journalView } from "./http_views.ts";
 
 /**
  * What the HTTP server needs from the live node.
@@ -43,7 +44,7 @@ import { viewerPageCsp, viewerPageHtml } from "./viewer_page.ts";
  * `status()` is the node snapshot in its snake_case JSON form (`snapshotToJson`),
  * optionally with extra top-level fields the page shows when present
  * (`mempool_size`, `execution_mode`). `world()` is the world summary with
- * snake_case keys (`clock`, `agent_count`, `chunk_count`, `journal_len`,
+ * snake_case keys (`clock`, `agent_count`, `bucket_count`, `journal_len`,
  * `energy_total`, `resource_totals`). `submitActions` may throw an {@link AwrError}
  * to refuse a batch: `MEMPOOL_FULL`, `NODE_HALTED`, `NODE_NOT_RUNNING` and
  * `MEMPOOL_IO` are answered 503, `IDEMPOTENCY_KEY_REUSED` 409 (see {@link statusOfCode}).
@@ -55,8 +56,15 @@ export interface LiveApi {
   block(height: number): Promise<unknown | null>;
   /** JSON of the execution record at `height`; null = 404. */
   record(height: number): Promise<unknown | null>;
-  /** World summary for `GET /v1/world` and the page. */
+  /**
+   * World summary for `GET /v1/world` and the page (the driver's `summary`
+   * capability; may throw `NOT_PROVIDED_BY_DRIVER`, answered 501).
+   */
   world(): Promise<Record<string, unknown>>;
+  /** Agent `id` (`agent` capability); null = 404. */
+  agent(id: string): Promise<Record<string, unknown> | null>;
+  /** Journal page `{from, events, next, journal_len}` (`journal` capability). */
+  journal(from: number, limit: number): Promise<Record<string, unknown>>;
   /**
    * Queues checked actions (all or nothing) and resolves once they are durable; a
    * known idempotency key answers the original ids with `replayed: true`.
@@ -199,6 +207,16 @@ function routes(api: LiveApi, hub: SseHub, logger: Logger): Route[] {
     { name: "status", path: "/v1/status", methods: { GET: getJson(() => api.status()) } },
     { name: "world", path: "/v1/world", methods: { GET: getJson(() => api.world()) } },
     {
+      name: "agent",
+      path: /^\/v1\/agents\/([^/]*)$/,
+      methods: { GET: async (_req, param) => jsonResponse(200, await agentView(api, param)) },
+    },
+    {
+      name: "journal",
+      path: "/v1/journal",
+      methods: { GET: async (req) => jsonResponse(200, await journalView(api, req.url)) },
+    },
+    {
       name: "blocks",
       path: /^\/v1\/blocks\/([^/]*)$/,
       methods: { GET: byHeight("committed block", (h) => api.block(h)) },
@@ -264,6 +282,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   IDEMPOTENCY_KEY_REUSED: 409,
   MEMPOOL_BATCH_TOO_LARGE: 413,
   MEMPOOL_BAD_KEY: 400,
+  NOT_PROVIDED_BY_DRIVER: 501,
 };
 
 /**
@@ -312,7 +331,10 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
     ? statusOfCode(err.code)
     : null;
   if (mapped !== null && err instanceof AwrError) {
-    if (mapped >= 500) logger.warn("write refused", { path, code: err.code, error: err.message });
+    // 501: a view the driver does not offer (the viewer polls it); not worth a warning.
+    if (mapped >= 500 && mapped !== 501) {
+      logger.warn("write refused", { path, code: err.code, error: err.message });
+    }
     // A refusal the client can retry later: say when (the node resumes by itself).
     const headers: Record<string, string> = mapped === 503 ? { "retry-after": "1" } : {};
     return jsonResponse(mapped, { ...err.context, error: err.message, code: err.code }, headers);

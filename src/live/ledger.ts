@@ -4,7 +4,7 @@
  * re-settles at most the open epoch, from blocks and records, never twice.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import {
   type Decoded,

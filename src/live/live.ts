@@ -7,14 +7,12 @@
  * owns the records folder (DESIGN invariant 1).
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
 import { errorMessage } from "../errors.ts";
 import { createExecutionHook } from "../execution/create_hook.ts";
 import type { DriverGrants } from "../execution/sandbox.ts";
-import { decodeManifest } from "../execution/manifest.ts";
-import { readRecord } from "../execution/records.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { NodeRuntime } from "../node/runtime.ts";
 import { snapshotToJson } from "../node/snapshot.ts";
@@ -22,6 +20,7 @@ import { removeStaleTemps } from "../storage/atomic.ts";
 import { CasStore } from "../storage/cas.ts";
 import type { WorldAction } from "../world/actions.ts";
 import { actionReport } from "./action_outcome.ts";
+import { driverApi } from "./driver_api.ts";
 import { LegacyBridge } from "./bridge.ts";
 import { type HttpServer, type HttpServerOptions, type LiveApi, startHttpServer } from "./http.ts";
 import { type DataDirLock, lockDataDir } from "./lock.ts";
@@ -219,6 +218,8 @@ export async function startLiveNode(
         ...json,
         execution_mode: options.execution,
         driver: options.driver,
+        // Which world views the driver offers (the viewer asks only for those).
+        driver_capabilities: [...hook.capabilities],
         execution_lag: json.consensus.committed_height - exec.height,
         mempool_size: node.mempoolSize,
         // The node's own error first; else the reward runtime's (unreadable record…).
@@ -234,7 +235,7 @@ export async function startLiveNode(
     };
 
     const cas = new CasStore(join(options.dataDir, "store"));
-    let worldCache: { root: string; summary: Record<string, unknown> } | null = null;
+    const views = driverApi(hook, node, options.dataDir);
     const api: LiveApi = {
       status,
       block: async (height: number) => {
@@ -242,31 +243,7 @@ export async function startLiveNode(
         const b = await node.blocks.getBlock(height);
         return b ? committedBlockToWire(b) : null;
       },
-      record: async (height: number) => {
-        const r = await readRecord(options.dataDir, height);
-        return r ? recordJson(r) : null;
-      },
-      world: async () => {
-        const exec = rewardRuntime.executionProgress();
-        if (!exec.stateRoot || exec.height === 0) return { height: 0, agent_count: 0 };
-        if (worldCache?.root !== exec.stateRoot) {
-          const m = decodeManifest(await cas.get(exec.stateRoot), `manifest ${exec.stateRoot}`);
-          worldCache = {
-            root: exec.stateRoot,
-            summary: {
-              height: m.height,
-              clock: m.clock,
-              agent_count: m.agentCount,
-              chunk_count: m.bucketCount,
-              journal_len: m.journalLen,
-              energy_total: m.energyTotal,
-              resource_totals: m.resourceTotals,
-              state_root: exec.stateRoot,
-            },
-          };
-        }
-        return worldCache.summary;
-      },
+      ...views,
       submitActions: (actions: WorldAction[], idempotencyKey: string | null) =>
         node.submitActions(actions, { idempotencyKey }),
       actionStatus: async (id: string) => {
@@ -304,6 +281,7 @@ export async function startLiveNode(
             `lag ${c.committedHeight - exec.height} root ${(exec.stateRoot ?? "-").slice(0, 12)}` +
             (halted ? ` HALTED (${halted.code}, ${halted.retries} retries)` : "") +
             (lagLimit?.engaged ? ` proposals paused (lag bound ${lagLimit.max})` : "") +
+            (lagLimit?.growing && !lagLimit.engaged ? " LAG GROWING" : "") +
             (err ? ` error: ${err}` : ""),
         );
       }, options.statusEveryMs);
@@ -315,20 +293,4 @@ export async function startLiveNode(
     log.error("live node failed to start", { error: errorMessage(err) });
     throw err;
   }
-}
-
-function recordJson(r: Awaited<ReturnType<typeof readRecord>> & object): Record<string, unknown> {
-  return {
-    world_id: r.worldId,
-    height: r.height,
-    node_block_hash: r.nodeBlockHash,
-    execution_block_hash: r.executionBlockHash,
-    prev_execution_block_hash: r.prevExecutionBlockHash,
-    execution_state_root: r.executionStateRoot,
-    journal_len: r.journalLen,
-    manifest_ref: r.manifestRef,
-    journal_ref: r.journalRef,
-    timestamp_ms: r.timestampMs,
-    hash: r.hash,
-  };
 }

@@ -4,7 +4,7 @@
  * data dir locked; a second live process is refused with the holder's pid.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 
 /** Error raised when another process holds the data dir. */

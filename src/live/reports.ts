@@ -5,7 +5,7 @@
  *  - `epoch-<n>.json`: one epoch's settlement, written once when the epoch closes.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { writeFileAtomic } from "../storage/atomic.ts";
 
 /** Version of both report formats. */

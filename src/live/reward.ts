@@ -1,6 +1,6 @@
 /**
  * The reward runtime loop. Every interval it reads the node's snapshot; in node
- * mode it only reads execution products (records), in bridge mode it first lets the
+ * mode it only reads the node's execution result log, in bridge mode it first lets the
  * legacy bridge execute. Per epoch it settles points to proposers, attesters and
  * the executor into the ledger and writes the epoch report; `latest.json` follows
  * every run.
@@ -32,6 +32,10 @@ export interface RewardSource {
   /** Highest committed height whose state is on disk. */
   readonly durableCommittedHeight: number;
   readonly blocks: CommittedBlockReader;
+  /** The node's logged result of `height` (any driver); absent in bridge mode. */
+  executionResult?(
+    height: number,
+  ): Promise<{ executionBlockHash: string; executionStateRoot: string } | null>;
 }
 
 /** Options of {@link RewardRuntime}. */
@@ -236,8 +240,9 @@ export class RewardRuntime {
       const block = await this.#source.blocks.getBlock(h);
       if (!block) throw new Error(`committed block ${h} is missing`);
       if (this.#open && block.header.epoch !== this.#open.epoch) await this.#closeEpoch();
-      // In node mode this is the only contact with execution: its records.
-      const record = await readRecord(this.#opts.dataDir, h);
+      // The node's own result log (any driver); the bridge's records in bridge mode.
+      const record = await this.#source.executionResult?.(h) ??
+        await readRecord(this.#opts.dataDir, h);
       this.#account(block, record?.executionBlockHash ?? null, record?.executionStateRoot ?? null);
       this.#nextHeight = h + 1;
     }

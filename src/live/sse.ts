@@ -58,6 +58,8 @@ export interface ErrorEventJson {
   source: string;
   height: number;
   message: string;
+  /** Machine-readable code (e.g. `DRIVER_TIMEOUT`), or null. */
+  code: string | null;
 }
 
 /** The JSON a commit event is sent as. */
@@ -87,7 +89,7 @@ export function executionEventJson(e: NodeEventMap["execution"]): ExecutionEvent
 
 /** The JSON an error event is sent as. */
 export function errorEventJson(e: NodeEventMap["error"]): ErrorEventJson {
-  return { source: e.source, height: e.height, message: e.message };
+  return { source: e.source, height: e.height, message: e.message, code: e.code ?? null };
 }
 
 /** One SSE frame: `event:` + one `data:` line (JSON never contains a raw newline). */

@@ -8,7 +8,7 @@
  * ({@link tokenHint}); clients read the file.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 import { syncDir } from "../storage/atomic.ts";
 import { toHex } from "../storage/hash.ts";

@@ -12,7 +12,9 @@
  * `world-id`, `world-agents`, `world-clock`, …) for people and browser tests alike.
  * @module
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import { sha256 } from "npm:@noble/hashes@2.4.0/sha2.js";
 import { VIEWER_DRAW_SCRIPT } from "./viewer_draw.ts";
 import { VIEWER_BODY, VIEWER_STYLE } from "./viewer_layout.ts";
 import { VIEWER_FEEDS_SCRIPT } from "./viewer_feeds.ts";

@@ -6,7 +6,7 @@
  * before the state file that declares its height committed.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import {
   committedBlockFromWire,
   committedBlockToWire,

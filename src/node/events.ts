@@ -15,13 +15,24 @@ export interface NodeEventMap {
   /** After the execution hook reports a height. */
   execution: { result: NodeExecutionCommitResult; nodeBlockHash: string; durationMs: number };
   /** A failure that did not stop the node (or, for `consensus`, that halted it). */
-  error: { source: "execution" | "consensus"; height: number; message: string };
+  error: {
+    source: "execution" | "consensus";
+    height: number;
+    message: string;
+    /** Machine-readable code when known (e.g. `DRIVER_TIMEOUT`, `DRIVER_CRASHED`). */
+    code?: string | null;
+  };
   /** A write failed: the node stopped committing and retries it (`code` e.g. `ENOSPC`). */
   halt: { height: number; code: string; reason: string };
   /** The failed write succeeded on retry `retries`; commits resume. */
   resume: { height: number; retries: number; haltedMs: number };
   /** Proposals paused (`engaged`) or resumed because of the execution lag bound. */
   lag_limit: { engaged: boolean; lag: number; limit: number };
+  /**
+   * The lag grew over `ticks` ticks from `from` to `lag` (`growing`), or stopped
+   * growing: an early warning before the lag bound.
+   */
+  lag_growing: { growing: boolean; lag: number; from: number; ticks: number };
 }
 
 type Listener<K extends keyof NodeEventMap> = (event: NodeEventMap[K]) => void;

@@ -6,7 +6,7 @@
  * here: it never leaves a call in flight for ever.
  * @module
  */
-import { errorMessage } from "../errors.ts";
+import { errorCode, errorMessage } from "../errors.ts";
 import type {
   NodeExecutionCommitContext,
   NodeExecutionCommitResult,
@@ -29,8 +29,11 @@ export interface ExecutionFeedDeps {
   contextFor(height: number): Promise<NodeExecutionCommitContext>;
   /** Called after each successful call, in height order. */
   onResult(result: NodeExecutionCommitResult, ctx: NodeExecutionCommitContext, ms: number): void;
-  /** Called when a call fails (the height will be handed over again). */
-  onError(height: number, message: string): void;
+  /**
+   * Called when a call fails (the height will be handed over again); `code` is the
+   * error's machine-readable code (e.g. `DRIVER_TIMEOUT`, `DRIVER_CRASHED`) or null.
+   */
+  onError(height: number, message: string, code: string | null): void;
   /** First retry delay after a failure (doubles up to `retryMaxMs`). */
   retryBaseMs: number;
   retryMaxMs: number;
@@ -153,7 +156,7 @@ export class ExecutionFeed {
         this.#deps.retryBaseMs * 2 ** Math.min(this.#failures - 1, 16),
       );
       this.#retryAt = this.#deps.now() + delay;
-      this.#report(height, errorMessage(err));
+      this.#report(height, errorMessage(err), errorCode(err));
       return false;
     }
     this.#failures = 0;
@@ -166,15 +169,19 @@ export class ExecutionFeed {
       this.#deps.onResult(result, ctx, this.#deps.now() - t0);
     } catch (err) {
       // The height is executed; only the node's bookkeeping failed. Report it and go on.
-      this.#report(height, `handling the result of height ${height} failed: ${errorMessage(err)}`);
+      this.#report(
+        height,
+        `handling the result of height ${height} failed: ${errorMessage(err)}`,
+        errorCode(err),
+      );
     }
     return true;
   }
 
   // onError must not throw out of the feed either: a throwing reporter is swallowed.
-  #report(height: number, message: string): void {
+  #report(height: number, message: string, code: string | null): void {
     try {
-      this.#deps.onError(height, message);
+      this.#deps.onError(height, message, code);
     } catch {
       // Nothing left to tell; the next kick retries.
     }

@@ -54,6 +54,8 @@ export interface NodeExecutionHookInfo {
  * ```
  */
 export interface NodeExecutionHook {
+  /** Name written beside each result in the node's result log; default `hook`. */
+  readonly driverName?: string;
   /** Executes the committed height described by `ctx` (and any gap below it). */
   onCommit(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult>;
   /** Reports the hook's last applied height, for the start-up handshake. */

@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../logger.ts";
 import type { NodeEvents } from "./events.ts";
+import { LagGrowth, type LagGrowthOptions } from "./lag_growth.ts";
 
 /** What the lag limit reports (snapshot and status). */
 export interface LagLimitSnapshot {
@@ -16,6 +17,8 @@ export interface LagLimitSnapshot {
   engaged: boolean;
   /** Episodes since start (each one warned once). */
   episodes: number;
+  /** True while the lag keeps growing window after window (see `lag_growth.ts`). */
+  growing: boolean;
 }
 
 /**
@@ -38,16 +41,24 @@ export class LagLimit {
   readonly #events: NodeEvents;
   #engaged = false;
   #episodes = 0;
+  readonly #growth: LagGrowth;
 
   /**
    * @param max most committed heights not yet executed (a positive integer)
    * @param log gets one WARN per episode and one INFO when it ends
    * @param events gets a `lag_limit` event at each change
+   * @param growth windows of the lag-growth warning kept beside the bound
    */
-  constructor(max: number, log: Logger, events: NodeEvents) {
+  constructor(
+    max: number,
+    log: Logger,
+    events: NodeEvents,
+    growth: Partial<LagGrowthOptions> = {},
+  ) {
     this.#max = max;
     this.#log = log;
     this.#events = events;
+    this.#growth = new LagGrowth(log, events, growth);
   }
 
   /**
@@ -57,6 +68,7 @@ export class LagLimit {
   allows(committed: number, executed: number): boolean {
     const lag = committed - executed;
     const limit = this.#max;
+    this.#growth.observe(lag);
     if (!this.#engaged) {
       if (lag + 1 <= limit) return true;
       this.#engaged = true;
@@ -79,6 +91,11 @@ export class LagLimit {
 
   /** The bound, whether it holds proposals now, and how many episodes so far. */
   snapshot(): LagLimitSnapshot {
-    return { max: this.#max, engaged: this.#engaged, episodes: this.#episodes };
+    return {
+      max: this.#max,
+      engaged: this.#engaged,
+      episodes: this.#episodes,
+      growing: this.#growth.growing,
+    };
   }
 }

@@ -20,7 +20,7 @@ import type { BlockAction } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { removeStaleTemps, syncDir } from "../storage/atomic.ts";
 import { decodeCbor } from "../storage/cbor.ts";
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import type { Logger } from "../logger.ts";
 import type { BlockStore } from "./block_store.ts";
 import type { NodeConfig } from "./config.ts";

@@ -10,7 +10,7 @@
 import { AwrError, errorMessage } from "../errors.ts";
 import { readFileIfExists, syncDir, writeFileAtomic } from "../storage/atomic.ts";
 import { hashBytes } from "../storage/hash.ts";
-import { dirname } from "@std/path";
+import { dirname } from "../std/path.ts";
 
 /** Bytes before a frame's payload: length (4) + checksum (16). */
 export const FRAME_HEADER_BYTES = 20;

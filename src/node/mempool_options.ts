@@ -2,7 +2,7 @@
  * Options of the durable mempool, their defaults, and where its log lives.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { denoLogFs, type LogFs } from "./mempool_log.ts";
 

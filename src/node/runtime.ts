@@ -12,7 +12,7 @@ import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { BlockStore } from "./block_store.ts";
 import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
@@ -27,6 +27,7 @@ import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.t
 import { NodeEvents } from "./events.ts";
 import { type HaltInfo, realRetryTimer, type RetryTimer, WriteRetry } from "./halt.ts";
 import { LagLimit } from "./lag_limit.ts";
+import { type ExecutionResultEntry, ExecutionResultLog, type ResultHashes } from "./result_log.ts";
 import type { ActionStatus, Mempool, SubmitActionsOptions, SubmitResult } from "./mempool.ts";
 import { openNodeMempool } from "./mempool.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
@@ -96,6 +97,7 @@ export class NodeRuntime {
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
   #localValidators: string[] = [];
+  #results: ExecutionResultLog | null = null;
 
   /**
    * @param config node options (defaults fill the rest; invalid options throw naming the option)
@@ -199,6 +201,7 @@ export class NodeRuntime {
     ];
 
     if (this.#hook) {
+      this.#results ??= await ExecutionResultLog.open(dir, this.#config.durable);
       const pos = await reconcileExecution(
         this.#state,
         this.#hook,
@@ -212,6 +215,11 @@ export class NodeRuntime {
         from: pos.source,
       });
       this.#setExecution(pos.height, pos.executionBlockHash, pos.executionStateRoot);
+      // After a crash the hook's position may be ahead of the log: write that entry again.
+      const atPos = pos.height > 0 ? await this.#blocks.getBlock(pos.height) : null;
+      if (atPos && !await this.#results.get(pos.height)) {
+        this.#logResult(pos.height, atPos.hash, pos);
+      }
       this.#feed = this.#makeFeed(pos);
     }
     await this.#persist();
@@ -264,6 +272,7 @@ export class NodeRuntime {
     }
     await this.#mempool?.close();
     this.#mempool = null;
+    this.#results?.close();
     await this.#hook?.close?.();
   }
 
@@ -333,6 +342,15 @@ export class NodeRuntime {
     return this.#writer.persistedHeight;
   }
 
+  /**
+   * The execution result the node logged for `height` (any driver), or null when the
+   * height is not executed yet or its entry is missing (see `result_log.ts`).
+   */
+  async executionResult(height: number): Promise<ExecutionResultEntry | null> {
+    if (!this.#results || height > (this.#state?.lastExecutionHeight ?? 0)) return null;
+    return await this.#results.get(height);
+  }
+
   /** Height of the execution call in flight (0 when none). */
   get executionInFlightHeight(): number {
     return this.#feed?.inFlightHeight ?? 0;
@@ -348,10 +366,13 @@ export class NodeRuntime {
       committedHeight: () => this.#writer.persistedHeight,
       contextFor: (h) => this.#contextFor(h),
       onResult: (r, ctx, ms) => this.#onExecuted(r, ctx, ms),
-      onError: (height, message) => {
-        this.#lastError = `execution of height ${height} failed: ${message}`;
-        this.#log.warn("execution failed", { height, error: message });
-        this.events.emit("error", { source: "execution", height, message });
+      onError: (height, message, code) => {
+        // The driver's code (DRIVER_TIMEOUT, DRIVER_CRASHED, …) leads, for operators and tools.
+        this.#lastError = `execution of height ${height} failed: ${
+          code ? `${code}: ` : ""
+        }${message}`;
+        this.#log.warn("execution failed", { height, code, error: message });
+        this.events.emit("error", { source: "execution", height, message, code });
       },
       retryBaseMs: Math.max(this.#config.tickIntervalMs, 10),
       retryMaxMs: 2_000,
@@ -366,6 +387,7 @@ export class NodeRuntime {
   }
 
   #onExecuted(r: NodeExecutionCommitResult, ctx: NodeExecutionCommitContext, ms: number): void {
+    this.#logResult(r.executionHeight, ctx.nodeBlockHash, r);
     this.#setExecution(r.executionHeight, r.executionBlockHash, r.executionStateRoot);
     if (this.#lastError?.startsWith("execution of height")) this.#lastError = null;
     this.events.emit("execution", { result: r, nodeBlockHash: ctx.nodeBlockHash, durationMs: ms });
@@ -390,7 +412,14 @@ export class NodeRuntime {
     }
   }
 
+  #logResult(height: number, nodeBlockHash: string, r: ResultHashes): void {
+    const driver = this.#hook?.driverName ?? "hook";
+    this.#results?.record(height, nodeBlockHash, r, driver, this.#clock(), this.#log);
+  }
+
   async #persist(): Promise<void> {
+    // The result log first: the state file must never claim a height the log lacks.
+    await this.#results?.sync();
     await this.#writer.persist(this.#state, this.#unknown);
   }
 

@@ -75,6 +75,8 @@ export interface NodeSnapshotJson {
   lag_limit_engaged: boolean;
   /** Episodes in which the lag bound paused proposals. */
   lag_limit_engaged_count: number;
+  /** True while the execution lag keeps growing (early warning before the bound). */
+  lag_growing: boolean;
 }
 
 /**
@@ -107,6 +109,7 @@ export function snapshotToJson(s: NodeSnapshot): NodeSnapshotJson {
     max_execution_lag: s.lagLimit?.max ?? null,
     lag_limit_engaged: s.lagLimit?.engaged ?? false,
     lag_limit_engaged_count: s.lagLimit?.episodes ?? 0,
+    lag_growing: s.lagLimit?.growing ?? false,
   };
 }
 

@@ -3,7 +3,7 @@
  * once. Files written before the execution fields existed load with 0 / null.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import {
   type Decoded,

@@ -5,7 +5,9 @@
  * whose `sum` binds the group's height and every entry's digest.
  * @module
  */
-import { blake3 } from "@noble/hashes/blake3.js";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import { blake3 } from "npm:@noble/hashes@2.4.0/blake3.js";
 import { AwrError } from "../errors.ts";
 import { decodeCbor, encodeCanonical } from "./cbor.ts";
 import { toHex } from "./hash.ts";

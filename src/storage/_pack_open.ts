@@ -4,7 +4,7 @@
  * payload for `verifyAll`; and the bound on reads in flight.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { PackError, parseEntry, segmentName, segmentSeq } from "./_pack_format.ts";
 import { checkGroupPayloads, readAt, type ScannedGroup, scanSegment } from "./_pack_scan.ts";
 import type { PackProblem, PackRecovery } from "./_pack_types.ts";

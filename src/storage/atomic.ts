@@ -4,7 +4,7 @@
  * reader therefore sees the old bytes or the new bytes, never a torn file.
  * @module
  */
-import { dirname, join, resolve } from "@std/path";
+import { dirname, join, resolve } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 
 let tempCounter = 0;

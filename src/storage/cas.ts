@@ -4,7 +4,7 @@
  * Writes are atomic; reads check integrity.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 import { removeStaleTemps, syncDir, writeFileAtomic } from "./atomic.ts";
 import { HASH_NAME, hashHex } from "./hash.ts";

@@ -4,7 +4,9 @@
  * and an operator can check a CAS blob with `b3sum`.
  * @module
  */
-import { blake3 } from "@noble/hashes/blake3.js";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import { blake3 } from "npm:@noble/hashes@2.4.0/blake3.js";
 import { encodeCanonical } from "./cbor.ts";
 
 /** Name recorded in files next to every hash. */

@@ -22,7 +22,7 @@
  * processes must not open the same folder (the data-dir lock sees to that).
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { syncDir } from "./atomic.ts";
 import { hashHex } from "./hash.ts";
 import { PackError, segmentName } from "./_pack_format.ts";

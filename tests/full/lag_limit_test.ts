@@ -37,6 +37,9 @@ Deno.test("a 50 ms/height driver at --tick-ms 5: lag stays <= --max-execution-la
       "0",
       "--log-level",
       "info",
+      // The sandbox lets the driver write only its own folders: grant its log file.
+      "--driver-allow",
+      `write=${join(tmp, "heights.log")}`,
     ]);
     const node = live;
     let worst = 0;

@@ -108,6 +108,8 @@ export class FakeLiveApi implements LiveApi {
   readonly submitted: WorldAction[] = [];
   readonly blocks: CommittedBlock[] = [];
   readonly records: FakeRecordJson[] = [];
+  /** Every journal event so far (with its height), for `journal()`. */
+  readonly journalEvents: Record<string, unknown>[] = [];
   /** Make `status()` reject (to check 500 answers). */
   failStatus = false;
   /** When false, heights advance without events (only polling sees them). */
@@ -193,6 +195,7 @@ export class FakeLiveApi implements LiveApi {
     if (!block) throw new Error(`fake node has no committed block at height ${height}`);
     const step = this.#world.step({ height, nodeBlockHash: block.hash, actions: block.actions });
     for (const e of step.events) {
+      this.journalEvents.push({ height, ...e });
       if (e.kind === "rejected") this.#rejections.set(`${height}:${e.action_index}`, e.reason);
       if (e.kind === "registered") this.#agentIds.push(e.agent);
       this.#journal.push({ ...e, index: this.#journal.length, height });

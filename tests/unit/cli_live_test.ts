@@ -15,6 +15,8 @@ Deno.test("awr live refuses bad flags with one line naming the flag, before touc
         [["--log-level", "loud"], "--log-level"],
         [["--max-execution-lag", "0"], "--max-execution-lag"],
         [["--max-execution-lag", "lots"], "--max-execution-lag"],
+        [["--height-timeout-ms", "0"], "--height-timeout-ms"],
+        [["--height-timeout-ms", "3600001"], "--height-timeout-ms"],
       ] as const
     ) {
       const r = await awr("live", "--data-dir", dataDir, ...args);
@@ -50,6 +52,7 @@ Deno.test("awr live --help lists every flag with its default", async () => {
       "--http",
       "--execution",
       "--max-execution-lag",
+      "--height-timeout-ms",
     ]
   ) {
     assertStringIncludes(r.out, flag);
@@ -57,4 +60,5 @@ Deno.test("awr live --help lists every flag with its default", async () => {
   assertStringIncludes(r.out, "127.0.0.1:7070");
   assertStringIncludes(r.out, '"./data"');
   assertStringIncludes(r.out, '(default: "64")');
+  assertStringIncludes(r.out, '(default: "30000")');
 });

@@ -127,6 +127,24 @@ Deno.test("live node: a posted action lands in a block and changes the next stat
     const world = await getJson(`${url}v1/world`);
     assertEquals(world.body.agent_count, 1);
     assertGreater(Number(world.body.journal_len), 0);
+    assertEquals(world.body.bucket_count, 4096);
+    assertEquals((await live.status()).driver_capabilities, ["summary", "agent", "journal"]);
+    // The bridge driver's agent and journal capabilities.
+    const ada = await getJson(`${url}v1/agents/ada`);
+    assertEquals([ada.status, ada.body.id, ada.body.energy], [200, "ada", ada.body.energy]);
+    assertEquals(typeof ada.body.x, "number");
+    assertEquals((await getJson(`${url}v1/agents/nobody`)).status, 404);
+    assertEquals((await getJson(`${url}v1/agents/bad%20id`)).body.code, "HTTP_BAD_AGENT_ID");
+    const page = await getJson(`${url}v1/journal?from=0&limit=1000`);
+    assertEquals(page.status, 200);
+    const events = page.body.events as Array<Record<string, unknown>>;
+    assertEquals(events[0].index, 0);
+    assert(events.some((e) => e.height === height && e.agent === "ada"), JSON.stringify(events));
+    assertEquals(page.body.next, page.body.journal_len);
+    const one = await getJson(`${url}v1/journal?from=0&limit=1`);
+    assertEquals([(one.body.events as unknown[]).length, one.body.next], [1, 1]);
+    const over = await getJson(`${url}v1/journal?limit=1001`);
+    assertEquals([over.status, over.body.code], [400, "HTTP_BAD_QUERY"]);
   });
 });
 
