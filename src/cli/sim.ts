@@ -4,7 +4,9 @@
  * (exit 1 when K > 0). The same flags print the same bytes.
  * @module
  */
-import type { Command } from "commander";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import type { Command } from "npm:commander@14.0.3";
 import { maxByzantine } from "../sim/options.ts";
 import { seedLine, summaryLine } from "../sim/report.ts";
 import { runSimulation } from "../sim/simulator.ts";
@@ -27,7 +29,7 @@ interface SimFlags {
  *
  * @example
  * ```ts
- * import { Command } from "commander";
+ * import { Command } from "npm:commander@14.0.3";
  * import { registerSimCommand } from "./sim.ts";
  * const program = new Command().exitOverride();
  * registerSimCommand(program, { out: console.log, err: console.error, isTerminal: false });

@@ -4,7 +4,7 @@
  * signature could have left.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "../std/path.ts";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import { decodeSignerState, encodeSignerState } from "../consensus/bft/signer_state.ts";
 import type { SignerStateStore } from "../consensus/bft/signer_state.ts";

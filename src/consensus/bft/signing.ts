@@ -4,7 +4,9 @@
  * deterministic key scheme for the simulator.
  * @module
  */
-import { blake3 } from "@noble/hashes/blake3.js";
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import { blake3 } from "npm:@noble/hashes@2.4.0/blake3.js";
 import { encodeCanonical } from "../../storage/cbor.ts";
 import { hashCanonical, toHex } from "../../storage/hash.ts";
 import type { BftBlock, Proposal, Vote } from "./types.ts";
