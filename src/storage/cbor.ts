@@ -4,15 +4,17 @@
  * Output is deterministic (RFC 8949 §4.2.1 core deterministic encoding): integers
  * and lengths use the shortest
  * head, map keys are sorted by their encoded bytes, byte strings are plain major
- * type 2 (no typed-array tags) and no tags are written.
+ * type 2 (no typed-array tags), and no cbor-x record/structure extensions are used.
  * So an independent decoder reads every file and recomputes every hash. Numbers must
  * be safe integers: a float, NaN or Infinity is refused (`CBOR_VALUE`, naming the
  * path of the value, e.g. `$.agents[3].x`), because float encodings differ between
  * writers and the contract forbids them in hashed data.
  * @module
  */
+// Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
+// deno-lint-ignore no-import-prefix
+import { Decoder, Encoder } from "npm:cbor-x@1.6.9";
 import { AwrError } from "../errors.ts";
-import { readCborItems, writeCbor } from "./_cbor_codec.ts";
 
 /** A value the canonical encoder accepts. */
 export type CborValue =
@@ -24,6 +26,27 @@ export type CborValue =
   | Uint8Array
   | CborValue[]
   | { [key: string]: CborValue | undefined };
+
+const encoder = new Encoder(
+  {
+    useRecords: false,
+    mapsAsObjects: true,
+    useTag259ForMaps: false,
+    tagUint8Array: false,
+    variableMapSize: true,
+    pack: false,
+    structuredClone: false,
+    useFloat32: 0,
+  } as ConstructorParameters<typeof Encoder>[0],
+);
+
+const decoder = new Decoder(
+  {
+    useRecords: false,
+    mapsAsObjects: true,
+    int64AsNumber: true,
+  } as ConstructorParameters<typeof Decoder>[0],
+);
 
 const textEncoder = new TextEncoder();
 const TWO_32 = 2 ** 32;
@@ -84,8 +107,8 @@ function prepare(value: unknown, path: string): unknown {
       }
       return Object.is(value, -0) ? 0 : value;
     case "bigint":
-      // -2^64 fits major type 1 but not a JS 64-bit view; refuse the range edge
-      // (earlier versions, on cbor-x, wrote a tag-3 bignum for it).
+      // cbor-x writes -2^64 as a tag-3 bignum rather than major type 1; refuse the
+      // range edge instead of emitting non-canonical bytes.
       if (value < -(2n ** 64n) + 1n || value >= 2n ** 64n) {
         throw new CborError("CBOR_VALUE", `integer at ${path} is outside the 64-bit range`, {
           path,
@@ -136,7 +159,24 @@ function prepare(value: unknown, path: string): unknown {
  * ```
  */
 export function encodeCanonical(value: unknown): Uint8Array {
-  return writeCbor(prepare(value, "$"));
+  const bytes = encoder.encode(prepare(value, "$"));
+  // cbor-x hands back a Node Buffer; hand out a plain Uint8Array.
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function normalise(value: unknown): unknown {
+  if (value instanceof Uint8Array) {
+    return value.constructor === Uint8Array ? value : new Uint8Array(value);
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = normalise(value[i]);
+    return value;
+  }
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    for (const k of Object.keys(obj)) obj[k] = normalise(obj[k]);
+  }
+  return value;
 }
 
 /**
@@ -153,7 +193,7 @@ export function decodeCbor(bytes: Uint8Array): unknown {
   if (bytes.length === 0) throw new CborError("CBOR_DECODE", "empty input");
   let items: unknown[];
   try {
-    items = readCborItems(bytes);
+    items = decoder.decodeMultiple(bytes) as unknown[];
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new CborError("CBOR_DECODE", `not valid CBOR (${why})`);
@@ -161,6 +201,5 @@ export function decodeCbor(bytes: Uint8Array): unknown {
   if (!Array.isArray(items) || items.length !== 1) {
     throw new CborError("CBOR_DECODE", `expected one CBOR item, found ${items?.length ?? 0}`);
   }
-  // The reader hands out plain Uint8Array copies already (never views or Buffers).
-  return items[0];
+  return normalise(items[0]);
 }
