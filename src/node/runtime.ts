@@ -1,18 +1,22 @@
 /**
- * `NodeRuntime`: the node's main loop. Each tick advances the slot, commits a block
- * through the consensus engine, persists it (block file, then state file), and hands
+ * `NodeRuntime`: the node's main loop. Each tick advances the slot, runs the BFT
+ * engines of the local validators (`local_consensus.ts`) — answering a proposer's
+ * value request with the mempool's next actions, firing due timeouts — persists a
+ * decided block with its certificate (block file, then state file), and hands
  * the committed height to the execution hook — without waiting for it, so a slow
  * driver delays execution, never ticks (DESIGN invariant 6). A failed write halts
  * commits and is retried until it succeeds (`halted` in the snapshot); consensus
  * stops proposing while execution trails by `maxExecutionLag` heights.
  * @module
  */
-import { ConsensusEngine } from "../consensus/engine.ts";
+import { BFT_GENESIS_PARENT } from "../consensus/bft/types.ts";
+import { epochOf } from "../consensus/proposer.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "@std/path";
+import { committedFromBft, makePayload } from "./bft_block.ts";
 import { BlockStore } from "./block_store.ts";
 import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
@@ -27,8 +31,15 @@ import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.t
 import { NodeEvents } from "./events.ts";
 import { type HaltInfo, realRetryTimer, type RetryTimer, WriteRetry } from "./halt.ts";
 import { LagLimit } from "./lag_limit.ts";
+import {
+  type CrashPoint,
+  LocalConsensus,
+  type LocalKeys,
+  localModeKeys,
+} from "./local_consensus.ts";
 import type { ActionStatus, Mempool, SubmitActionsOptions, SubmitResult } from "./mempool.ts";
 import { openNodeMempool } from "./mempool.ts";
+import { FileSignerStateStore } from "./signer_state_file.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
 import {
@@ -55,6 +66,13 @@ export interface NodeRuntimeDeps {
    * bound; null = unknown (no bound). Ignored when there is an execution hook.
    */
   executedHeight?: () => number | null;
+  /** Keys of the local validators (default {@link localModeKeys}). */
+  keys?: LocalKeys;
+  /**
+   * TEST ONLY: called at each crash point of the signer-state persist (the CLI's hidden
+   * `--crash-at` kills the process there).
+   */
+  crashPoint?: (point: CrashPoint) => void;
 }
 
 const RECENT_BLOCKS = 1024;
@@ -82,7 +100,9 @@ export class NodeRuntime {
   readonly #statePath: string;
   #state!: PosNodeState;
   #unknown: Record<string, unknown> = {};
-  #engine!: ConsensusEngine;
+  #consensus: LocalConsensus | null = null;
+  readonly #keys: LocalKeys;
+  readonly #crashPoint: ((point: CrashPoint) => void) | undefined;
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
   #mempool: Mempool | null = null;
@@ -106,6 +126,8 @@ export class NodeRuntime {
     this.#hook = deps.executionHook ?? null;
     this.#log = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? Date.now;
+    this.#keys = deps.keys ?? localModeKeys(this.#config.worldId);
+    this.#crashPoint = deps.crashPoint;
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     this.#blocks = new BlockStore(join(dir, "blocks"), { durable: this.#config.durable });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
@@ -184,19 +206,23 @@ export class NodeRuntime {
     const last = await checkLastBlock(this.#state, this.#blocks, this.#statePath);
     if (last) this.#remember(last);
 
-    this.#engine = new ConsensusEngine({
-      validators: [...this.#config.validators],
-      supermajorityNumerator: this.#config.supermajorityNumerator,
-      supermajorityDenominator: this.#config.supermajorityDenominator,
-      epochLengthSlots: this.#config.epochLengthSlots,
-    }, {
-      committedHeight: this.#state.committedHeight,
-      lastBlockHash: this.#state.lastBlockHash ?? undefined,
-      lastSlot: Math.max(this.#state.lastCommittedSlot, this.#state.slot),
-    });
     this.#localValidators = [
       ...(this.#config.localValidators ?? this.#config.validators.map((v) => v.id)),
     ];
+    // The BFT parent of the next height: the last block's certificate names its BFT id;
+    // a chain written before BFT continues from its last node hash.
+    const lastBlockId = last?.certificate?.block ?? this.#state.lastBlockHash ??
+      BFT_GENESIS_PARENT;
+    this.#consensus = await LocalConsensus.open({
+      worldId: this.#config.worldId,
+      validators: this.#config.validators,
+      localValidators: this.#localValidators,
+      height: this.#state.committedHeight + 1,
+      lastBlockId,
+      store: (id) => new FileSignerStateStore(this.#config.dataDir, id, this.#config.durable),
+      keys: this.#keys,
+      crashPoint: this.#crashPoint,
+    }, this.#clock());
 
     if (this.#hook) {
       const pos = await reconcileExecution(
@@ -422,21 +448,29 @@ export class NodeRuntime {
     const clockSlot = Math.floor((now - s.genesisUnixMs) / this.#config.tickIntervalMs) + 1;
     const slot = Math.max(s.slot + 1, clockSlot);
     s.slot = slot;
-    s.epoch = this.#engine.epochOf(slot);
+    s.epoch = epochOf(slot, this.#config.epochLengthSlots);
     let committed = false;
-    if (this.#config.role === "sequencer" && this.#lagAllows()) {
-      const actions = this.#mempool?.peek(this.#config.maxActionsPerBlock) ?? [];
-      const result = this.#engine.commitLocally(slot, now, actions, this.#localValidators);
-      if (result) {
-        const { block: b, attestations } = result;
-        const block: CommittedBlock = { ...b, attestations, committedAtUnixMs: now };
-        // Block first, then the state that declares it committed (#persist): a crash
+    if (this.#config.role === "sequencer" && this.#lagAllows() && this.#consensus) {
+      const commit = await this.#consensus.tick(
+        now,
+        () =>
+          makePayload(
+            slot,
+            s.epoch,
+            now,
+            this.#mempool?.peek(this.#config.maxActionsPerBlock) ?? [],
+          ),
+      );
+      if (commit) {
+        // The signer states are durable (tick awaited them). Block first (with its
+        // certificate), then the state that declares it committed (#persist): a crash
         // between the two leaves an unreferenced block file that the next commit overwrites.
         // The mempool is trimmed once both are on disk (see the writer's onCommitted).
-        this.#writer.stage(block, slot);
+        const block = committedFromBft(commit, s.lastBlockHash, now);
+        this.#writer.stage(block, block.header.slot);
         committed = true;
       }
-      s.lastStatus = this.#engine.status;
+      s.lastStatus = committed ? "Committed" : "Pending";
     }
     if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
     this.#feed?.kick();
