@@ -206,6 +206,7 @@ export async function startLiveNode(
       lagLimitEngaged: node.snapshot().lagLimit?.engaged ?? false,
       rewardFailing: rewardRuntime.lastError !== null,
       rewardFailures: rewardRuntime.failures,
+      evidenceTotal: node.snapshot().evidence?.total ?? 0,
     }));
 
     const status = async (): Promise<Record<string, unknown>> => {

@@ -64,6 +64,8 @@ export const RECENT_EVIDENCE = 16;
 const EVIDENCE_KEYS = 4096;
 /** Node-clock milliseconds between gossip inputs when several engines run locally. */
 export const GOSSIP_MS = 1000;
+/** Most messages from outside waiting for the next tick. */
+export const MAX_INBOX = 1024;
 /** Most timeouts waiting (older ones are dropped first; engines reschedule on progress). */
 export const MAX_PENDING_TIMEOUTS = 1024;
 
@@ -129,6 +131,7 @@ export class LocalConsensus {
   #lastRefusal: string | null = null;
   #now = 0;
   #nextGossip = 0;
+  readonly #inbox: unknown[] = [];
 
   private constructor(o: LocalConsensusOptions) {
     this.#o = o;
@@ -181,18 +184,28 @@ export class LocalConsensus {
   }
 
   /**
-   * One node tick: answers the pending value requests with `value` (null = do not
-   * propose this tick: then nothing runs, timeouts wait), fires due timeouts, delivers
+   * One node tick: delivers the messages received from outside, answers the pending
+   * value requests with `value` (null = do not propose this tick: then no value is
+   * given and timeouts wait), fires due timeouts, delivers
    * until quiet, makes signer states durable, and returns the block decided, if any.
    */
   async tick(
     now: number,
     value: ((height: number, round: number, proposer: string) => CborValue) | null,
   ): Promise<BftCommit | null> {
-    if (value === null) return null;
     this.#now = now;
     // A restart inside a locked height can decide during open(): hand that over first.
     if (this.#commits.length > 0) return this.#takeCommit();
+    if (this.#inbox.length > 0) {
+      for (const message of this.#inbox.splice(0)) {
+        for (let i = 0; i < this.#locals.length; i++) {
+          this.#queue.push({ to: i, input: { kind: "message", message } });
+        }
+      }
+      await this.#drain();
+      if (this.#commits.length > 0) return this.#takeCommit();
+    }
+    if (value === null) return null;
     for (const [i, l] of this.#locals.entries()) {
       const r = l.request;
       if (!r) continue;
@@ -225,14 +238,14 @@ export class LocalConsensus {
     return this.#takeCommit();
   }
 
-  /** Delivers a message from outside (tests; the network later) to every local engine. */
-  async deliver(message: unknown, now: number): Promise<BftCommit | null> {
-    this.#now = now;
-    for (let i = 0; i < this.#locals.length; i++) {
-      this.#queue.push({ to: i, input: { kind: "message", message } });
-    }
-    await this.#drain();
-    return this.#takeCommit();
+  /**
+   * Queues a message from outside (a remote validator; tests) for every local engine at
+   * the next tick. False when {@link MAX_INBOX} messages already wait (it is dropped).
+   */
+  receive(message: unknown): boolean {
+    if (this.#inbox.length >= MAX_INBOX) return false;
+    this.#inbox.push(message);
+    return true;
   }
 
   #takeCommit(): BftCommit | null {

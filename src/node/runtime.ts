@@ -319,6 +319,16 @@ export class NodeRuntime {
     return this.#mempool?.status(id) ?? null;
   }
 
+  /**
+   * Queues a consensus message from outside this process (a remote validator's vote or
+   * proposal; tests) for the local engines' next tick. False when the node is not
+   * running or its inbox is full (1024 messages, `MAX_INBOX` in local_consensus.ts);
+   * the message is then dropped.
+   */
+  receiveConsensusMessage(message: unknown): boolean {
+    return this.#consensus?.receive(message) ?? false;
+  }
+
   /** Actions waiting for a proposal. */
   get mempoolSize(): number {
     return this.#mempool?.size ?? 0;
@@ -351,6 +361,7 @@ export class NodeRuntime {
       lastError: this.#lastError,
       halted: this.#retry.info ? { ...this.#retry.info } : null,
       lagLimit: this.#lagLimit.snapshot(),
+      evidence: this.#consensus?.evidence ?? { total: 0, recent: [] },
     };
   }
 
@@ -450,16 +461,12 @@ export class NodeRuntime {
     s.slot = slot;
     s.epoch = epochOf(slot, this.#config.epochLengthSlots);
     let committed = false;
-    if (this.#config.role === "sequencer" && this.#lagAllows() && this.#consensus) {
+    if (this.#consensus) {
+      const proposing = this.#config.role === "sequencer" && this.#lagAllows();
+      const max = this.#config.maxActionsPerBlock;
       const commit = await this.#consensus.tick(
         now,
-        () =>
-          makePayload(
-            slot,
-            s.epoch,
-            now,
-            this.#mempool?.peek(this.#config.maxActionsPerBlock) ?? [],
-          ),
+        proposing ? () => makePayload(slot, s.epoch, now, this.#mempool?.peek(max) ?? []) : null,
       );
       if (commit) {
         // The signer states are durable (tick awaited them). Block first (with its
@@ -470,7 +477,7 @@ export class NodeRuntime {
         this.#writer.stage(block, block.header.slot);
         committed = true;
       }
-      s.lastStatus = committed ? "Committed" : "Pending";
+      if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";
     }
     if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
     this.#feed?.kick();
