@@ -2,7 +2,8 @@
  * `awr live`: maps flags onto {@link LiveOptions} and runs until SIGINT/SIGTERM.
  * @module
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import { parseCrashAt } from "../live/crash_at.ts";
 import { consoleLogger, type LogLevel } from "../logger.ts";
 import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/live.ts";
 import { type DriverGrants, parseDriverAllow } from "../execution/sandbox.ts";
@@ -15,6 +16,15 @@ import { processSignals, stopOnSignals } from "./stop_signals.ts";
 export function parseDriverAllowFlag(values: readonly string[]): DriverGrants {
   try {
     return parseDriverAllow(values);
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err), 2);
+  }
+}
+
+/** Parses the hidden, test-only `--crash-at`; a bad value is a usage error (exit 2). */
+function crashAtFlag(value: string) {
+  try {
+    return parseCrashAt(value);
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err), 2);
   }
@@ -50,6 +60,7 @@ interface LiveFlags {
   httpHeaderTimeoutMs: string;
   httpBodyTimeoutMs: string;
   httpIdleTimeoutMs: string;
+  crashAt?: string;
 }
 
 /** Maps the `--http-*` limit flags onto {@link HttpLimits}. */
@@ -138,6 +149,8 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
       "time a keep-alive connection may wait for its next request",
       String(defaultHttpLimits.idleTimeoutMs),
     )
+    // TEST ONLY (tests/full/signer_restart_test.ts): SIGKILL at a signer-persist point.
+    .addOption(new Option("--crash-at <point:n>").hideHelp())
     .action(async (flags: LiveFlags) => {
       if (flags.execution !== "node" && flags.execution !== "bridge") {
         throw new CliError(`--execution must be node or bridge, got "${flags.execution}"`, 2);
@@ -164,6 +177,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         maxExecutionLag: parseIntFlag("--max-execution-lag", flags.maxExecutionLag, 1),
         driverAllow: parseDriverAllowFlag(flags.driverAllow),
         maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
+        crashAt: flags.crashAt === undefined ? null : crashAtFlag(flags.crashAt),
       };
       const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
       // Signals are handled from before the start, so a Ctrl-C during start-up
