@@ -12,6 +12,7 @@
 import { makeBlock } from "../consensus/block.ts";
 import { parseMessage } from "../consensus/bft/checks.ts";
 import type {
+  BftBlock,
   BftCommit,
   CommitCertificate,
   DuplicateVoteEvidence,
@@ -103,6 +104,18 @@ export function committedFromBft(
     committedAtUnixMs,
     certificate: commit.certificate,
     evidence: b.evidence,
+  };
+}
+
+/** The BFT block a stored committed block was decided as (`parent` = the previous BFT id). */
+export function bftBlockOf(block: CommittedBlock, parent: string): BftBlock {
+  const h = block.header;
+  return {
+    height: h.height,
+    parent,
+    proposer: h.proposer,
+    payload: makePayload(h.slot, h.epoch, h.timestampMs, block.actions),
+    evidence: block.evidence ?? [],
   };
 }
 

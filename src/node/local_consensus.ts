@@ -5,9 +5,10 @@
  *
  * The host's duties (see the engine's JSDoc): outputs are performed in order; a
  * `persist` (signer state) is made durable before any later output leaves the signer:
- * before a message is delivered to another validator and before a decided block is
- * handed to the node (which writes it with its certificate). Consecutive persists with
- * nothing leaving in between are coalesced into one write of the newest state.
+ * before a message is delivered to another validator, and before or while the node
+ * stores a decided block ({@link LocalConsensus.flush}; see `NodeRuntime` for why a
+ * block file written alongside is safe). Consecutive persists with nothing leaving in
+ * between are coalesced into one write of the newest state.
  * @module
  */
 import { evidenceKey } from "../consensus/bft/checks.ts";
@@ -121,7 +122,8 @@ export class LocalConsensus {
   readonly #locals: Local[] = [];
   #timers: Timer[] = [];
   #seq = 0;
-  #queue: { to: number; input: EngineInput }[] = [];
+  /** Inputs to deliver; `from` = the sending local engine, -1 for the node/outside. */
+  #queue: { to: number; from: number; input: EngineInput }[] = [];
   /** Decided blocks not yet handed to the node, in height order. */
   readonly #commits: BftCommit[] = [];
   #lastCommitHeight: number;
@@ -162,7 +164,9 @@ export class LocalConsensus {
       c.#locals.push({ id, engine, store, dirty: null, request: null });
     }
     c.#now = now;
-    for (let i = 0; i < c.#locals.length; i++) c.#queue.push({ to: i, input: { kind: "start" } });
+    for (let i = 0; i < c.#locals.length; i++) {
+      c.#queue.push({ to: i, from: -1, input: { kind: "start" } });
+    }
     await c.#drain();
     return c;
   }
@@ -186,22 +190,25 @@ export class LocalConsensus {
   /**
    * One node tick: delivers the messages received from outside, answers the pending
    * value requests with `value` (null = do not propose this tick: then no value is
-   * given and timeouts wait), fires due timeouts, delivers
-   * until quiet, makes signer states durable, and returns the block decided, if any.
+   * given and timeouts wait), fires due timeouts, delivers until quiet, and returns the
+   * block decided, if any (at most one per tick).
+   *
+   * Signer states that nothing has carried out of the process yet may still be dirty:
+   * the caller must {@link flush} before (or while) it stores the returned commit.
    */
   async tick(
     now: number,
     value: ((height: number, round: number, proposer: string) => CborValue) | null,
   ): Promise<BftCommit | null> {
     this.#now = now;
-    // A restart inside a locked height can decide during open(): hand that over first.
-    if (this.#commits.length > 0) return this.#takeCommit();
+    // A restart inside a locked height can decide during open(), or a tick whose write
+    // failed left its commit: hand those over first.
+    if (this.#commits.length > 0 || this.#queue.length > 0) {
+      await this.#drain();
+      if (this.#commits.length > 0) return this.#takeCommit();
+    }
     if (this.#inbox.length > 0) {
-      for (const message of this.#inbox.splice(0)) {
-        for (let i = 0; i < this.#locals.length; i++) {
-          this.#queue.push({ to: i, input: { kind: "message", message } });
-        }
-      }
+      for (const message of this.#inbox.splice(0)) this.#toAll(-1, message);
       await this.#drain();
       if (this.#commits.length > 0) return this.#takeCommit();
     }
@@ -213,16 +220,17 @@ export class LocalConsensus {
       const payload = value(r.height, r.round, l.id);
       this.#queue.push({
         to: i,
+        from: -1,
         input: { kind: "value", height: r.height, round: r.round, payload },
       });
     }
     await this.#drain();
-    if (this.#commits.length > 0) return this.#takeCommit(); // one decision per tick; timeouts wait
+    if (this.#commits.length > 0) return this.#takeCommit(); // one decision per tick
     if (this.#locals.length > 1 && now >= this.#nextGossip) {
       // Make up for messages a restart lost (an engine that has not moved relays its round).
       this.#nextGossip = now + GOSSIP_MS;
       for (let i = 0; i < this.#locals.length; i++) {
-        this.#queue.push({ to: i, input: { kind: "gossip" } });
+        this.#queue.push({ to: i, from: -1, input: { kind: "gossip" } });
       }
     }
     const due = this.#timers.filter((t) => t.due <= now).sort((a, b) =>
@@ -231,7 +239,7 @@ export class LocalConsensus {
     if (due.length > 0) {
       this.#timers = this.#timers.filter((t) => t.due > now);
       for (const t of due) {
-        this.#queue.push({ to: t.to, input: { kind: "timeout", timeout: t.timeout } });
+        this.#queue.push({ to: t.to, from: -1, input: { kind: "timeout", timeout: t.timeout } });
       }
       await this.#drain();
     }
@@ -248,19 +256,47 @@ export class LocalConsensus {
     return true;
   }
 
+  /**
+   * Makes every dirty signer state durable (one write per validator, in parallel);
+   * the crash points of `--crash-at` sit just before and just after the writes.
+   */
+  async flush(): Promise<void> {
+    const dirty = this.#locals.filter((l) => l.dirty !== null);
+    if (dirty.length === 0) return;
+    this.#o.crashPoint?.("before-signer-persist");
+    const states = dirty.map((l) => l.dirty!);
+    const results = await Promise.allSettled(dirty.map((l, i) => l.store.save(states[i])));
+    for (const [i, l] of dirty.entries()) {
+      // Only what was written is clean (a newer state may have come meanwhile).
+      if (results[i].status === "fulfilled" && l.dirty === states[i]) l.dirty = null;
+    }
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    this.#o.crashPoint?.("after-signer-persist");
+  }
+
   #takeCommit(): BftCommit | null {
     return this.#commits.shift() ?? null;
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const { to, input } = this.#queue.shift()!;
-      await this.#perform(to, this.#locals[to].engine.step(input));
+  #toAll(from: number, message: unknown): void {
+    for (let i = 0; i < this.#locals.length; i++) {
+      if (i !== from) this.#queue.push({ to: i, from, input: { kind: "message", message } });
     }
-    await this.#flush();
   }
 
-  async #perform(from: number, outputs: EngineOutput[]): Promise<void> {
+  // Resumable: an item leaves the queue only once its sender's signer state is durable,
+  // so a failed write (thrown to the node, which halts and retries) loses nothing.
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const { to, from, input } = this.#queue[0];
+      if (from >= 0 && this.#locals[from].dirty !== null) await this.flush();
+      this.#queue.shift();
+      this.#perform(to, this.#locals[to].engine.step(input));
+    }
+  }
+
+  #perform(from: number, outputs: EngineOutput[]): void {
     const l = this.#locals[from];
     for (const out of outputs) {
       switch (out.kind) {
@@ -269,13 +305,8 @@ export class LocalConsensus {
           break;
         case "broadcast":
         case "relay":
-          if (this.#locals.length === 1) break; // nobody to send to: nothing leaves
-          await this.#flush(); // durable before the message leaves its signer
-          for (let i = 0; i < this.#locals.length; i++) {
-            if (i !== from) {
-              this.#queue.push({ to: i, input: { kind: "message", message: out.message } });
-            }
-          }
+          // Delivered once the sender's state is durable (#drain); alone: nobody to send to.
+          this.#toAll(from, out.message);
           break;
         case "schedule":
           this.#addTimer(from, out.timeout, out.delayMs);
@@ -300,15 +331,6 @@ export class LocalConsensus {
           break; // local engines are never behind one another; no peer to answer
       }
     }
-  }
-
-  async #flush(): Promise<void> {
-    const dirty = this.#locals.filter((l) => l.dirty !== null);
-    if (dirty.length === 0) return;
-    this.#o.crashPoint?.("before-signer-persist");
-    await Promise.all(dirty.map((l) => l.store.save(l.dirty!)));
-    for (const l of dirty) l.dirty = null;
-    this.#o.crashPoint?.("after-signer-persist");
   }
 
   #addTimer(to: number, timeout: TimeoutEvent, delayMs: number): void {

@@ -11,12 +11,15 @@
  */
 import { BFT_GENESIS_PARENT } from "../consensus/bft/types.ts";
 import { epochOf } from "../consensus/proposer.ts";
-import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
+import { type BlockAction, type CommittedBlock, GENESIS_PARENT } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "@std/path";
-import { committedFromBft, makePayload } from "./bft_block.ts";
+import { bftBlockOf, committedFromBft, makePayload } from "./bft_block.ts";
+import { checkCertificate } from "../consensus/bft/checks.ts";
+import { blockId } from "../consensus/bft/signing.ts";
+import { BftValidatorSet } from "../consensus/bft/validators.ts";
 import { BlockStore } from "./block_store.ts";
 import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
@@ -203,7 +206,8 @@ export class NodeRuntime {
     this.#unknown = loaded?.unknown ?? {};
     adoptIdentity(this.#state, this.#config.nodeId, this.#config.worldId, this.#statePath);
     if (this.#state.genesisUnixMs === 0) this.#state.genesisUnixMs = this.#clock();
-    const last = await checkLastBlock(this.#state, this.#blocks, this.#statePath);
+    let last = await checkLastBlock(this.#state, this.#blocks, this.#statePath);
+    last = await this.#adoptDecided(last) ?? last;
     if (last) this.#remember(last);
 
     this.#localValidators = [
@@ -427,6 +431,40 @@ export class NodeRuntime {
     }
   }
 
+  /**
+   * A block file one above the committed height whose certificate proves its decision
+   * (the block reached disk, the state file did not) is committed as is: the local
+   * signers may have signed it without their state reaching disk, so that height must
+   * never be signed again. Anything else there is left for the next commit to overwrite.
+   */
+  async #adoptDecided(last: CommittedBlock | null): Promise<CommittedBlock | null> {
+    const s = this.#state;
+    const next = await this.#blocks.getBlock(s.committedHeight + 1).catch(() => null);
+    if (!next?.certificate || next.header.parentHash !== (s.lastBlockHash ?? GENESIS_PARENT)) {
+      return null;
+    }
+    const parent = last?.certificate?.block ?? s.lastBlockHash ?? BFT_GENESIS_PARENT;
+    const set = new BftValidatorSet(
+      this.#config.validators.map((v) => ({ id: v.id, publicKey: "", stake: v.stake })),
+    );
+    const id = blockId(bftBlockOf(next, parent));
+    const why = checkCertificate(
+      this.#config.worldId,
+      set,
+      this.#keys.verifier,
+      next.header.height,
+      id,
+      next.certificate,
+    );
+    if (why !== null) return null;
+    this.#log.info("adopting a decided block found above the committed height", {
+      height: next.header.height,
+    });
+    this.#writer.stage(next, next.header.slot);
+    await this.#persist();
+    return next;
+  }
+
   async #persist(): Promise<void> {
     await this.#writer.persist(this.#state, this.#unknown);
   }
@@ -469,14 +507,17 @@ export class NodeRuntime {
         proposing ? () => makePayload(slot, s.epoch, now, this.#mempool?.peek(max) ?? []) : null,
       );
       if (commit) {
-        // The signer states are durable (tick awaited them). Block first (with its
-        // certificate), then the state that declares it committed (#persist): a crash
-        // between the two leaves an unreferenced block file that the next commit overwrites.
-        // The mempool is trimmed once both are on disk (see the writer's onCommitted).
+        // The block file (with its certificate) and the signer states are written in
+        // parallel, then the state that declares the block committed (#persist). A crash
+        // in between leaves either the signer state (the restart keeps its lock and
+        // decides the same block again) or a block file whose certificate proves the
+        // decision (adopted at start, see #adoptDecided: nothing at that height is ever
+        // signed again) or both. The mempool is trimmed once all is on disk.
         const block = committedFromBft(commit, s.lastBlockHash, now);
-        this.#writer.stage(block, block.header.slot);
+        const consensus = this.#consensus;
+        this.#writer.stage(block, block.header.slot, () => consensus.flush());
         committed = true;
-      }
+      } else await this.#consensus.flush();
       if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";
     }
     if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
