@@ -9,17 +9,14 @@
  * stops proposing while execution trails by `maxExecutionLag` heights.
  * @module
  */
-import { BFT_GENESIS_PARENT } from "../consensus/bft/types.ts";
 import { epochOf } from "../consensus/proposer.ts";
-import { type BlockAction, type CommittedBlock, GENESIS_PARENT } from "../consensus/types.ts";
+import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "@std/path";
-import { bftBlockOf, committedFromBft, makePayload } from "./bft_block.ts";
-import { checkCertificate } from "../consensus/bft/checks.ts";
-import { blockId } from "../consensus/bft/signing.ts";
-import { BftValidatorSet } from "../consensus/bft/validators.ts";
+import { committedFromBft, makePayload } from "./bft_block.ts";
+import { decidedAbove, openLocalConsensus } from "./local_start.ts";
 import { BlockStore } from "./block_store.ts";
 import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
@@ -42,7 +39,6 @@ import {
 } from "./local_consensus.ts";
 import type { ActionStatus, Mempool, SubmitActionsOptions, SubmitResult } from "./mempool.ts";
 import { openNodeMempool } from "./mempool.ts";
-import { FileSignerStateStore } from "./signer_state_file.ts";
 import type { NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
 import {
@@ -118,7 +114,6 @@ export class NodeRuntime {
   #tickCount = 0;
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
-  #localValidators: string[] = [];
 
   /**
    * @param config node options (defaults fill the rest; invalid options throw naming the option)
@@ -207,26 +202,23 @@ export class NodeRuntime {
     adoptIdentity(this.#state, this.#config.nodeId, this.#config.worldId, this.#statePath);
     if (this.#state.genesisUnixMs === 0) this.#state.genesisUnixMs = this.#clock();
     let last = await checkLastBlock(this.#state, this.#blocks, this.#statePath);
-    last = await this.#adoptDecided(last) ?? last;
+    const decided = await decidedAbove(this.#config, this.#state, this.#blocks, last, this.#keys);
+    if (decided) {
+      // Adopted as is: its height is never decided (nor signed) again.
+      this.#log.info("adopting the decided block found above the committed height", {
+        height: decided.header.height,
+      });
+      this.#writer.stage(decided, decided.header.slot);
+      await this.#persist();
+      last = decided;
+    }
     if (last) this.#remember(last);
 
-    this.#localValidators = [
-      ...(this.#config.localValidators ?? this.#config.validators.map((v) => v.id)),
-    ];
-    // The BFT parent of the next height: the last block's certificate names its BFT id;
-    // a chain written before BFT continues from its last node hash.
-    const lastBlockId = last?.certificate?.block ?? this.#state.lastBlockHash ??
-      BFT_GENESIS_PARENT;
-    this.#consensus = await LocalConsensus.open({
-      worldId: this.#config.worldId,
-      validators: this.#config.validators,
-      localValidators: this.#localValidators,
-      height: this.#state.committedHeight + 1,
-      lastBlockId,
-      store: (id) => new FileSignerStateStore(this.#config.dataDir, id, this.#config.durable),
+    this.#consensus = await openLocalConsensus(this.#config, this.#state, last, {
       keys: this.#keys,
       crashPoint: this.#crashPoint,
-    }, this.#clock());
+      now: this.#clock(),
+    });
 
     if (this.#hook) {
       const pos = await reconcileExecution(
@@ -429,40 +421,6 @@ export class NodeRuntime {
     if (this.#recent.size > RECENT_BLOCKS) {
       this.#recent.delete(this.#recent.keys().next().value!);
     }
-  }
-
-  /**
-   * A block file one above the committed height whose certificate proves its decision
-   * (the block reached disk, the state file did not) is committed as is: the local
-   * signers may have signed it without their state reaching disk, so that height must
-   * never be signed again. Anything else there is left for the next commit to overwrite.
-   */
-  async #adoptDecided(last: CommittedBlock | null): Promise<CommittedBlock | null> {
-    const s = this.#state;
-    const next = await this.#blocks.getBlock(s.committedHeight + 1).catch(() => null);
-    if (!next?.certificate || next.header.parentHash !== (s.lastBlockHash ?? GENESIS_PARENT)) {
-      return null;
-    }
-    const parent = last?.certificate?.block ?? s.lastBlockHash ?? BFT_GENESIS_PARENT;
-    const set = new BftValidatorSet(
-      this.#config.validators.map((v) => ({ id: v.id, publicKey: "", stake: v.stake })),
-    );
-    const id = blockId(bftBlockOf(next, parent));
-    const why = checkCertificate(
-      this.#config.worldId,
-      set,
-      this.#keys.verifier,
-      next.header.height,
-      id,
-      next.certificate,
-    );
-    if (why !== null) return null;
-    this.#log.info("adopting a decided block found above the committed height", {
-      height: next.header.height,
-    });
-    this.#writer.stage(next, next.header.slot);
-    await this.#persist();
-    return next;
   }
 
   async #persist(): Promise<void> {
