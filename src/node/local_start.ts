@@ -1,6 +1,7 @@
 /**
- * Start-up of local mode: the decided block a crash may have left above the committed
- * height, and the local validators' engines opened from their signer states.
+ * Local mode in the node: at start-up, the decided block a crash may have left above
+ * the committed height and the local validators' engines opened from their signer
+ * states; at each tick, the engines' step and the staging of a decided block.
  * @module
  */
 import { checkCertificate } from "../consensus/bft/checks.ts";
@@ -8,7 +9,9 @@ import { blockId } from "../consensus/bft/signing.ts";
 import { BFT_GENESIS_PARENT } from "../consensus/bft/types.ts";
 import { BftValidatorSet } from "../consensus/bft/validators.ts";
 import { type CommittedBlock, GENESIS_PARENT } from "../consensus/types.ts";
-import { bftBlockOf } from "./bft_block.ts";
+import { bftBlockOf, committedFromBft } from "./bft_block.ts";
+import type { CommitWriter } from "./commit_writer.ts";
+import type { CborValue } from "../storage/cbor.ts";
 import type { BlockStore } from "./block_store.ts";
 import type { NodeConfig } from "./config.ts";
 import { type CrashPoint, LocalConsensus, type LocalKeys } from "./local_consensus.ts";
@@ -78,4 +81,34 @@ export async function openLocalConsensus(
     keys: deps.keys,
     crashPoint: deps.crashPoint,
   }, deps.now);
+}
+
+/**
+ * One tick of the local engines (`value` null = not proposing now). A decided block is
+ * staged with the signer-state writes to run beside its block file; without one the
+ * signer states are flushed now. True when a block was staged.
+ *
+ * Why beside is safe: the state file that declares the block committed is written only
+ * after both. A crash before it leaves the signer state (the restart keeps its lock and
+ * decides the same block in a later round), or a block file whose certificate proves
+ * the decision ({@link decidedAbove} adopts it: nothing at that height is signed
+ * again), or both. The mempool is trimmed once all is on disk.
+ */
+export async function tickLocal(
+  consensus: LocalConsensus,
+  writer: CommitWriter,
+  t: {
+    now: number;
+    parentHash: string | null;
+    value: ((height: number, round: number, proposer: string) => CborValue) | null;
+  },
+): Promise<boolean> {
+  const commit = await consensus.tick(t.now, t.value);
+  if (!commit) {
+    await consensus.flush();
+    return false;
+  }
+  const block = committedFromBft(commit, t.parentHash, t.now);
+  writer.stage(block, block.header.slot, () => consensus.flush());
+  return true;
 }

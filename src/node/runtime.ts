@@ -15,8 +15,8 @@ import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "@std/path";
-import { committedFromBft, makePayload } from "./bft_block.ts";
-import { decidedAbove, openLocalConsensus } from "./local_start.ts";
+import { makePayload } from "./bft_block.ts";
+import { decidedAbove, openLocalConsensus, tickLocal } from "./local_start.ts";
 import { BlockStore } from "./block_store.ts";
 import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
@@ -39,7 +39,7 @@ import {
 } from "./local_consensus.ts";
 import type { ActionStatus, Mempool, SubmitActionsOptions, SubmitResult } from "./mempool.ts";
 import { openNodeMempool } from "./mempool.ts";
-import type { NodeSnapshot } from "./snapshot.ts";
+import { consensusFromState, type NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
 import {
   freshNodeState,
@@ -332,7 +332,7 @@ export class NodeRuntime {
 
   /** The node's current view of itself. */
   snapshot(): NodeSnapshot {
-    const s = this.#state;
+    const s = this.#state as PosNodeState | undefined;
     return {
       nodeId: this.#config.nodeId,
       worldId: this.#config.worldId,
@@ -340,20 +340,9 @@ export class NodeRuntime {
       running: this.#loop.running,
       tickCount: this.#tickCount,
       lastTickUnixMs: this.#lastTickUnixMs,
-      consensus: {
-        mode: "local",
-        slot: s?.slot ?? 0,
-        epoch: s?.epoch ?? 0,
-        latestHeight: s?.latestHeight ?? 0,
-        committedHeight: s?.committedHeight ?? 0,
-        networkCommittedHeight: s?.committedHeight ?? 0,
-        knownPeerHeads: {},
-        lastStatus: s?.lastStatus ?? null,
-        lastBlockHash: s?.lastBlockHash ?? null,
-        lastExecutionHeight: s?.lastExecutionHeight ?? 0,
-        lastExecutionBlockHash: s?.lastExecutionBlockHash ?? null,
-        lastExecutionStateRoot: s?.lastExecutionStateRoot ?? null,
-      },
+      consensus: consensusFromState(
+        s ?? freshNodeState(this.#config.nodeId, this.#config.worldId),
+      ),
       lastError: this.#lastError,
       halted: this.#retry.info ? { ...this.#retry.info } : null,
       lagLimit: this.#lagLimit.snapshot(),
@@ -460,22 +449,13 @@ export class NodeRuntime {
     if (this.#consensus) {
       const proposing = this.#config.role === "sequencer" && this.#lagAllows();
       const max = this.#config.maxActionsPerBlock;
-      const commit = await this.#consensus.tick(
+      committed = await tickLocal(this.#consensus, this.#writer, {
         now,
-        proposing ? () => makePayload(slot, s.epoch, now, this.#mempool?.peek(max) ?? []) : null,
-      );
-      if (commit) {
-        // The block file (with its certificate) and the signer states are written in
-        // parallel, then the state that declares the block committed (#persist). A crash
-        // in between leaves either the signer state (the restart keeps its lock and
-        // decides the same block again) or a block file whose certificate proves the
-        // decision (adopted at start, see #adoptDecided: nothing at that height is ever
-        // signed again) or both. The mempool is trimmed once all is on disk.
-        const block = committedFromBft(commit, s.lastBlockHash, now);
-        const consensus = this.#consensus;
-        this.#writer.stage(block, block.header.slot, () => consensus.flush());
-        committed = true;
-      } else await this.#consensus.flush();
+        parentHash: s.lastBlockHash,
+        value: proposing
+          ? () => makePayload(slot, s.epoch, now, this.#mempool?.peek(max) ?? [])
+          : null,
+      });
       if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";
     }
     if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
