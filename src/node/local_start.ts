@@ -8,6 +8,7 @@ import { checkCertificate } from "../consensus/bft/checks.ts";
 import { blockId } from "../consensus/bft/signing.ts";
 import { BFT_GENESIS_PARENT } from "../consensus/bft/types.ts";
 import { BftValidatorSet } from "../consensus/bft/validators.ts";
+import type { BftOptions } from "../consensus/bft/options.ts";
 import { type CommittedBlock, GENESIS_PARENT } from "../consensus/types.ts";
 import { bftBlockOf, committedFromBft } from "./bft_block.ts";
 import type { CommitWriter } from "./commit_writer.ts";
@@ -69,7 +70,12 @@ export async function openLocalConsensus(
   config: NodeConfig,
   state: PosNodeState,
   last: CommittedBlock | null,
-  deps: { keys: LocalKeys; crashPoint?: (point: CrashPoint) => void; now: number },
+  deps: {
+    keys: LocalKeys;
+    crashPoint?: (point: CrashPoint) => void;
+    options?: Partial<BftOptions>;
+    now: number;
+  },
 ): Promise<LocalConsensus> {
   return await LocalConsensus.open({
     worldId: config.worldId,
@@ -80,6 +86,7 @@ export async function openLocalConsensus(
     store: (id) => new FileSignerStateStore(config.dataDir, id, config.durable),
     keys: deps.keys,
     crashPoint: deps.crashPoint,
+    options: deps.options,
   }, deps.now);
 }
 

@@ -11,6 +11,7 @@
  */
 import { epochOf } from "../consensus/proposer.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
+import type { BftOptions } from "../consensus/bft/options.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
@@ -67,6 +68,8 @@ export interface NodeRuntimeDeps {
   executedHeight?: () => number | null;
   /** Keys of the local validators (default {@link localModeKeys}). */
   keys?: LocalKeys;
+  /** BFT engine options (timeouts, bounds); default `defaultBftOptions`. */
+  bft?: Partial<BftOptions>;
   /**
    * TEST ONLY: called at each crash point of the signer-state persist (the CLI's hidden
    * `--crash-at` kills the process there).
@@ -102,6 +105,7 @@ export class NodeRuntime {
   #consensus: LocalConsensus | null = null;
   readonly #keys: LocalKeys;
   readonly #crashPoint: ((point: CrashPoint) => void) | undefined;
+  readonly #bft: Partial<BftOptions> | undefined;
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
   #mempool: Mempool | null = null;
@@ -126,6 +130,7 @@ export class NodeRuntime {
     this.#clock = deps.clock ?? Date.now;
     this.#keys = deps.keys ?? localModeKeys(this.#config.worldId);
     this.#crashPoint = deps.crashPoint;
+    this.#bft = deps.bft;
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     this.#blocks = new BlockStore(join(dir, "blocks"), { durable: this.#config.durable });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
@@ -217,6 +222,7 @@ export class NodeRuntime {
     this.#consensus = await openLocalConsensus(this.#config, this.#state, last, {
       keys: this.#keys,
       crashPoint: this.#crashPoint,
+      options: this.#bft,
       now: this.#clock(),
     });
 
