@@ -4,7 +4,8 @@
  */
 // Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
 // deno-lint-ignore no-import-prefix
-import type { Command } from "npm:commander@14.0.3";
+import { type Command, Option } from "npm:commander@14.0.3";
+import { parseCrashAt } from "../live/crash_at.ts";
 import { consoleLogger, type LogLevel } from "../logger.ts";
 import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/live.ts";
 import { type DriverGrants, parseDriverAllow } from "../execution/sandbox.ts";
@@ -17,6 +18,15 @@ import { processSignals, stopOnSignals } from "./stop_signals.ts";
 export function parseDriverAllowFlag(values: readonly string[]): DriverGrants {
   try {
     return parseDriverAllow(values);
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err), 2);
+  }
+}
+
+/** Parses the hidden, test-only `--crash-at`; a bad value is a usage error (exit 2). */
+function crashAtFlag(value: string) {
+  try {
+    return parseCrashAt(value);
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err), 2);
   }
@@ -53,6 +63,7 @@ interface LiveFlags {
   httpHeaderTimeoutMs: string;
   httpBodyTimeoutMs: string;
   httpIdleTimeoutMs: string;
+  crashAt?: string;
 }
 
 /** Maps the `--http-*` limit flags onto {@link HttpLimits}. */
@@ -162,6 +173,8 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
       "time a keep-alive connection may wait for its next request",
       String(defaultHttpLimits.idleTimeoutMs),
     )
+    // TEST ONLY (tests/full/signer_restart_test.ts): SIGKILL at a signer-persist point.
+    .addOption(new Option("--crash-at <point:n>").hideHelp())
     .action(async (flags: LiveFlags) => {
       if (flags.execution !== "node" && flags.execution !== "bridge") {
         throw new CliError(`--execution must be node or bridge, got "${flags.execution}"`, 2);
@@ -189,6 +202,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         heightTimeoutMs: parseHeightTimeout(flags.heightTimeoutMs),
         driverAllow: parseDriverAllowFlag(flags.driverAllow),
         maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
+        crashAt: flags.crashAt === undefined ? null : crashAtFlag(flags.crashAt),
       };
       const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
       // Signals are handled from before the start, so a Ctrl-C during start-up

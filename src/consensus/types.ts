@@ -3,6 +3,7 @@
  * they are the snake_case names (see `encodeHeader` in `block.ts`).
  * @module
  */
+import type { CommitCertificate, DuplicateVoteEvidence } from "./bft/types.ts";
 
 /** A world action carried in a block: a plain JSON-like object with a `kind`. */
 export type BlockAction = Readonly<Record<string, unknown>> & { readonly kind: string };
@@ -51,6 +52,14 @@ export interface CommittedBlock extends Block {
   readonly attestations: readonly Attestation[];
   /** Wall-clock time the commit was observed (unix ms); carried to the execution hook. */
   readonly committedAtUnixMs: number;
+  /**
+   * The BFT commit certificate (precommits of > 2/3 of stake for the BFT block id);
+   * absent in blocks written before BFT. NOT covered by `hash` (carried beside the
+   * block, like CometBFT's commit).
+   */
+  readonly certificate?: CommitCertificate;
+  /** Duplicate-vote evidence the block carries (covered by the certificate's block id). */
+  readonly evidence?: readonly DuplicateVoteEvidence[];
 }
 
 /** Status of the latest proposal the engine handled. */

@@ -27,6 +27,7 @@ import { type DataDirLock, lockDataDir } from "./lock.ts";
 import { LiveMetrics } from "./metrics.ts";
 import { RewardRuntime } from "./reward.ts";
 import { loadOrCreateToken, tokenHint, tokenPath } from "./token.ts";
+import { type CrashAt, crashAtHook } from "./crash_at.ts";
 
 /** Where execution runs. */
 export type ExecutionMode = "node" | "bridge";
@@ -58,6 +59,8 @@ export interface LiveOptions {
   driverAllow: DriverGrants;
   /** Most acknowledged actions waiting for a block (the durable mempool's bound). */
   maxMempoolSize: number;
+  /** TEST ONLY (hidden `--crash-at`): SIGKILL this process at a signer-persist point. */
+  crashAt?: CrashAt | null;
 }
 
 /** The embedded defaults: `awr live` with no flags. */
@@ -165,6 +168,7 @@ export async function startLiveNode(
       logger: log,
       // Bridge mode: bound the lag by the bridge's progress (unknown until it opens).
       executedHeight: () => bridge?.progress.height ?? null,
+      crashPoint: options.crashAt ? crashAtHook(options.crashAt) : undefined,
     });
     await node.start();
     let reward: RewardRuntime | null = null;
@@ -205,6 +209,7 @@ export async function startLiveNode(
       lagLimitEngaged: node.snapshot().lagLimit?.engaged ?? false,
       rewardFailing: rewardRuntime.lastError !== null,
       rewardFailures: rewardRuntime.failures,
+      evidenceTotal: node.snapshot().evidence?.total ?? 0,
     }));
 
     const status = async (): Promise<Record<string, unknown>> => {

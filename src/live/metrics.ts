@@ -24,6 +24,8 @@ export interface LiveGauges {
   rewardFailing?: boolean;
   /** Failed reward passes since start (omitted = not reported). */
   rewardFailures?: number;
+  /** Duplicate-vote evidence seen by the node since start (omitted = not reported). */
+  evidenceTotal?: number;
 }
 
 /** Upper bounds (seconds) of the duration histograms; `+Inf` is implied. */
@@ -229,6 +231,11 @@ export class LiveMetrics {
     if (g.rewardFailures !== undefined) {
       metric("awr_reward_failures_total", "counter", "Failed reward runtime passes.", [
         { value: g.rewardFailures },
+      ]);
+    }
+    if (g.evidenceTotal !== undefined) {
+      metric("awr_evidence_total", "counter", "Duplicate-vote evidence seen by the node.", [
+        { value: g.evidenceTotal },
       ]);
     }
     metric("awr_node_halts_total", "counter", "Times a failed write halted the node.", [

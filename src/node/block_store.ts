@@ -3,7 +3,9 @@
  * bridge fallback and for drivers that fill a gap:
  * `<node dir>/blocks/<height / 10000, 10 digits>/<height, 20 digits>.cbor`.
  * Sharding keeps folders small on long chains. A block file is written (atomically)
- * before the state file that declares its height committed.
+ * before the state file that declares its height committed. Since BFT local mode a
+ * file also holds the block's `certificate` (precommits, `{}` in older files) and its
+ * `evidence`; neither is covered by the block hash (see `bft_block.ts`).
  * @module
  */
 import { join } from "../std/path.ts";
@@ -15,6 +17,7 @@ import {
   headerFromWire,
 } from "../consensus/block.ts";
 import type { CommittedBlock } from "../consensus/types.ts";
+import { parseStoredBft } from "./bft_block.ts";
 import { AwrError } from "../errors.ts";
 import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "../storage/atomic.ts";
 import { decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
@@ -28,7 +31,11 @@ export interface CommittedBlockReader {
 /** Error for a block file that is unreadable or inconsistent. */
 export class BlockStoreError extends AwrError {}
 
-type BlockFile = CommittedBlockWire;
+type BlockFile = CommittedBlockWire & {
+  /** `{}` when the block has no certificate (written before BFT). */
+  certificate: Record<string, unknown>;
+  evidence: unknown[];
+};
 
 /** Schema of a block file (version 1). */
 export const BLOCK_FILE_SCHEMA: FileSchema<BlockFile> = {
@@ -41,6 +48,9 @@ export const BLOCK_FILE_SCHEMA: FileSchema<BlockFile> = {
     { key: "actions", wire: "actions", type: "array", default: [] },
     { key: "attestations", wire: "attestations", type: "array", default: [] },
     { key: "committed_at_unix_ms", wire: "committed_at_unix_ms", type: "u64", default: 0 },
+    // Added with BFT local mode; older files lack them and load with the defaults.
+    { key: "certificate", wire: "certificate", type: "object", default: {} },
+    { key: "evidence", wire: "evidence", type: "array", default: [] },
   ],
 };
 
@@ -87,7 +97,11 @@ export class BlockStore implements CommittedBlockReader {
 
   /** Writes a committed block atomically (overwrites a stale uncommitted file). */
   async put(block: CommittedBlock): Promise<void> {
-    const bytes = encodeFile(BLOCK_FILE_SCHEMA, committedBlockToWire(block));
+    const bytes = encodeFile(BLOCK_FILE_SCHEMA, {
+      ...committedBlockToWire(block),
+      certificate: (block.certificate ?? {}) as unknown as Record<string, unknown>,
+      evidence: [...(block.evidence ?? [])],
+    });
     const path = this.pathOf(block.header.height);
     const shard = join(path, "..");
     if (!this.#cleaned.has(shard)) {
@@ -113,6 +127,9 @@ export class BlockStore implements CommittedBlockReader {
         { path, height, storedHash: value.hash, computedHash: hash },
       );
     }
-    return committedBlockFromWire(value);
+    return {
+      ...committedBlockFromWire(value),
+      ...parseStoredBft(value.certificate, value.evidence, height, path),
+    };
   }
 }

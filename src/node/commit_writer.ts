@@ -62,7 +62,12 @@ export function nodeWriters(blocks: BlockStore, statePath: string, durable: bool
 export class CommitWriter {
   readonly #writers: NodeWriters;
   readonly #onCommitted: (block: CommittedBlock) => void;
-  #pending: { block: CommittedBlock; slot: number; blockWritten: boolean } | null = null;
+  #pending: {
+    block: CommittedBlock;
+    slot: number;
+    blockWritten: boolean;
+    alongside: (() => Promise<void>) | null;
+  } | null = null;
   #persistedHeight = 0;
   /** Set when the state changed since the last successful write. */
   dirty = false;
@@ -91,12 +96,20 @@ export class CommitWriter {
     this.#pending = null;
   }
 
-  /** Holds a new commit until {@link persist} writes it; one at a time. */
-  stage(block: CommittedBlock, slot: number): void {
+  /**
+   * Holds a new commit until {@link persist} writes it; one at a time. `alongside`
+   * (the signer states) runs in parallel with the block write; both must succeed
+   * before the state file declares the block committed.
+   */
+  stage(
+    block: CommittedBlock,
+    slot: number,
+    alongside: (() => Promise<void>) | null = null,
+  ): void {
     if (this.#pending) {
       throw new Error(`commit ${this.#pending.block.header.height} is still waiting for its write`);
     }
-    this.#pending = { block, slot, blockWritten: false };
+    this.#pending = { block, slot, blockWritten: false, alongside };
   }
 
   /**
@@ -110,7 +123,13 @@ export class CommitWriter {
     let next = state;
     try {
       if (p && !p.blockWritten) {
-        await this.#writers.putBlock(p.block);
+        // Settled both (no write left running into a retry), then the first failure.
+        const [block, side] = await Promise.allSettled([
+          this.#writers.putBlock(p.block),
+          p.alongside?.(),
+        ]);
+        if (block.status === "rejected") throw block.reason;
+        if (side.status === "rejected") throw side.reason;
         p.blockWritten = true;
       }
       if (p) {

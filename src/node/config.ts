@@ -25,6 +25,10 @@ export interface NodeConfig {
   /** Root of the data directory. */
   readonly dataDir: string;
   readonly epochLengthSlots: number;
+  /**
+   * Kept for compatibility: local mode's BFT engine uses its fixed thresholds (> 2/3 of
+   * stake to decide, > 1/3 to skip rounds), not this ratio.
+   */
   readonly supermajorityNumerator: number;
   readonly supermajorityDenominator: number;
   /** Most actions taken from the mempool into one block. */

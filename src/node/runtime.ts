@@ -1,18 +1,23 @@
 /**
- * `NodeRuntime`: the node's main loop. Each tick advances the slot, commits a block
- * through the consensus engine, persists it (block file, then state file), and hands
+ * `NodeRuntime`: the node's main loop. Each tick advances the slot, runs the BFT
+ * engines of the local validators (`local_consensus.ts`) — answering a proposer's
+ * value request with the mempool's next actions, firing due timeouts — persists a
+ * decided block with its certificate (block file, then state file), and hands
  * the committed height to the execution hook — without waiting for it, so a slow
  * driver delays execution, never ticks (DESIGN invariant 6). A failed write halts
  * commits and is retried until it succeeds (`halted` in the snapshot); consensus
  * stops proposing while execution trails by `maxExecutionLag` heights.
  * @module
  */
-import { ConsensusEngine } from "../consensus/engine.ts";
+import { epochOf } from "../consensus/proposer.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
+import type { BftOptions } from "../consensus/bft/options.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { join } from "../std/path.ts";
+import { makePayload } from "./bft_block.ts";
+import { decidedAbove, openLocalConsensus, tickLocal } from "./local_start.ts";
 import { BlockStore } from "./block_store.ts";
 import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
@@ -28,9 +33,15 @@ import { NodeEvents } from "./events.ts";
 import { type HaltInfo, realRetryTimer, type RetryTimer, WriteRetry } from "./halt.ts";
 import { LagLimit } from "./lag_limit.ts";
 import { type ExecutionResultEntry, ExecutionResultLog, type ResultHashes } from "./result_log.ts";
+import {
+  type CrashPoint,
+  LocalConsensus,
+  type LocalKeys,
+  localModeKeys,
+} from "./local_consensus.ts";
 import type { ActionStatus, Mempool, SubmitActionsOptions, SubmitResult } from "./mempool.ts";
 import { openNodeMempool } from "./mempool.ts";
-import type { NodeSnapshot } from "./snapshot.ts";
+import { consensusFromState, type NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
 import {
   freshNodeState,
@@ -56,6 +67,15 @@ export interface NodeRuntimeDeps {
    * bound; null = unknown (no bound). Ignored when there is an execution hook.
    */
   executedHeight?: () => number | null;
+  /** Keys of the local validators (default {@link localModeKeys}). */
+  keys?: LocalKeys;
+  /** BFT engine options (timeouts, bounds); default `defaultBftOptions`. */
+  bft?: Partial<BftOptions>;
+  /**
+   * TEST ONLY: called at each crash point of the signer-state persist (the CLI's hidden
+   * `--crash-at` kills the process there).
+   */
+  crashPoint?: (point: CrashPoint) => void;
 }
 
 const RECENT_BLOCKS = 1024;
@@ -83,7 +103,10 @@ export class NodeRuntime {
   readonly #statePath: string;
   #state!: PosNodeState;
   #unknown: Record<string, unknown> = {};
-  #engine!: ConsensusEngine;
+  #consensus: LocalConsensus | null = null;
+  readonly #keys: LocalKeys;
+  readonly #crashPoint: ((point: CrashPoint) => void) | undefined;
+  readonly #bft: Partial<BftOptions> | undefined;
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
   #mempool: Mempool | null = null;
@@ -96,7 +119,6 @@ export class NodeRuntime {
   #tickCount = 0;
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
-  #localValidators: string[] = [];
   #results: ExecutionResultLog | null = null;
 
   /**
@@ -108,6 +130,9 @@ export class NodeRuntime {
     this.#hook = deps.executionHook ?? null;
     this.#log = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? Date.now;
+    this.#keys = deps.keys ?? localModeKeys(this.#config.worldId);
+    this.#crashPoint = deps.crashPoint;
+    this.#bft = deps.bft;
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     this.#blocks = new BlockStore(join(dir, "blocks"), { durable: this.#config.durable });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
@@ -183,22 +208,25 @@ export class NodeRuntime {
     this.#unknown = loaded?.unknown ?? {};
     adoptIdentity(this.#state, this.#config.nodeId, this.#config.worldId, this.#statePath);
     if (this.#state.genesisUnixMs === 0) this.#state.genesisUnixMs = this.#clock();
-    const last = await checkLastBlock(this.#state, this.#blocks, this.#statePath);
+    let last = await checkLastBlock(this.#state, this.#blocks, this.#statePath);
+    const decided = await decidedAbove(this.#config, this.#state, this.#blocks, last, this.#keys);
+    if (decided) {
+      // Adopted as is: its height is never decided (nor signed) again.
+      this.#log.info("adopting the decided block found above the committed height", {
+        height: decided.header.height,
+      });
+      this.#writer.stage(decided, decided.header.slot);
+      await this.#persist();
+      last = decided;
+    }
     if (last) this.#remember(last);
 
-    this.#engine = new ConsensusEngine({
-      validators: [...this.#config.validators],
-      supermajorityNumerator: this.#config.supermajorityNumerator,
-      supermajorityDenominator: this.#config.supermajorityDenominator,
-      epochLengthSlots: this.#config.epochLengthSlots,
-    }, {
-      committedHeight: this.#state.committedHeight,
-      lastBlockHash: this.#state.lastBlockHash ?? undefined,
-      lastSlot: Math.max(this.#state.lastCommittedSlot, this.#state.slot),
+    this.#consensus = await openLocalConsensus(this.#config, this.#state, last, {
+      keys: this.#keys,
+      crashPoint: this.#crashPoint,
+      options: this.#bft,
+      now: this.#clock(),
     });
-    this.#localValidators = [
-      ...(this.#config.localValidators ?? this.#config.validators.map((v) => v.id)),
-    ];
 
     if (this.#hook) {
       this.#results ??= await ExecutionResultLog.open(dir, this.#config.durable);
@@ -302,6 +330,16 @@ export class NodeRuntime {
     return this.#mempool?.status(id) ?? null;
   }
 
+  /**
+   * Queues a consensus message from outside this process (a remote validator's vote or
+   * proposal; tests) for the local engines' next tick. False when the node is not
+   * running or its inbox is full (1024 messages, `MAX_INBOX` in local_consensus.ts);
+   * the message is then dropped.
+   */
+  receiveConsensusMessage(message: unknown): boolean {
+    return this.#consensus?.receive(message) ?? false;
+  }
+
   /** Actions waiting for a proposal. */
   get mempoolSize(): number {
     return this.#mempool?.size ?? 0;
@@ -309,7 +347,7 @@ export class NodeRuntime {
 
   /** The node's current view of itself. */
   snapshot(): NodeSnapshot {
-    const s = this.#state;
+    const s = this.#state as PosNodeState | undefined;
     return {
       nodeId: this.#config.nodeId,
       worldId: this.#config.worldId,
@@ -317,23 +355,13 @@ export class NodeRuntime {
       running: this.#loop.running,
       tickCount: this.#tickCount,
       lastTickUnixMs: this.#lastTickUnixMs,
-      consensus: {
-        mode: "local",
-        slot: s?.slot ?? 0,
-        epoch: s?.epoch ?? 0,
-        latestHeight: s?.latestHeight ?? 0,
-        committedHeight: s?.committedHeight ?? 0,
-        networkCommittedHeight: s?.committedHeight ?? 0,
-        knownPeerHeads: {},
-        lastStatus: s?.lastStatus ?? null,
-        lastBlockHash: s?.lastBlockHash ?? null,
-        lastExecutionHeight: s?.lastExecutionHeight ?? 0,
-        lastExecutionBlockHash: s?.lastExecutionBlockHash ?? null,
-        lastExecutionStateRoot: s?.lastExecutionStateRoot ?? null,
-      },
+      consensus: consensusFromState(
+        s ?? freshNodeState(this.#config.nodeId, this.#config.worldId),
+      ),
       lastError: this.#lastError,
       halted: this.#retry.info ? { ...this.#retry.info } : null,
       lagLimit: this.#lagLimit.snapshot(),
+      evidence: this.#consensus?.evidence ?? { total: 0, recent: [] },
     };
   }
 
@@ -451,21 +479,19 @@ export class NodeRuntime {
     const clockSlot = Math.floor((now - s.genesisUnixMs) / this.#config.tickIntervalMs) + 1;
     const slot = Math.max(s.slot + 1, clockSlot);
     s.slot = slot;
-    s.epoch = this.#engine.epochOf(slot);
+    s.epoch = epochOf(slot, this.#config.epochLengthSlots);
     let committed = false;
-    if (this.#config.role === "sequencer" && this.#lagAllows()) {
-      const actions = this.#mempool?.peek(this.#config.maxActionsPerBlock) ?? [];
-      const result = this.#engine.commitLocally(slot, now, actions, this.#localValidators);
-      if (result) {
-        const { block: b, attestations } = result;
-        const block: CommittedBlock = { ...b, attestations, committedAtUnixMs: now };
-        // Block first, then the state that declares it committed (#persist): a crash
-        // between the two leaves an unreferenced block file that the next commit overwrites.
-        // The mempool is trimmed once both are on disk (see the writer's onCommitted).
-        this.#writer.stage(block, slot);
-        committed = true;
-      }
-      s.lastStatus = this.#engine.status;
+    if (this.#consensus) {
+      const proposing = this.#config.role === "sequencer" && this.#lagAllows();
+      const max = this.#config.maxActionsPerBlock;
+      committed = await tickLocal(this.#consensus, this.#writer, {
+        now,
+        parentHash: s.lastBlockHash,
+        value: proposing
+          ? () => makePayload(slot, s.epoch, now, this.#mempool?.peek(max) ?? [])
+          : null,
+      });
+      if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";
     }
     if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
     this.#feed?.kick();

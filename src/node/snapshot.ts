@@ -6,6 +6,7 @@
 import type { NodeRole } from "./config.ts";
 import type { HaltInfo } from "./halt.ts";
 import type { LagLimitSnapshot } from "./lag_limit.ts";
+import type { EvidenceSummary } from "./local_consensus.ts";
 import type { PosNodeState } from "./state_file.ts";
 
 /** Consensus mode: `local` = one process attests for every configured validator. */
@@ -41,6 +42,8 @@ export interface NodeSnapshot {
   halted?: HaltInfo | null;
   /** The execution lag bound and its state. */
   lagLimit?: LagLimitSnapshot;
+  /** Duplicate-vote evidence seen: total, and the newest (at most 16). */
+  evidence?: { total: number; recent: readonly EvidenceSummary[] };
 }
 
 /** JSON form of {@link NodeConsensusSnapshot} (snake_case). */
@@ -77,6 +80,8 @@ export interface NodeSnapshotJson {
   lag_limit_engaged_count: number;
   /** True while the execution lag keeps growing (early warning before the bound). */
   lag_growing: boolean;
+  /** Duplicate-vote evidence: `count` seen since start, `recent` the newest 16. */
+  evidence: { count: number; recent: EvidenceSummary[] };
 }
 
 /**
@@ -110,6 +115,7 @@ export function snapshotToJson(s: NodeSnapshot): NodeSnapshotJson {
     lag_limit_engaged: s.lagLimit?.engaged ?? false,
     lag_limit_engaged_count: s.lagLimit?.episodes ?? 0,
     lag_growing: s.lagLimit?.growing ?? false,
+    evidence: { count: s.evidence?.total ?? 0, recent: [...(s.evidence?.recent ?? [])] },
   };
 }
 

@@ -277,6 +277,7 @@ Deno.test("halts, lag-limit episodes and reward failures show as gauges and coun
     lagLimitEngaged: true,
     rewardFailing: true,
     rewardFailures: 7,
+    evidenceTotal: 2,
   }));
   events.emit("halt", { height: 5, code: "ENOSPC", reason: "disk full" });
   events.emit("lag_limit", { engaged: true, lag: 64, limit: 64 });
@@ -290,6 +291,7 @@ Deno.test("halts, lag-limit episodes and reward failures show as gauges and coun
   assertEquals(value(f, "awr_lag_limit_episodes_total"), 2);
   assertEquals(value(f, "awr_reward_failing"), 1);
   assertEquals(value(f, "awr_reward_failures_total"), 7);
+  assertEquals(value(f, "awr_evidence_total"), 2);
   halted = false;
   f = parseExposition(metrics.render());
   assertEquals(value(f, "awr_node_halted"), 0);
