@@ -124,6 +124,7 @@ export const VIEWER_FEEDS_SCRIPT = `
       return;
     }
     button.disabled = true;
+    let follow = false;
     try {
       const res = await request("/v1/actions", {
         method: "POST",
@@ -137,7 +138,7 @@ export const VIEWER_FEEDS_SCRIPT = `
         }
         tracked.length = Math.min(tracked.length, LIMITS.tracked);
         show("action-result", "accepted " + res.body.ids.length);
-        await followActions();
+        follow = true;
       } else {
         show("action-result", "refused: " + failure(res) +
           (res.body && res.body.code ? " [" + res.body.code + "]" : ""));
@@ -145,8 +146,10 @@ export const VIEWER_FEEDS_SCRIPT = `
     } catch (e) {
       show("action-result", "not sent: " + e.message);
     } finally {
+      // Free the button before following up: a click while the outcomes load is not lost.
       button.disabled = false;
     }
+    if (follow) await followActions();
   }
   async function showAgent(id) {
     const res = await request("/v1/agents/" + encodeURIComponent(id));
