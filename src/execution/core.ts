@@ -4,9 +4,11 @@
  * replay after a restart all call {@link ExecutionCore.executeThrough}, so they
  * cannot compute different results (CometBFT's `BlockExecutor`).
  *
- * Per height: step the world; store the changed chunks, their tree path, the
- * manifest and the journal segment in the CAS (one batch); write the record; then
- * the state file. Each write is atomic, and start-up reconciles the two files.
+ * Per height: step the world; then ONE pack group (one fdatasync) holds the changed
+ * chunks, their tree path, the manifest, the journal segment, the record and the
+ * execution state (`pack_state.ts`); the record file and `state.cbor` are then
+ * written as copies without fsync. A data dir from before the pack store (per-blob
+ * CAS files, state file + records) is read through and continued (`recovery.ts`).
  * @module
  */
 import { join } from "@std/path";
@@ -18,25 +20,42 @@ import type {
   NodeExecutionCommitResult,
   NodeExecutionHookInfo,
 } from "../node/execution_hook.ts";
-import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
-import { CasStore } from "../storage/cas.ts";
+import { ensureDirDurable, removeStaleTemps, writeFileAtomic } from "../storage/atomic.ts";
+import { type LayeredBlobs, layeredOver, packDir } from "../storage/blob_store.ts";
+import { PackStore } from "../storage/pack.ts";
+import { encodeFile } from "../storage/schema.ts";
 import { type WorldSummary, worldSummary } from "../world/summary.ts";
 import { ExecutionError } from "./execution_error.ts";
 import {
   buildRecord,
+  encodeRecord,
   type ExecutionRecord,
   readRecord,
   recordPath,
   recordResult,
   recordsDir,
-  writeRecord,
 } from "./records.ts";
 import { checkRederived, recoverExecutionState, type RederiveHeight } from "./recovery.ts";
-import { type ExecutionState, type ExecutorMode, writeExecutionState } from "./state_file.ts";
+import {
+  EXECUTION_STATE_SCHEMA,
+  type ExecutionState,
+  executionStatePath,
+  type ExecutorMode,
+  writeExecutionState,
+} from "./state_file.ts";
+import {
+  DEFAULT_RECORD_CHECK_WINDOW,
+  materialiseRecords,
+  recordEntry,
+  recordFromPack,
+  STATE_ENTRY,
+  stateFromPack,
+} from "./pack_state.ts";
 import { type WorldShape, WorldState } from "./world_state.ts";
 
-/** Most blobs written concurrently in one CAS batch. */
-const PUT_BATCH = 512;
+/** Default largest pack segment of the core: a height that doubles a big world's bucket
+ * count rewrites every chunk in one group, which must fit in one segment. */
+export const CORE_SEGMENT_BYTES = 256 * 1024 * 1024;
 
 /** Options of {@link ExecutionCore.open}. */
 export interface ExecutionCoreOptions {
@@ -52,6 +71,11 @@ export interface ExecutionCoreOptions {
   logger?: Logger;
   /** Genesis bucket count and fanout of a new world (an existing one keeps its manifest's). */
   shape?: WorldShape;
+  /** Newest heights whose record files start-up re-materialises when missing or short
+   * (default {@link DEFAULT_RECORD_CHECK_WINDOW}). */
+  recordCheckWindow?: number;
+  /** Largest pack segment (default {@link CORE_SEGMENT_BYTES}). */
+  maxSegmentBytes?: number;
 }
 
 /** One height to execute. */
@@ -83,7 +107,8 @@ export class ExecutionCore {
   readonly dataDir: string;
   readonly worldId: string;
   readonly mode: ExecutorMode;
-  readonly #cas: CasStore;
+  readonly #cas: LayeredBlobs;
+  readonly #pack: PackStore;
   readonly #blocks: CommittedBlockReader;
   readonly #durable: boolean;
   readonly #logger: Logger;
@@ -98,7 +123,8 @@ export class ExecutionCore {
 
   private constructor(
     options: ExecutionCoreOptions,
-    cas: CasStore,
+    pack: PackStore,
+    cas: LayeredBlobs,
     state: ExecutionState,
     unknown: Record<string, unknown>,
     world: WorldState,
@@ -107,6 +133,7 @@ export class ExecutionCore {
     this.worldId = options.worldId;
     this.mode = options.mode ?? "node";
     this.#cas = cas;
+    this.#pack = pack;
     this.#blocks = options.blocks;
     this.#durable = options.durable ?? true;
     this.#logger = options.logger ?? silentLogger;
@@ -121,32 +148,62 @@ export class ExecutionCore {
     if (!options.worldId) throw new ExecutionError("WORLD_MISMATCH", "worldId must not be empty");
     const durable = options.durable ?? true;
     const logger = options.logger ?? silentLogger;
-    const cas = new CasStore(join(options.dataDir, "store"), { durable });
     await ensureDirDurable(recordsDir(options.dataDir), durable);
     await removeStaleTemps(join(options.dataDir, "execution"));
     await removeStaleTemps(recordsDir(options.dataDir));
-    const rec = await recoverExecutionState(options.dataDir, options.worldId, cas, logger);
-    const state = { ...rec.value, executorMode: options.mode ?? rec.value.executorMode };
+    const pack = await PackStore.open(packDir(options.dataDir), {
+      durable,
+      maxSegmentBytes: options.maxSegmentBytes ?? CORE_SEGMENT_BYTES,
+    });
+    try {
+      const core = await ExecutionCore.#openOn(options, pack, durable, logger);
+      logger.info("execution core open", {
+        world_id: options.worldId,
+        height: core.#state.lastAppliedHeight,
+        agents: core.#world?.world.agentCount,
+      });
+      return core;
+    } catch (err) {
+      await pack.close();
+      throw err;
+    }
+  }
+
+  static async #openOn(
+    options: ExecutionCoreOptions,
+    pack: PackStore,
+    durable: boolean,
+    logger: Logger,
+  ): Promise<ExecutionCore> {
+    if (pack.recovery) logger.warn("pack store tail cut at start-up", { ...pack.recovery });
+    const cas = layeredOver(pack, options.dataDir, durable);
+    // The pack's newest group is the truth; without one, this is a fresh or pre-pack data dir.
+    const packed = await stateFromPack(pack, options.worldId);
+    const rec = packed
+      ? { ...packed, changed: false, rederive: undefined }
+      : await recoverExecutionState(options.dataDir, options.worldId, cas, logger);
+    const state = { ...rec.value, worldId: options.worldId };
+    state.executorMode = options.mode ?? state.executorMode;
     const world = state.lastManifest
       ? await WorldState.load(cas, options.worldId, state.lastManifest)
       : WorldState.genesis(options.worldId, options.shape);
     checkWorldMatches(world, state);
-    if (rec.changed && !rec.rederive) {
+    if (packed) {
+      const window = options.recordCheckWindow ?? DEFAULT_RECORD_CHECK_WINDOW;
+      const fixed = await materialiseRecords(options.dataDir, pack, pack.heights(), window);
+      if (fixed.length) logger.warn("record files written again from the pack", { heights: fixed });
+      await writeExecutionState(options.dataDir, state, rec.unknown, false);
+    } else if (rec.changed && !rec.rederive) {
       await writeExecutionState(options.dataDir, state, rec.unknown, durable);
     }
-    const core = new ExecutionCore(options, cas, state, rec.unknown, world);
+    const core = new ExecutionCore(options, pack, cas, state, rec.unknown, world);
     if (rec.rederive) await core.#rederive(rec.rederive);
-    logger.info("execution core open", {
-      world_id: options.worldId,
-      height: core.#state.lastAppliedHeight,
-      agents: core.#world?.world.agentCount,
-    });
     return core;
   }
 
   // Writes the newest record again by executing its height from its committed block;
   // the result must be the one the state file recorded (see recovery.ts).
-  async #rederive(r: RederiveHeight): Promise<void> {
+  async #rederive(r: RederiveHeight): Promise<ExecutionCore> {
     const block = await this.#blocks.getBlock(r.height);
     if (!block || block.header.height !== r.height) {
       throw new ExecutionError(
@@ -160,6 +217,7 @@ export class ExecutionCore {
     }
     await this.#applyHeight(heightInput(block), r);
     this.#logger.info("newest execution record written again", { height: r.height, file: r.file });
+    return this;
   }
 
   /** The core's last applied height and hashes (for the start-up handshake). */
@@ -178,8 +236,8 @@ export class ExecutionCore {
     return this.#world ? worldSummary(this.#world.world) : null;
   }
 
-  /** The CAS holding chunks, nodes, manifests and journal segments. */
-  get store(): CasStore {
+  /** The blobs (chunks, nodes, manifests, journal segments): pack, then old CAS files. */
+  get store(): LayeredBlobs {
     return this.#cas;
   }
 
@@ -204,13 +262,31 @@ export class ExecutionCore {
     if (!Number.isSafeInteger(height) || height < 1 || height > this.#state.lastAppliedHeight) {
       return null;
     }
-    return await readRecord(this.dataDir, height);
+    return await this.#readRecord(height);
   }
 
-  /** Waits for the call in flight; later calls fail with `CORE_CLOSED`. */
+  // The record file, else (missing or unreadable copy) the pack's entry, written back.
+  async #readRecord(height: number): Promise<ExecutionRecord | null> {
+    try {
+      const r = await readRecord(this.dataDir, height);
+      if (r) return r;
+    } catch (err) {
+      if (this.#pack.namedLength(recordEntry(height)) === null) throw err;
+    }
+    const packed = await recordFromPack(this.#pack, height);
+    if (!packed) return null;
+    await writeFileAtomic(recordPath(this.dataDir, height), encodeRecord(packed.value), {
+      durable: false,
+      mkdirs: false,
+    });
+    return packed.value;
+  }
+
+  /** Waits for the call in flight, then closes the pack; later calls fail with `CORE_CLOSED`. */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#queue;
+    await this.#pack.close();
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -264,7 +340,7 @@ export class ExecutionCore {
   }
 
   async #recorded(height: number, nodeBlockHash: string): Promise<NodeExecutionCommitResult> {
-    const r = await readRecord(this.dataDir, height);
+    const r = await this.#readRecord(height);
     if (!r) {
       throw new ExecutionError(
         "RECORD_MISSING",
@@ -303,13 +379,6 @@ export class ExecutionCore {
     });
     if (expect) checkRederived(expect, record); // before anything is written
     await this.#checkExisting(record);
-    // One batch is one flush; a huge height (thousands of new chunks, e.g. when the
-    // world's bucket count doubles) goes in
-    // several, since thousands of concurrent file writes exhaust the runtime.
-    for (let i = 0; i < out.blobs.length; i += PUT_BATCH) {
-      await this.#cas.putHashed(out.blobs.slice(i, i + PUT_BATCH));
-    }
-    await writeRecord(this.dataDir, record, this.#durable);
     const state: ExecutionState = {
       ...this.#state,
       lastAppliedHeight: record.height,
@@ -321,7 +390,22 @@ export class ExecutionCore {
       executorMode: this.mode,
       worldId: this.worldId,
     };
-    await writeExecutionState(this.dataDir, state, this.#unknown, this.#durable);
+    // One group, one fdatasync: blobs, record and state become durable together.
+    const recordBytes = encodeRecord(record);
+    const statePath = executionStatePath(this.dataDir);
+    const stateBytes = encodeFile(EXECUTION_STATE_SCHEMA, state, this.#unknown, statePath);
+    await this.#pack.commitGroup({
+      height: record.height,
+      blobs: out.blobs,
+      named: [
+        { name: recordEntry(record.height), bytes: recordBytes },
+        { name: STATE_ENTRY, bytes: stateBytes },
+      ],
+    });
+    // Copies for readers of the files (README "Execution store"); start-up restores them.
+    const copy = { durable: false, mkdirs: false };
+    await writeFileAtomic(recordPath(this.dataDir, record.height), recordBytes, copy);
+    await writeFileAtomic(statePath, stateBytes, copy);
     this.#state = state;
     this.#world = world;
     this.#logger.debug("executed height", {

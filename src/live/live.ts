@@ -19,7 +19,7 @@ import { type Logger, silentLogger } from "../logger.ts";
 import { NodeRuntime } from "../node/runtime.ts";
 import { snapshotToJson } from "../node/snapshot.ts";
 import { removeStaleTemps } from "../storage/atomic.ts";
-import { CasStore } from "../storage/cas.ts";
+import { openBlobReader } from "../storage/blob_store.ts";
 import type { WorldAction } from "../world/actions.ts";
 import { actionReport } from "./action_outcome.ts";
 import { LegacyBridge } from "./bridge.ts";
@@ -231,7 +231,7 @@ export async function startLiveNode(
       });
     };
 
-    const cas = new CasStore(join(options.dataDir, "store"));
+    const cas = await openBlobReader(options.dataDir); // read-only: never cuts the pack
     let worldCache: { root: string; summary: Record<string, unknown> } | null = null;
     const api: LiveApi = {
       status,
