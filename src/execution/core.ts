@@ -22,7 +22,7 @@ import type {
 } from "../node/execution_hook.ts";
 import { ensureDirDurable, removeStaleTemps, writeFileAtomic } from "../storage/atomic.ts";
 import { type LayeredBlobs, layeredOver, packDir } from "../storage/blob_store.ts";
-import { PackStore } from "../storage/pack.ts";
+import { PackStore, type PackStoreOptions } from "../storage/pack.ts";
 import { encodeFile } from "../storage/schema.ts";
 import { type WorldSummary, worldSummary } from "../world/summary.ts";
 import { ExecutionError } from "./execution_error.ts";
@@ -76,6 +76,8 @@ export interface ExecutionCoreOptions {
   recordCheckWindow?: number;
   /** Largest pack segment (default {@link CORE_SEGMENT_BYTES}). */
   maxSegmentBytes?: number;
+  /** Called before each pack fsync (tests count them). */
+  onSync?: PackStoreOptions["onSync"];
 }
 
 /** One height to execute. */
@@ -154,6 +156,7 @@ export class ExecutionCore {
     const pack = await PackStore.open(packDir(options.dataDir), {
       durable,
       maxSegmentBytes: options.maxSegmentBytes ?? CORE_SEGMENT_BYTES,
+      onSync: options.onSync,
     });
     try {
       const core = await ExecutionCore.#openOn(options, pack, durable, logger);
