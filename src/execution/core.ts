@@ -12,7 +12,6 @@
  * @module
  */
 import { join } from "@std/path";
-import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type {
@@ -26,6 +25,13 @@ import { PackStore, type PackStoreOptions } from "../storage/pack.ts";
 import { encodeFile } from "../storage/schema.ts";
 import { type WorldSummary, worldSummary } from "../world/summary.ts";
 import { ExecutionError } from "./execution_error.ts";
+import {
+  checkExisting,
+  checkWorldMatches,
+  conflicting,
+  type HeightInput,
+  heightInput,
+} from "./_core_checks.ts";
 import {
   buildRecord,
   encodeRecord,
@@ -78,14 +84,6 @@ export interface ExecutionCoreOptions {
   maxSegmentBytes?: number;
   /** Called before each pack fsync (tests count them). */
   onSync?: PackStoreOptions["onSync"];
-}
-
-/** One height to execute. */
-interface HeightInput {
-  height: number;
-  nodeBlockHash: string;
-  timestampMs: number;
-  actions: readonly BlockAction[];
 }
 
 /**
@@ -381,7 +379,7 @@ export class ExecutionCore {
       journalLen: out.manifest.journalLen,
     });
     if (expect) checkRederived(expect, record); // before anything is written
-    await this.#checkExisting(record);
+    await checkExisting(this.dataDir, record, this.#logger);
     const state: ExecutionState = {
       ...this.#state,
       lastAppliedHeight: record.height,
@@ -418,66 +416,5 @@ export class ExecutionCore {
       execution_block_hash: record.executionBlockHash,
     });
     return recordResult(record);
-  }
-
-  // A record above the state can exist only after a crash whose manifest never
-  // reached the store (see recovery.ts); executing again must reproduce it.
-  async #checkExisting(record: ExecutionRecord): Promise<void> {
-    const path = recordPath(this.dataDir, record.height);
-    let old: ExecutionRecord | null;
-    try {
-      old = await readRecord(this.dataDir, record.height);
-    } catch (err) {
-      // Unreadable and above the state: nothing confirmed it, the new record replaces it.
-      this.#logger.warn("unreadable record replaced by executing its height again", {
-        file: path,
-        error: err instanceof Error ? err.message : String(err),
-      });
-      return;
-    }
-    if (!old) return;
-    if (old.nodeBlockHash !== record.nodeBlockHash) {
-      throw conflicting(record.height, old.nodeBlockHash, record.nodeBlockHash);
-    }
-    if (old.executionBlockHash !== record.executionBlockHash) {
-      throw new ExecutionError(
-        "RECORD_DIVERGED",
-        `${path}: executing height ${record.height} again gives execution block hash ${record.executionBlockHash}, the record says ${old.executionBlockHash}`,
-        {
-          height: record.height,
-          recorded: old.executionBlockHash,
-          computed: record.executionBlockHash,
-        },
-      );
-    }
-  }
-}
-
-function heightInput(block: CommittedBlock): HeightInput {
-  return {
-    height: block.header.height,
-    nodeBlockHash: block.hash,
-    timestampMs: block.header.timestampMs,
-    actions: block.actions,
-  };
-}
-
-function conflicting(height: number, recorded: string, committed: string): ExecutionError {
-  return new ExecutionError(
-    "CONFLICTING_BLOCK",
-    `conflicting block at height ${height}: recorded ${recorded}, committed ${committed}`,
-    { height, recorded, committed },
-  );
-}
-
-function checkWorldMatches(world: WorldState, state: ExecutionState): void {
-  if (
-    world.world.clock !== state.lastAppliedHeight || world.world.journalLen !== state.journalLen
-  ) {
-    throw new ExecutionError(
-      "STATE_INVALID",
-      `state manifest ${state.lastManifest} is at height ${world.world.clock} with ${world.world.journalLen} events, but the execution state says height ${state.lastAppliedHeight} with ${state.journalLen}`,
-      { manifest: state.lastManifest, height: state.lastAppliedHeight },
-    );
   }
 }
