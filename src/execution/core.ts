@@ -395,7 +395,7 @@ export class ExecutionCore {
     const recordBytes = encodeRecord(record);
     const statePath = executionStatePath(this.dataDir);
     const stateBytes = encodeFile(EXECUTION_STATE_SCHEMA, state, this.#unknown, statePath);
-    await this.#pack.commitGroup({
+    const commit = await this.#pack.commitGroup({
       height: record.height,
       blobs: out.blobs,
       named: [
@@ -413,6 +413,7 @@ export class ExecutionCore {
       height: record.height,
       actions: input.actions.length,
       blobs: out.blobs.length,
+      bytes: commit.bytes,
       execution_block_hash: record.executionBlockHash,
     });
     return recordResult(record);
