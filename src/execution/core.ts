@@ -19,7 +19,12 @@ import type {
   NodeExecutionCommitResult,
   NodeExecutionHookInfo,
 } from "../node/execution_hook.ts";
-import { ensureDirDurable, removeStaleTemps, writeFileAtomic } from "../storage/atomic.ts";
+import {
+  ensureDirDurable,
+  removeStaleTemps,
+  writeCopySync,
+  writeFileAtomic,
+} from "../storage/atomic.ts";
 import { type LayeredBlobs, layeredOver, packDir } from "../storage/blob_store.ts";
 import { PackStore, type PackStoreOptions } from "../storage/pack.ts";
 import { encodeFile } from "../storage/schema.ts";
@@ -119,6 +124,8 @@ export class ExecutionCore {
   // it is read back from the last stored manifest before the next height.
   #world: WorldState | null;
   #queue: Promise<unknown> = Promise.resolve();
+  // The newest state entry's bytes, copied to state.cbor at close.
+  #stateBytes: Uint8Array | null = null;
   #closed = false;
 
   private constructor(
@@ -285,8 +292,13 @@ export class ExecutionCore {
 
   /** Waits for the call in flight, then closes the pack; later calls fail with `CORE_CLOSED`. */
   async close(): Promise<void> {
+    if (this.#closed) {
+      await this.#queue;
+      return;
+    }
     this.#closed = true;
-    await this.#queue;
+    await this.#queue.catch(() => {});
+    if (this.#stateBytes) writeCopySync(executionStatePath(this.dataDir), this.#stateBytes);
     await this.#pack.close();
   }
 
@@ -379,7 +391,9 @@ export class ExecutionCore {
       journalLen: out.manifest.journalLen,
     });
     if (expect) checkRederived(expect, record); // before anything is written
-    await checkExisting(this.dataDir, record, this.#logger);
+    // A record file above the state exists only in a pre-pack data dir (the pack's copies
+    // are written after their group), so only there is it checked.
+    if (this.#pack.lastHeight === null) await checkExisting(this.dataDir, record, this.#logger);
     const state: ExecutionState = {
       ...this.#state,
       lastAppliedHeight: record.height,
@@ -395,6 +409,7 @@ export class ExecutionCore {
     const recordBytes = encodeRecord(record);
     const statePath = executionStatePath(this.dataDir);
     const stateBytes = encodeFile(EXECUTION_STATE_SCHEMA, state, this.#unknown, statePath);
+    this.#stateBytes = stateBytes;
     const commit = await this.#pack.commitGroup({
       height: record.height,
       blobs: out.blobs,
@@ -403,10 +418,9 @@ export class ExecutionCore {
         { name: STATE_ENTRY, bytes: stateBytes },
       ],
     });
-    // Copies for readers of the files (README "Execution store"); start-up restores them.
-    const copy = { durable: false, mkdirs: false };
-    await writeFileAtomic(recordPath(this.dataDir, record.height), recordBytes, copy);
-    await writeFileAtomic(statePath, stateBytes, copy);
+    // A copy for readers of the record files (README "Execution store"); start-up
+    // restores a lost one. state.cbor is copied at open and close only.
+    writeCopySync(recordPath(this.dataDir, record.height), recordBytes);
     this.#state = state;
     this.#world = world;
     this.#logger.debug("executed height", {
