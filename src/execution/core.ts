@@ -63,6 +63,7 @@ import {
   stateFromPack,
 } from "./pack_state.ts";
 import { type WorldShape, WorldState } from "./world_state.ts";
+import { finishGc } from "./store_gc.ts";
 
 /** Default largest pack segment of the core: a height that doubles a big world's bucket
  * count rewrites every chunk in one group, which must fit in one segment. */
@@ -158,6 +159,7 @@ export class ExecutionCore {
     await ensureDirDurable(recordsDir(options.dataDir), durable);
     await removeStaleTemps(join(options.dataDir, "execution"));
     await removeStaleTemps(recordsDir(options.dataDir));
+    await finishGc(options.dataDir); // a store swap a crash interrupted
     const pack = await PackStore.open(packDir(options.dataDir), {
       durable,
       maxSegmentBytes: options.maxSegmentBytes ?? CORE_SEGMENT_BYTES,
