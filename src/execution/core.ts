@@ -125,8 +125,6 @@ export class ExecutionCore {
   // it is read back from the last stored manifest before the next height.
   #world: WorldState | null;
   #queue: Promise<unknown> = Promise.resolve();
-  // The newest state entry's bytes, copied to state.cbor at close.
-  #stateBytes: Uint8Array | null = null;
   #closed = false;
 
   private constructor(
@@ -300,7 +298,6 @@ export class ExecutionCore {
     }
     this.#closed = true;
     await this.#queue.catch(() => {});
-    if (this.#stateBytes) writeCopySync(executionStatePath(this.dataDir), this.#stateBytes);
     await this.#pack.close();
   }
 
@@ -411,7 +408,6 @@ export class ExecutionCore {
     const recordBytes = encodeRecord(record);
     const statePath = executionStatePath(this.dataDir);
     const stateBytes = encodeFile(EXECUTION_STATE_SCHEMA, state, this.#unknown, statePath);
-    this.#stateBytes = stateBytes;
     const commit = await this.#pack.commitGroup({
       height: record.height,
       blobs: out.blobs,
@@ -420,9 +416,10 @@ export class ExecutionCore {
         { name: STATE_ENTRY, bytes: stateBytes },
       ],
     });
-    // A copy for readers of the record files (README "Execution store"); start-up
-    // restores a lost one. state.cbor is copied at open and close only.
+    // Copies for readers of the files (README "Execution store"); start-up restores
+    // a lost record file and rewrites state.cbor.
     writeCopySync(recordPath(this.dataDir, record.height), recordBytes);
+    writeCopySync(statePath, stateBytes);
     this.#state = state;
     this.#world = world;
     this.#logger.debug("executed height", {

@@ -34,8 +34,7 @@ Deno.test("awr records verify on a running `awr live --tick-ms 20`: 10 of 10 run
   try {
     // Wait (bounded) until the node has executed a few heights.
     for (;;) {
-      // Record files are written as each height's pack group becomes durable
-      // (state.cbor only at start and stop).
+      // Record files are written as each height's pack group becomes durable.
       if (await Deno.stat(recordPath(dataDir, 5)).then(() => true, () => false)) break;
       assert(Date.now() - started < DEADLINE_MS, "the live node executed nothing");
       await new Promise((r) => setTimeout(r, 100));
