@@ -109,6 +109,8 @@ Deno.test("pack core: missing or short record files and state.cbor are restored 
     // Outside the start-up window, a read falls back to the pack and writes the file back.
     await Deno.remove(recordPath(dir, 3));
     const again = await open(dir, { recordCheckWindow: 2 });
+    const restored = await Deno.stat(recordPath(dir, 3)).then(() => true, () => false);
+    assertEquals(restored, false, "height 3 is outside the start-up window of 2 heights");
     assertEquals(
       (await again.recordAt(3))?.executionBlockHash,
       pureChain(CHAIN)[2].executionBlockHash,
