@@ -26,10 +26,11 @@ import {
   writeFileAtomic,
 } from "../storage/atomic.ts";
 import { type LayeredBlobs, layeredOver, packDir } from "../storage/blob_store.ts";
-import { PackStore, type PackStoreOptions } from "../storage/pack.ts";
+import { PackStore } from "../storage/pack.ts";
 import { encodeFile } from "../storage/schema.ts";
 import { type WorldSummary, worldSummary } from "../world/summary.ts";
 import { ExecutionError } from "./execution_error.ts";
+import { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts";
 import {
   checkExisting,
   checkWorldMatches,
@@ -65,32 +66,7 @@ import {
 import { type WorldShape, WorldState } from "./world_state.ts";
 import { finishGc } from "./store_gc.ts";
 
-/** Default largest pack segment of the core: a height that doubles a big world's bucket
- * count rewrites every chunk in one group, which must fit in one segment. */
-export const CORE_SEGMENT_BYTES = 256 * 1024 * 1024;
-
-/** Options of {@link ExecutionCore.open}. */
-export interface ExecutionCoreOptions {
-  /** `<data>`: the core uses `<data>/execution` and `<data>/store`. */
-  dataDir: string;
-  worldId: string;
-  /** Where missing heights are read from when a gap is filled. */
-  blocks: CommittedBlockReader;
-  /** Recorded in the state file as `executor_mode` (default "node"). */
-  mode?: ExecutorMode;
-  /** fsync every write (default true); tests of logic may pass false. */
-  durable?: boolean;
-  logger?: Logger;
-  /** Genesis bucket count and fanout of a new world (an existing one keeps its manifest's). */
-  shape?: WorldShape;
-  /** Newest heights whose record files start-up re-materialises when missing or short
-   * (default {@link DEFAULT_RECORD_CHECK_WINDOW}). */
-  recordCheckWindow?: number;
-  /** Largest pack segment (default {@link CORE_SEGMENT_BYTES}). */
-  maxSegmentBytes?: number;
-  /** Called before each pack fsync (tests count them). */
-  onSync?: PackStoreOptions["onSync"];
-}
+export { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts";
 
 /**
  * Executes committed heights into records, idempotently and in order.
