@@ -12,6 +12,7 @@ import { CliError, type CliIo, processIo } from "./io.ts";
 import { registerDriversCommands } from "./drivers.ts";
 import { registerLiveCommand } from "./live.ts";
 import { registerRecordsCommands } from "./records.ts";
+import { registerStoreCommands } from "./store.ts";
 import { registerSnapshotCommands, registerStatusCommand } from "./status.ts";
 import { registerSimCommand } from "./sim.ts";
 
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIo): Command {
   registerStatusCommand(program, io);
   registerDriversCommands(program, io);
   registerRecordsCommands(program, io);
+  registerStoreCommands(program, io);
   registerSnapshotCommands(program, io);
   registerSimCommand(program, io);
   return program;

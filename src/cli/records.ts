@@ -49,6 +49,7 @@ export function verifyReportJson(
     heights: r.heights,
     blobs_checked: r.blobsChecked,
     skipped_above: r.skippedAbove ?? 0,
+    skipped_below: r.skippedBelow ?? 0,
     first_bad: r.firstBad ? { height: r.firstBad.height, problem: r.firstBad.problem } : null,
   };
 }
@@ -150,6 +151,10 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
           }${
             report.skippedAbove
               ? `; ${report.skippedAbove} newer record(s) above the execution state left out (in flight)`
+              : ""
+          }${
+            report.skippedBelow
+              ? `; state of heights 1..${report.skippedBelow} skipped (collected by store gc; their hash chain was checked)`
               : ""
           }`,
       );

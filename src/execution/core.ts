@@ -4,13 +4,14 @@
  * replay after a restart all call {@link ExecutionCore.executeThrough}, so they
  * cannot compute different results (CometBFT's `BlockExecutor`).
  *
- * Per height: step the world; store the changed chunks, their tree path, the
- * manifest and the journal segment in the CAS (one batch); write the record; then
- * the state file. Each write is atomic, and start-up reconciles the two files.
+ * Per height: step the world; then ONE pack group (one fdatasync) holds the changed
+ * chunks, their tree path, the manifest, the journal segment, the record and the
+ * execution state (`pack_state.ts`); the record file and `state.cbor` are then
+ * written as copies without fsync. A data dir from before the pack store (per-blob
+ * CAS files, state file + records) is read through and continued (`recovery.ts`).
  * @module
  */
 import { join } from "../std/path.ts";
-import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type {
@@ -18,49 +19,54 @@ import type {
   NodeExecutionCommitResult,
   NodeExecutionHookInfo,
 } from "../node/execution_hook.ts";
-import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
-import { CasStore } from "../storage/cas.ts";
+import {
+  ensureDirDurable,
+  removeStaleTemps,
+  writeCopySync,
+  writeFileAtomic,
+} from "../storage/atomic.ts";
+import { type LayeredBlobs, layeredOver, packDir } from "../storage/blob_store.ts";
+import { PackStore } from "../storage/pack.ts";
+import { encodeFile } from "../storage/schema.ts";
 import { type WorldSummary, worldSummary } from "../world/summary.ts";
 import { ExecutionError } from "./execution_error.ts";
+import { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts";
+import {
+  checkExisting,
+  checkWorldMatches,
+  conflicting,
+  type HeightInput,
+  heightInput,
+} from "./_core_checks.ts";
 import {
   buildRecord,
+  encodeRecord,
   type ExecutionRecord,
   readRecord,
   recordPath,
   recordResult,
   recordsDir,
-  writeRecord,
 } from "./records.ts";
 import { checkRederived, recoverExecutionState, type RederiveHeight } from "./recovery.ts";
-import { type ExecutionState, type ExecutorMode, writeExecutionState } from "./state_file.ts";
+import {
+  EXECUTION_STATE_SCHEMA,
+  type ExecutionState,
+  executionStatePath,
+  type ExecutorMode,
+  writeExecutionState,
+} from "./state_file.ts";
+import {
+  DEFAULT_RECORD_CHECK_WINDOW,
+  materialiseRecords,
+  recordEntry,
+  recordFromPack,
+  STATE_ENTRY,
+  stateFromPack,
+} from "./pack_state.ts";
 import { type WorldShape, WorldState } from "./world_state.ts";
+import { finishGc } from "./store_gc.ts";
 
-/** Most blobs written concurrently in one CAS batch. */
-const PUT_BATCH = 512;
-
-/** Options of {@link ExecutionCore.open}. */
-export interface ExecutionCoreOptions {
-  /** `<data>`: the core uses `<data>/execution` and `<data>/store`. */
-  dataDir: string;
-  worldId: string;
-  /** Where missing heights are read from when a gap is filled. */
-  blocks: CommittedBlockReader;
-  /** Recorded in the state file as `executor_mode` (default "node"). */
-  mode?: ExecutorMode;
-  /** fsync every write (default true); tests of logic may pass false. */
-  durable?: boolean;
-  logger?: Logger;
-  /** Genesis bucket count and fanout of a new world (an existing one keeps its manifest's). */
-  shape?: WorldShape;
-}
-
-/** One height to execute. */
-interface HeightInput {
-  height: number;
-  nodeBlockHash: string;
-  timestampMs: number;
-  actions: readonly BlockAction[];
-}
+export { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts";
 
 /**
  * Executes committed heights into records, idempotently and in order.
@@ -83,7 +89,8 @@ export class ExecutionCore {
   readonly dataDir: string;
   readonly worldId: string;
   readonly mode: ExecutorMode;
-  readonly #cas: CasStore;
+  readonly #cas: LayeredBlobs;
+  readonly #pack: PackStore;
   readonly #blocks: CommittedBlockReader;
   readonly #durable: boolean;
   readonly #logger: Logger;
@@ -98,7 +105,8 @@ export class ExecutionCore {
 
   private constructor(
     options: ExecutionCoreOptions,
-    cas: CasStore,
+    pack: PackStore,
+    cas: LayeredBlobs,
     state: ExecutionState,
     unknown: Record<string, unknown>,
     world: WorldState,
@@ -107,6 +115,7 @@ export class ExecutionCore {
     this.worldId = options.worldId;
     this.mode = options.mode ?? "node";
     this.#cas = cas;
+    this.#pack = pack;
     this.#blocks = options.blocks;
     this.#durable = options.durable ?? true;
     this.#logger = options.logger ?? silentLogger;
@@ -121,32 +130,64 @@ export class ExecutionCore {
     if (!options.worldId) throw new ExecutionError("WORLD_MISMATCH", "worldId must not be empty");
     const durable = options.durable ?? true;
     const logger = options.logger ?? silentLogger;
-    const cas = new CasStore(join(options.dataDir, "store"), { durable });
     await ensureDirDurable(recordsDir(options.dataDir), durable);
     await removeStaleTemps(join(options.dataDir, "execution"));
     await removeStaleTemps(recordsDir(options.dataDir));
-    const rec = await recoverExecutionState(options.dataDir, options.worldId, cas, logger);
-    const state = { ...rec.value, executorMode: options.mode ?? rec.value.executorMode };
+    await finishGc(options.dataDir); // a store swap a crash interrupted
+    const pack = await PackStore.open(packDir(options.dataDir), {
+      durable,
+      maxSegmentBytes: options.maxSegmentBytes ?? CORE_SEGMENT_BYTES,
+      onSync: options.onSync,
+    });
+    try {
+      const core = await ExecutionCore.#openOn(options, pack, durable, logger);
+      logger.info("execution core open", {
+        world_id: options.worldId,
+        height: core.#state.lastAppliedHeight,
+        agents: core.#world?.world.agentCount,
+      });
+      return core;
+    } catch (err) {
+      await pack.close();
+      throw err;
+    }
+  }
+
+  static async #openOn(
+    options: ExecutionCoreOptions,
+    pack: PackStore,
+    durable: boolean,
+    logger: Logger,
+  ): Promise<ExecutionCore> {
+    if (pack.recovery) logger.warn("pack store tail cut at start-up", { ...pack.recovery });
+    const cas = layeredOver(pack, options.dataDir, durable);
+    // The pack's newest group is the truth; without one, this is a fresh or pre-pack data dir.
+    const packed = await stateFromPack(pack, options.worldId);
+    const rec = packed
+      ? { ...packed, changed: false, rederive: undefined }
+      : await recoverExecutionState(options.dataDir, options.worldId, cas, logger);
+    const state = { ...rec.value, worldId: options.worldId };
+    state.executorMode = options.mode ?? state.executorMode;
     const world = state.lastManifest
       ? await WorldState.load(cas, options.worldId, state.lastManifest)
       : WorldState.genesis(options.worldId, options.shape);
     checkWorldMatches(world, state);
-    if (rec.changed && !rec.rederive) {
+    if (packed) {
+      const window = options.recordCheckWindow ?? DEFAULT_RECORD_CHECK_WINDOW;
+      const fixed = await materialiseRecords(options.dataDir, pack, pack.heights(), window);
+      if (fixed.length) logger.warn("record files written again from the pack", { heights: fixed });
+      await writeExecutionState(options.dataDir, state, rec.unknown, false);
+    } else if (rec.changed && !rec.rederive) {
       await writeExecutionState(options.dataDir, state, rec.unknown, durable);
     }
-    const core = new ExecutionCore(options, cas, state, rec.unknown, world);
+    const core = new ExecutionCore(options, pack, cas, state, rec.unknown, world);
     if (rec.rederive) await core.#rederive(rec.rederive);
-    logger.info("execution core open", {
-      world_id: options.worldId,
-      height: core.#state.lastAppliedHeight,
-      agents: core.#world?.world.agentCount,
-    });
     return core;
   }
 
   // Writes the newest record again by executing its height from its committed block;
   // the result must be the one the state file recorded (see recovery.ts).
-  async #rederive(r: RederiveHeight): Promise<void> {
+  async #rederive(r: RederiveHeight): Promise<ExecutionCore> {
     const block = await this.#blocks.getBlock(r.height);
     if (!block || block.header.height !== r.height) {
       throw new ExecutionError(
@@ -160,6 +201,7 @@ export class ExecutionCore {
     }
     await this.#applyHeight(heightInput(block), r);
     this.#logger.info("newest execution record written again", { height: r.height, file: r.file });
+    return this;
   }
 
   /** The core's last applied height and hashes (for the start-up handshake). */
@@ -178,8 +220,8 @@ export class ExecutionCore {
     return this.#world ? worldSummary(this.#world.world) : null;
   }
 
-  /** The CAS holding chunks, nodes, manifests and journal segments. */
-  get store(): CasStore {
+  /** The blobs (chunks, nodes, manifests, journal segments): pack, then old CAS files. */
+  get store(): LayeredBlobs {
     return this.#cas;
   }
 
@@ -204,13 +246,35 @@ export class ExecutionCore {
     if (!Number.isSafeInteger(height) || height < 1 || height > this.#state.lastAppliedHeight) {
       return null;
     }
-    return await readRecord(this.dataDir, height);
+    return await this.#readRecord(height);
   }
 
-  /** Waits for the call in flight; later calls fail with `CORE_CLOSED`. */
+  // The record file, else (missing or unreadable copy) the pack's entry, written back.
+  async #readRecord(height: number): Promise<ExecutionRecord | null> {
+    try {
+      const r = await readRecord(this.dataDir, height);
+      if (r) return r;
+    } catch (err) {
+      if (this.#pack.namedLength(recordEntry(height)) === null) throw err;
+    }
+    const packed = await recordFromPack(this.#pack, height);
+    if (!packed) return null;
+    await writeFileAtomic(recordPath(this.dataDir, height), encodeRecord(packed.value), {
+      durable: false,
+      mkdirs: false,
+    });
+    return packed.value;
+  }
+
+  /** Waits for the call in flight, then closes the pack; later calls fail with `CORE_CLOSED`. */
   async close(): Promise<void> {
+    if (this.#closed) {
+      await this.#queue;
+      return;
+    }
     this.#closed = true;
-    await this.#queue;
+    await this.#queue.catch(() => {});
+    await this.#pack.close();
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -264,7 +328,7 @@ export class ExecutionCore {
   }
 
   async #recorded(height: number, nodeBlockHash: string): Promise<NodeExecutionCommitResult> {
-    const r = await readRecord(this.dataDir, height);
+    const r = await this.#readRecord(height);
     if (!r) {
       throw new ExecutionError(
         "RECORD_MISSING",
@@ -302,14 +366,9 @@ export class ExecutionCore {
       journalLen: out.manifest.journalLen,
     });
     if (expect) checkRederived(expect, record); // before anything is written
-    await this.#checkExisting(record);
-    // One batch is one flush; a huge height (thousands of new chunks, e.g. when the
-    // world's bucket count doubles) goes in
-    // several, since thousands of concurrent file writes exhaust the runtime.
-    for (let i = 0; i < out.blobs.length; i += PUT_BATCH) {
-      await this.#cas.putHashed(out.blobs.slice(i, i + PUT_BATCH));
-    }
-    await writeRecord(this.dataDir, record, this.#durable);
+    // A record file above the state exists only in a pre-pack data dir (the pack's copies
+    // are written after their group), so only there is it checked.
+    if (this.#pack.lastHeight === null) await checkExisting(this.dataDir, record, this.#logger);
     const state: ExecutionState = {
       ...this.#state,
       lastAppliedHeight: record.height,
@@ -321,76 +380,31 @@ export class ExecutionCore {
       executorMode: this.mode,
       worldId: this.worldId,
     };
-    await writeExecutionState(this.dataDir, state, this.#unknown, this.#durable);
+    // One group, one fdatasync: blobs, record and state become durable together.
+    const recordBytes = encodeRecord(record);
+    const statePath = executionStatePath(this.dataDir);
+    const stateBytes = encodeFile(EXECUTION_STATE_SCHEMA, state, this.#unknown, statePath);
+    const commit = await this.#pack.commitGroup({
+      height: record.height,
+      blobs: out.blobs,
+      named: [
+        { name: recordEntry(record.height), bytes: recordBytes },
+        { name: STATE_ENTRY, bytes: stateBytes },
+      ],
+    });
+    // Copies for readers of the files (README "Execution store"); start-up restores
+    // a lost record file and rewrites state.cbor.
+    writeCopySync(recordPath(this.dataDir, record.height), recordBytes);
+    writeCopySync(statePath, stateBytes);
     this.#state = state;
     this.#world = world;
     this.#logger.debug("executed height", {
       height: record.height,
       actions: input.actions.length,
       blobs: out.blobs.length,
+      bytes: commit.bytes,
       execution_block_hash: record.executionBlockHash,
     });
     return recordResult(record);
-  }
-
-  // A record above the state can exist only after a crash whose manifest never
-  // reached the store (see recovery.ts); executing again must reproduce it.
-  async #checkExisting(record: ExecutionRecord): Promise<void> {
-    const path = recordPath(this.dataDir, record.height);
-    let old: ExecutionRecord | null;
-    try {
-      old = await readRecord(this.dataDir, record.height);
-    } catch (err) {
-      // Unreadable and above the state: nothing confirmed it, the new record replaces it.
-      this.#logger.warn("unreadable record replaced by executing its height again", {
-        file: path,
-        error: err instanceof Error ? err.message : String(err),
-      });
-      return;
-    }
-    if (!old) return;
-    if (old.nodeBlockHash !== record.nodeBlockHash) {
-      throw conflicting(record.height, old.nodeBlockHash, record.nodeBlockHash);
-    }
-    if (old.executionBlockHash !== record.executionBlockHash) {
-      throw new ExecutionError(
-        "RECORD_DIVERGED",
-        `${path}: executing height ${record.height} again gives execution block hash ${record.executionBlockHash}, the record says ${old.executionBlockHash}`,
-        {
-          height: record.height,
-          recorded: old.executionBlockHash,
-          computed: record.executionBlockHash,
-        },
-      );
-    }
-  }
-}
-
-function heightInput(block: CommittedBlock): HeightInput {
-  return {
-    height: block.header.height,
-    nodeBlockHash: block.hash,
-    timestampMs: block.header.timestampMs,
-    actions: block.actions,
-  };
-}
-
-function conflicting(height: number, recorded: string, committed: string): ExecutionError {
-  return new ExecutionError(
-    "CONFLICTING_BLOCK",
-    `conflicting block at height ${height}: recorded ${recorded}, committed ${committed}`,
-    { height, recorded, committed },
-  );
-}
-
-function checkWorldMatches(world: WorldState, state: ExecutionState): void {
-  if (
-    world.world.clock !== state.lastAppliedHeight || world.world.journalLen !== state.journalLen
-  ) {
-    throw new ExecutionError(
-      "STATE_INVALID",
-      `state manifest ${state.lastManifest} is at height ${world.world.clock} with ${world.world.journalLen} events, but the execution state says height ${state.lastAppliedHeight} with ${state.journalLen}`,
-      { manifest: state.lastManifest, height: state.lastAppliedHeight },
-    );
   }
 }

@@ -19,6 +19,7 @@ import {
   DRIVER_API_VERSION,
   DRIVER_CAPABILITIES,
   type DriverCapability,
+  type DriverCas,
   type DriverCommitContext,
   type DriverCommitResult,
   type DriverExecutionCore,
@@ -69,8 +70,15 @@ export function buildDriverHost(options: DriverHostOptions): BuiltHost {
   const blocks = new BlockStore(join(options.dataDir, "node", options.nodeId, "blocks"), {
     durable,
   });
-  const cas = new CasStore(join(options.dataDir, "store"), { durable });
+  const files = new CasStore(join(options.dataDir, "store"), { durable });
   let core: Promise<ExecutionCore> | null = null;
+  // Reads go through the core's store (pack, then CAS files) once a driver opened it;
+  // `put` writes a CAS file, which that store also reads.
+  const cas: DriverCas = {
+    put: (bytes) => files.put(bytes),
+    get: async (hash) => core ? (await core).store.get(hash) : files.get(hash),
+    has: async (hash) => core ? (await core).store.has(hash) : files.has(hash),
+  };
   let closed = false;
   const openExecutionCore = (): Promise<DriverExecutionCore> => {
     core ??= ExecutionCore.open({

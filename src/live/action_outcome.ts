@@ -9,7 +9,6 @@
 import { readRecord } from "../execution/records.ts";
 import { decodeJournal } from "../execution/manifest.ts";
 import type { ActionStatus } from "../node/mempool.ts";
-import type { CasStore } from "../storage/cas.ts";
 
 /** Where an action is and, once executed, what the world made of it. */
 export type ActionReport =
@@ -42,7 +41,7 @@ export type ActionReport =
 export async function actionReport(
   status: ActionStatus,
   dataDir: string,
-  cas: CasStore,
+  cas: { get(hash: string): Promise<Uint8Array> },
 ): Promise<ActionReport> {
   if (status.state === "pending") return status;
   const { height, index } = status;

@@ -17,13 +17,13 @@ import { type Logger, silentLogger } from "../logger.ts";
 import { NodeRuntime } from "../node/runtime.ts";
 import { snapshotToJson } from "../node/snapshot.ts";
 import { removeStaleTemps } from "../storage/atomic.ts";
-import { CasStore } from "../storage/cas.ts";
+import { openBlobReader } from "../storage/blob_store.ts";
 import type { WorldAction } from "../world/actions.ts";
 import { actionReport } from "./action_outcome.ts";
 import { driverApi } from "./driver_api.ts";
 import { LegacyBridge } from "./bridge.ts";
 import { type HttpServer, type HttpServerOptions, type LiveApi, startHttpServer } from "./http.ts";
-import { type DataDirLock, lockDataDir } from "./lock.ts";
+import { type DataDirLock, lockDataDir } from "../storage/lock.ts";
 import { LiveMetrics } from "./metrics.ts";
 import { RewardRuntime } from "./reward.ts";
 import { loadOrCreateToken, tokenHint, tokenPath } from "./token.ts";
@@ -239,7 +239,7 @@ export async function startLiveNode(
       });
     };
 
-    const cas = new CasStore(join(options.dataDir, "store"));
+    const cas = await openBlobReader(options.dataDir); // read-only: never cuts the pack
     const views = driverApi(hook, node, options.dataDir);
     const api: LiveApi = {
       status,

@@ -132,16 +132,25 @@ class SequentialReader {
  * is never longer than the file). Structure, entry bounds, the commit marker's
  * count, strictly rising heights (above `afterHeight`) and the group sum over the
  * entries' recorded digests are checked; payload bytes are not hashed (see
- * {@link checkGroupPayloads}).
+ * {@link checkGroupPayloads}). `startAt` (a group boundary found by an earlier scan)
+ * skips the groups before it: a read-only view re-scans only what was appended since.
  */
-export async function scanSegment(path: string, afterHeight: number): Promise<SegmentScan> {
+export async function scanSegment(
+  path: string,
+  afterHeight: number,
+  startAt = 0,
+): Promise<SegmentScan> {
   const file = await Deno.open(path, { read: true });
   try {
     const size = (await file.stat()).size;
     const r = new SequentialReader(file, size);
+    if (startAt > 0) {
+      await file.seek(startAt, Deno.SeekMode.Start);
+      r.offset = startAt;
+    }
     const groups: ScannedGroup[] = [];
     let pending: ScannedEntry[] = [];
-    let groupStart = 0;
+    let groupStart = startAt;
     let last = afterHeight;
     const fail = (offset: number, reason: string): SegmentScan => ({
       groups,

@@ -124,6 +124,32 @@ export async function writeFileAtomic(
   if (options.syncDir ?? durable) await syncDir(dir);
 }
 
+/**
+ * Writes `path` through a temp file and a rename with synchronous calls and NO fsync:
+ * for small copies whose durable original lives elsewhere (the execution core's record
+ * files), where a few blocking syscalls cost less than async round trips.
+ *
+ * @example
+ * ```ts
+ * import { writeCopySync } from "./atomic.ts";
+ * writeCopySync("/tmp/awr-copy.cbor", new Uint8Array([1]));
+ * ```
+ */
+export function writeCopySync(path: string, bytes: Uint8Array): void {
+  const tmp = tempName(path);
+  try {
+    Deno.writeFileSync(tmp, bytes, { createNew: true });
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw err;
+  }
+}
+
 /** Reads a file, or returns `null` when it does not exist. */
 export async function readFileIfExists(path: string): Promise<Uint8Array | null> {
   try {

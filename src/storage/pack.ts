@@ -205,6 +205,11 @@ export class PackStore {
     return bytes;
   }
 
+  /** Payload length of the latest entry named `name`, or null. */
+  namedLength(name: string): number | null {
+    return this.#named.get(name)?.length ?? null;
+  }
+
   /** Height of the group that holds the latest entry named `name`, or null. */
   namedHeight(name: string): number | null {
     return this.#named.get(name)?.height ?? null;

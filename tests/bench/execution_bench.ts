@@ -1,19 +1,21 @@
 /**
- * Per-height execution cost at 1k, 10k and 100k agents, 64 actions per height,
- * durable writes on a temp dir: the chunked execution core beside the naive way
- * (the whole world snapshot re-encoded, hashed and stored every height). Goal
- * (issue 4): the core's cost at 100k agents is at most 2× its cost at 1k.
+ * Execution throughput (issue 10), side by side in one run, printing these lines for
+ * scripts (medians of per-height times; the machine is shared, so figures are noisy):
  *
- * Agents live in 4096 hash buckets (one chunk each) under a fanout-64 tree at all
- * three sizes (100k < 4096 × 32, so no growth happens here): a height writes about
- * the same ~100 files — the touched buckets' chunks, ~45 level-1 nodes, the root,
- * manifest and journal segment — at 1k as at 100k; only chunk sizes differ. New
- * files (create + fsync) dominate the cost, so the ratio stays near 1.
+ *   floor: <ms>                 the bytes of one 64-action height at 100k agents, written
+ *                               once as one new file, fdatasynced once and hashed once
+ *   core 100k: <ms>, core 1k: <ms>, naive 100k: <ms>, naive 1k: <ms>
+ *   ratio core/floor: <x> (goal <= 3) [met|NOT MET], and the three other ratios
+ *   empty heights/s: execution <n> node <n> ratio <x> (goal >= 1)
+ *   actions/s at 100k: <n>      1,000 actions per height, durable
+ *   1M agents: core <ms> ratio 1M/100k <x> (goal <= 1.5), rss <MB>
  *
- * Deno's table has no median, so each case also records its own per-height times
- * and a median table (with the 100k / 1k ratio) is printed when the run ends.
- * Setup registers the agents through the core with fsync off (the fast path), then
- * reopens the data dir durable; only the measured heights pay for fsync.
+ * "core" is the execution core with durable writes (one pack group and one fdatasync per
+ * height); "naive" re-encodes, hashes and stores the whole world snapshot each height,
+ * plus a durable record and state file (what the original bridge did). Setup registers
+ * the agents with fsync off, then reopens durable; only measured heights pay for fsync.
+ * Core heights at 1k, 100k and 1M run interleaved (one of each per round), so other
+ * processes' disk load weighs on every size alike.
  * @module
  */
 import { encodeCanonical } from "../../src/storage/cbor.ts";
@@ -24,7 +26,9 @@ import { executionBlockHash, writeRecord } from "../../src/execution/records.ts"
 import { writeExecutionState } from "../../src/execution/state_file.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { World } from "../../src/world/world.ts";
+import { NodeRuntime } from "../../src/node/runtime.ts";
 import type { BlockAction, CommittedBlock } from "../../src/consensus/types.ts";
+import type { NodeExecutionHook } from "../../src/node/execution_hook.ts";
 import {
   agentName,
   blockReader,
@@ -34,33 +38,33 @@ import {
   WORLD,
 } from "../support/chain_fixture.ts";
 
-const SIZES = [1_000, 10_000, 100_000];
-const ACTIONS_PER_HEIGHT = 64;
+const ROUNDS = 12;
+const WARMUP = 2;
 const REGISTER_BATCH = 10_000;
-const ITERATIONS = 25;
+const EMPTY_HEIGHTS = 200;
+const NODE_HEIGHTS = 200;
+const BIG_HEIGHTS = 8;
 
-/** 64 actions touching random agents: moves, transfers, grants and rests. */
-function heightActions(rand: (n: number) => number, agents: number): BlockAction[] {
+const cleanups: string[] = [];
+globalThis.addEventListener("unload", () => {
+  for (const d of cleanups) Deno.removeSync(d, { recursive: true });
+});
+
+function heightActions(rand: (n: number) => number, agents: number, count: number): BlockAction[] {
   const out: BlockAction[] = [];
-  for (let i = 0; i < ACTIONS_PER_HEIGHT; i++) {
+  for (let i = 0; i < count; i++) {
     const a = agentName(rand(agents));
     const roll = rand(4);
     if (roll === 0) out.push({ kind: "move", agent: a, dx: rand(3) - 1, dy: rand(3) - 1 });
     else if (roll === 1) {
-      out.push({
-        kind: "transfer",
-        from: a,
-        to: agentName(rand(agents)),
-        resource: "gold",
-        amount: 1,
-      });
+      const to = agentName(rand(agents));
+      out.push({ kind: "transfer", from: a, to, resource: "gold", amount: 1 });
     } else if (roll === 2) out.push({ kind: "grant", agent: a, resource: "wood", amount: 3 });
     else out.push({ kind: "rest", agent: a });
   }
   return out;
 }
 
-/** Registration blocks for `n` agents, each agent granted gold so transfers succeed. */
 function setupBlocks(n: number): CommittedBlock[] {
   const blocks: CommittedBlock[] = [];
   let parent = "genesis";
@@ -77,27 +81,11 @@ function setupBlocks(n: number): CommittedBlock[] {
   return blocks;
 }
 
-interface Case {
-  dir: string;
-  nextBlock(): CommittedBlock;
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
-
-function chainFrom(blocks: CommittedBlock[], agents: number, seed: number): Case["nextBlock"] {
-  const rand = prng(seed);
-  return () => {
-    const last = blocks[blocks.length - 1];
-    const b = committedBlock(last.header.height + 1, last.hash, heightActions(rand, agents));
-    blocks.push(b);
-    return b;
-  };
-}
-
-const times = new Map<string, number[]>();
-function timed(name: string, ms: number): void {
-  times.set(name, [...(times.get(name) ?? []), ms]);
-}
-
-const cleanups: string[] = [];
 
 async function flushFilesystem(): Promise<void> {
   try {
@@ -106,12 +94,21 @@ async function flushFilesystem(): Promise<void> {
     // No `sync` binary: the measurement just carries the setup's writeback.
   }
 }
-const chunked: { label: string; run: () => Promise<unknown> }[] = [];
 
-for (const n of SIZES) {
-  const label = n >= 1000 ? `${n / 1000}k` : String(n);
-  const blocks = setupBlocks(n);
-  const dir = await Deno.makeTempDir({ prefix: `awr-bench-${label}-` });
+interface CoreCase {
+  core: ExecutionCore;
+  blocks: CommittedBlock[];
+  agents: number;
+  rand: (n: number) => number;
+  /** Bytes of each measured height's pack group (from the core's debug log). */
+  groupBytes: number[];
+  /** Executes one more height of `actions` actions (or none); returns its ms. */
+  height(actions: number): Promise<number>;
+}
+
+async function coreCase(agents: number): Promise<CoreCase> {
+  const blocks = setupBlocks(agents);
+  const dir = await Deno.makeTempDir({ prefix: `awr-xbench-${agents}-` });
   cleanups.push(dir);
   const reader = blockReader(blocks);
   const fast = await ExecutionCore.open({
@@ -122,153 +119,249 @@ for (const n of SIZES) {
   });
   await fast.executeThrough(ctxOf(blocks[blocks.length - 1]));
   await fast.close();
-  // Flush the setup's unsynced writes now, so their writeback does not land inside the
-  // measured heights (it would weigh on the 100k case most, whose setup writes most).
   await flushFilesystem();
-  // The core logs each height's blob count at debug level; keep them for the table.
+  const groupBytes: number[] = [];
   const logger = {
     ...silentLogger,
     debug: (_msg: string, fields?: Record<string, unknown>) => {
-      if (typeof fields?.blobs === "number") timed(`blobs ${label}`, fields.blobs);
+      if (typeof fields?.bytes === "number") groupBytes.push(fields.bytes);
     },
   };
   const core = await ExecutionCore.open({ dataDir: dir, worldId: WORLD, blocks: reader, logger });
-  const next = chainFrom(blocks, n, 7);
-
-  Deno.bench({
-    name: `chunked core, ${label} agents`,
-    group: `chunked`,
-    baseline: n === SIZES[0],
-    n: ITERATIONS,
-    warmup: 3,
-    async fn(b) {
-      const block = next();
-      b.start();
+  const rand = prng(agents);
+  const c: CoreCase = {
+    core,
+    blocks,
+    agents,
+    rand,
+    groupBytes,
+    async height(count) {
+      const last = blocks[blocks.length - 1];
+      const actions = count ? heightActions(rand, agents, count) : [];
+      const b = committedBlock(last.header.height + 1, last.hash, actions);
+      blocks.push(b);
       const t0 = performance.now();
-      await core.executeThrough(ctxOf(block));
-      timed(`chunked ${label}`, performance.now() - t0);
-      b.end();
+      await core.executeThrough(ctxOf(b));
+      return performance.now() - t0;
     },
-  });
+  };
+  return c;
+}
 
-  // Naive: the same world, stepped the same way, but the whole snapshot is encoded,
-  // hashed and stored each height (what the original bridge did).
-  const naiveDir = await Deno.makeTempDir({ prefix: `awr-bench-naive-${label}-` });
-  cleanups.push(naiveDir);
-  const cas = new CasStore(`${naiveDir}/store`);
+/** The naive executor over the same world: whole snapshot each height. */
+async function naiveCase(agents: number): Promise<() => Promise<number>> {
+  const blocks = setupBlocks(agents);
+  const dir = await Deno.makeTempDir({ prefix: `awr-xbench-naive-${agents}-` });
+  cleanups.push(dir);
+  const cas = new CasStore(`${dir}/store`);
   const world = new World();
-  for (const blk of blocks) {
-    world.step({ height: blk.header.height, nodeBlockHash: blk.hash, actions: blk.actions });
+  for (const b of blocks) {
+    world.step({ height: b.header.height, nodeBlockHash: b.hash, actions: b.actions });
   }
-  const naiveNext = chainFrom(blocks.slice(0, world.clock), n, 7);
+  const rand = prng(agents);
   let prev: string | null = null;
-  Deno.bench({
-    name: `naive snapshot, ${label} agents`,
-    group: `naive`,
-    baseline: n === SIZES[0],
-    n: ITERATIONS,
-    warmup: 3,
-    async fn(b) {
-      const block = naiveNext();
-      b.start();
-      const t0 = performance.now();
-      const step = world.step({
-        height: block.header.height,
-        nodeBlockHash: block.hash,
-        actions: block.actions,
-      });
-      const agents = [];
-      for (let i = 0; i < world.chunkCount; i++) agents.push(...world.chunk(i).agents);
-      const snapshot = encodeCanonical({
-        world_id: WORLD,
-        height: step.height,
-        agents,
-        events: step.events,
-      });
-      const root = hashHex(snapshot);
-      await cas.putMany([snapshot]);
-      const pre = {
-        worldId: WORLD,
-        height: step.height,
-        prevExecutionBlockHash: prev,
-        executionStateRoot: root,
+  return async () => {
+    const last = blocks[blocks.length - 1];
+    const block = committedBlock(
+      last.header.height + 1,
+      last.hash,
+      heightActions(rand, agents, 64),
+    );
+    blocks.push(block);
+    const t0 = performance.now();
+    const step = world.step({
+      height: block.header.height,
+      nodeBlockHash: block.hash,
+      actions: block.actions,
+    });
+    const all = [];
+    for (let i = 0; i < world.chunkCount; i++) all.push(...world.chunk(i).agents);
+    const snapshot = encodeCanonical({
+      world_id: WORLD,
+      height: step.height,
+      agents: all,
+      events: step.events,
+    });
+    const root = hashHex(snapshot);
+    await cas.putMany([snapshot]);
+    const pre = {
+      worldId: WORLD,
+      height: step.height,
+      prevExecutionBlockHash: prev,
+      executionStateRoot: root,
+      journalLen: world.journalLen,
+      nodeBlockHash: block.hash,
+    };
+    const hash = executionBlockHash(pre);
+    await writeRecord(dir, {
+      ...pre,
+      prevExecutionBlockHash: prev ?? "genesis",
+      executionBlockHash: hash,
+      manifestRef: root,
+      journalRef: root,
+      timestampMs: block.header.timestampMs,
+      hash: "blake3",
+    }, true);
+    await writeExecutionState(
+      dir,
+      {
+        lastAppliedHeight: step.height,
+        lastNodeBlockHash: block.hash,
+        lastExecutionBlockHash: hash,
+        lastExecutionStateRoot: root,
+        lastManifest: root,
         journalLen: world.journalLen,
-        nodeBlockHash: block.hash,
-      };
-      const hash = executionBlockHash(pre);
-      await writeRecord(naiveDir, {
-        ...pre,
-        prevExecutionBlockHash: prev ?? "genesis",
-        executionBlockHash: hash,
-        manifestRef: root,
-        journalRef: root,
-        timestampMs: block.header.timestampMs,
-        hash: "blake3",
-      }, true);
-      await writeExecutionState(
-        naiveDir,
-        {
-          lastAppliedHeight: step.height,
-          lastNodeBlockHash: block.hash,
-          lastExecutionBlockHash: hash,
-          lastExecutionStateRoot: root,
-          lastManifest: root,
-          journalLen: world.journalLen,
-          executorMode: "node",
-          worldId: WORLD,
-        },
-        {},
-        true,
-      );
-      prev = hash;
-      timed(`naive ${label}`, performance.now() - t0);
-      b.end();
-    },
+        executorMode: "node",
+        worldId: WORLD,
+      },
+      {},
+      true,
+    );
+    prev = hash;
+    return performance.now() - t0;
+  };
+}
+
+/** `bytes` random bytes written as one new file, fdatasynced once, hashed once. */
+async function floorOnce(dir: string, bytes: Uint8Array, i: number): Promise<number> {
+  const t0 = performance.now();
+  const f = await Deno.open(`${dir}/floor-${i}`, { write: true, createNew: true });
+  let off = 0;
+  while (off < bytes.length) off += await f.write(bytes.subarray(off));
+  await f.syncData();
+  f.close();
+  hashHex(bytes);
+  return performance.now() - t0;
+}
+
+/** Committed heights per second of a node alone (no-op hook) at a 1 ms tick. */
+async function nodeHeightsPerSecond(): Promise<number> {
+  const dataDir = await Deno.makeTempDir({ prefix: "awr-xbench-node-" });
+  cleanups.push(dataDir);
+  const hook: NodeExecutionHook = {
+    onCommit: (ctx) =>
+      Promise.resolve({
+        executionHeight: ctx.height,
+        executionBlockHash: ctx.nodeBlockHash,
+        executionStateRoot: ctx.nodeBlockHash,
+      }),
+  };
+  const node = new NodeRuntime(
+    { nodeId: "node-1", worldId: WORLD, dataDir, tickIntervalMs: 1 },
+    { executionHook: hook },
+  );
+  let seen = 0;
+  let t0 = 0;
+  let t1 = 0;
+  const done = new Promise<void>((resolve) => {
+    const off = node.events.on("commit", () => {
+      seen++;
+      if (seen === 1) t0 = performance.now();
+      if (seen === NODE_HEIGHTS + 1) {
+        t1 = performance.now();
+        off();
+        resolve();
+      }
+    });
   });
-  chunked.push({ label, run: async () => await core.executeThrough(ctxOf(next())) });
-  globalThis.addEventListener("unload", () => void core.close());
+  await node.start();
+  await done;
+  await node.stop();
+  return (1000 * NODE_HEIGHTS) / (t1 - t0);
 }
 
-// The same cores once more, one height at each size per iteration (order rotated):
-// other processes' disk load then hits every size alike, so this ratio is the fair one.
-let round = 0;
+const goal = (ok: boolean) => (ok ? "met" : "NOT MET");
+const fmt = (x: number, d = 2) => x.toFixed(d);
+
+const small = await coreCase(1_000);
+const mid = await coreCase(100_000);
+const naiveSmall = await naiveCase(1_000);
+const naiveMid = await naiveCase(100_000);
+
+// Interleaved rounds: core 1k, core 100k, naive 1k, naive 100k (naive 100k every third
+// round: it costs ~1 s a height).
+const t = { c1: [] as number[], c100: [] as number[], n1: [] as number[], n100: [] as number[] };
+for (let r = 0; r < ROUNDS + WARMUP; r++) {
+  const keep = r >= WARMUP;
+  const a = await small.height(64);
+  const b = await mid.height(64);
+  const c = await naiveSmall();
+  if (keep) t.c1.push(a), t.c100.push(b), t.n1.push(c);
+  if (r % 3 === 0) {
+    const d = await naiveMid();
+    if (keep) t.n100.push(d);
+  }
+}
+const core1 = median(t.c1);
+const core100 = median(t.c100);
+const naive1 = median(t.n1);
+const naive100 = median(t.n100);
+
+// Floor: the size of a measured 100k height's group, written the floor's way.
+const floorDir = await Deno.makeTempDir({ prefix: "awr-xbench-floor-" });
+cleanups.push(floorDir);
+const groupSize = Math.round(median(mid.groupBytes.slice(WARMUP)));
+const floorBytes = crypto.getRandomValues(new Uint8Array(Math.min(groupSize, 65536)));
+const floorPayload = new Uint8Array(groupSize);
+for (let i = 0; i < groupSize; i += floorBytes.length) {
+  floorPayload.set(floorBytes.subarray(0, Math.min(floorBytes.length, groupSize - i)), i);
+}
+const floors: number[] = [];
+for (let i = 0; i < ROUNDS; i++) floors.push(await floorOnce(floorDir, floorPayload, i));
+const floor = median(floors);
+
+// Empty heights: the core alone (100k world) against the node alone at a 1 ms tick.
+const e0 = performance.now();
+for (let i = 0; i < EMPTY_HEIGHTS; i++) await mid.height(0);
+const execPerS = (1000 * EMPTY_HEIGHTS) / (performance.now() - e0);
+const nodePerS = await nodeHeightsPerSecond();
+
+// Throughput: 1,000 actions per height at 100k, durable.
+let busy = 0;
+for (let i = 0; i < BIG_HEIGHTS; i++) busy += await mid.height(1_000);
+const actionsPerS = (1000 * 1_000 * BIG_HEIGHTS) / busy;
+await small.core.close();
+
+// 1M agents (set up last: it holds the most memory).
+const big = await coreCase(1_000_000);
+const t1m: number[] = [];
+for (let r = 0; r < ROUNDS + WARMUP; r++) {
+  const x = await big.height(64);
+  const y = await mid.height(64);
+  if (r >= WARMUP) t1m.push(x), t.c100.push(y);
+}
+const core1m = median(t1m);
+const core100b = median(t.c100);
+const rssMb = Deno.memoryUsage().rss / (1024 * 1024);
+await big.core.close();
+await mid.core.close();
+
+const lines = [
+  `floor: ${fmt(floor)}`,
+  `core 100k: ${fmt(core100)}`,
+  `core 1k: ${fmt(core1)}`,
+  `naive 100k: ${fmt(naive100)}`,
+  `naive 1k: ${fmt(naive1)}`,
+  `ratio core/floor: ${fmt(core100 / floor)} (goal <= 3) ${goal(core100 / floor <= 3)}`,
+  `ratio naive/core 100k: ${fmt(naive100 / core100)} (goal >= 50) ${
+    goal(naive100 / core100 >= 50)
+  }`,
+  `ratio core/naive 1k: ${fmt(core1 / naive1)} (goal <= 1) ${goal(core1 / naive1 <= 1)}`,
+  `ratio 100k/1k: ${fmt(core100 / core1)} (goal <= 2) ${goal(core100 / core1 <= 2)}`,
+  `empty heights/s: execution ${fmt(execPerS, 0)} node ${fmt(nodePerS, 0)} ratio ${
+    fmt(execPerS / nodePerS)
+  } (goal >= 1) ${goal(execPerS / nodePerS >= 1)}`,
+  `actions/s at 100k: ${fmt(actionsPerS, 0)}`,
+  `1M agents: core ${fmt(core1m)} ratio 1M/100k ${fmt(core1m / core100b)} (goal <= 1.5), rss ${
+    fmt(rssMb, 0)
+  } ${goal(core1m / core100b <= 1.5)}`,
+  `(medians of ${ROUNDS} heights after ${WARMUP} warm-up; group bytes at 100k: ${groupSize}; shared machine, noisy)`,
+];
+console.log(lines.join("\n"));
+
 Deno.bench({
-  name: "chunked core, interleaved 1k/10k/100k",
-  group: "interleaved",
-  n: ITERATIONS,
-  warmup: 1,
-  async fn() {
-    round++;
-    for (let i = 0; i < chunked.length; i++) {
-      const c = chunked[(i + round) % chunked.length];
-      const t0 = performance.now();
-      await c.run();
-      timed(`interleaved ${c.label}`, performance.now() - t0);
-    }
-  },
-});
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-globalThis.addEventListener("unload", () => {
-  const lines = [
-    "",
-    "per-height medians (ms; 'blobs' = new CAS files per height), iterations incl. warmup:",
-  ];
-  for (const [name, xs] of times) {
-    lines.push(`  ${name.padEnd(16)} ${median(xs).toFixed(2)} (n=${xs.length})`);
-  }
-  for (const kind of ["chunked", "interleaved"]) {
-    const small = times.get(`${kind} 1k`);
-    const big = times.get(`${kind} 100k`);
-    if (small && big) {
-      lines.push(`  ${kind} 100k / 1k = ${(median(big) / median(small)).toFixed(2)} (goal <= 2)`);
-    }
-  }
-  console.log(lines.join("\n"));
-  for (const d of cleanups) Deno.removeSync(d, { recursive: true });
+  name: "execution bench (figures printed above)",
+  n: 1,
+  warmup: 0,
+  fn() {},
 });

@@ -5,6 +5,8 @@ import { verifyRecords } from "../../src/execution/verify.ts";
 import { nodeStatePath, readNodeState } from "../../src/node/state_file.ts";
 import { hashHex } from "../../src/storage/hash.ts";
 import { recordHeights } from "../support/live_helpers.ts";
+import { missingTool, readPackWithPython } from "../support/py_pack_reader.ts";
+import { packDir } from "../../src/storage/blob_store.ts";
 
 const MOD = fromFileUrl(new URL("../../mod.ts", import.meta.url));
 
@@ -104,6 +106,22 @@ Deno.test("awr live SIGKILLed 20 times at random moments resumes every time and 
     assertEquals(last?.executionBlockHash, state.lastExecutionBlockHash);
     const verdict = await verifyRecords(dataDir);
     assert(verdict.ok, `records verify failed: ${JSON.stringify(verdict.firstBad)}`);
+    // The independent reader (Python cbor2 + b3sum) re-derives every height's state root.
+    const skip = await missingTool();
+    if (skip) console.log(`independent pack reader skipped: ${skip}`);
+    else {
+      const tmp = await Deno.makeTempDir({ prefix: "awr-kill-py-" });
+      try {
+        const read = await readPackWithPython(packDir(dataDir), tmp);
+        assertEquals(read.errors, []);
+        for (const h of heights) {
+          const r = (await readRecord(dataDir, h))!;
+          assertEquals(read.heights[String(h)]?.manifest_b3, r.executionStateRoot, `height ${h}`);
+        }
+      } finally {
+        await Deno.remove(tmp, { recursive: true });
+      }
+    }
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }

@@ -11,6 +11,7 @@ import { encodeCanonical } from "../../src/storage/cbor.ts";
 import { hashHex } from "../../src/storage/hash.ts";
 import { encodeFile } from "../../src/storage/schema.ts";
 import { blockReader, ctxOf, randomChain, WORLD } from "../support/chain_fixture.ts";
+import { toLegacyLayout } from "../support/legacy_layout.ts";
 
 const CHAIN = randomChain(40, 1234, 8);
 
@@ -181,6 +182,7 @@ Deno.test("upgrade: a records folder without a state file continues on the same 
   for (const old of ["deleted", "older fields"]) {
     await withDir(async (dir) => {
       await runTo(dir, 6, { mode: "bridge" });
+      await toLegacyLayout(dir); // a data dir written before the pack store
       const records = await listing(join(dir, "execution", "records"));
       if (old === "deleted") await Deno.remove(executionStatePath(dir));
       else {
@@ -218,6 +220,7 @@ Deno.test("a crash between record and state file: reopen adopts the record", asy
     await runTo(dir, 4);
     const stateAt4 = await Deno.readFile(executionStatePath(dir));
     await runTo(dir, 6);
+    await toLegacyLayout(dir); // state file + records: the layout before the pack store
     const rec5 = await Deno.readFile(recordPath(dir, 5));
     const rec6 = await Deno.readFile(recordPath(dir, 6));
     await Deno.writeFile(executionStatePath(dir), stateAt4); // as if the last two state writes were lost
@@ -237,6 +240,7 @@ Deno.test("a record whose manifest never reached the store is executed again and
     await runTo(dir, 3);
     const stateAt3 = await Deno.readFile(executionStatePath(dir));
     await runTo(dir, 4);
+    await toLegacyLayout(dir);
     const rec4 = await Deno.readFile(recordPath(dir, 4));
     const cas = new CasStore(join(dir, "store"));
     await Deno.remove(cas.pathOf((await readRecord(dir, 4))!.manifestRef));
@@ -256,7 +260,9 @@ Deno.test("a record whose manifest never reached the store is executed again and
     await core.executeThrough(ctxOf(CHAIN[3]));
     await core.close();
     assertEquals(await Deno.readFile(recordPath(dir, 4)), rec4);
-    assert(await cas.has((await readRecord(dir, 4))!.manifestRef));
+    const reopened = await open(dir);
+    assert(await reopened.store.has((await readRecord(dir, 4))!.manifestRef));
+    await reopened.close();
   });
 });
 
@@ -265,6 +271,7 @@ Deno.test("a record that does not link to the state stops start-up", async () =>
     await runTo(dir, 3);
     const stateAt3 = await Deno.readFile(executionStatePath(dir));
     await runTo(dir, 4);
+    await toLegacyLayout(dir);
     const r4 = (await readRecord(dir, 4))!;
     await Deno.writeFile(
       recordPath(dir, 4),
@@ -319,14 +326,10 @@ Deno.test("determinism: independent worlds fed the same 500 blocks agree; the co
   await withDir(async (dir) => {
     const core = await open(dir, blocks);
     const res = await core.executeThrough(ctxOf(blocks[29])); // fills 1..29 from the reader
-    await core.close();
     assertEquals(res.executionBlockHash, one[29].executionBlockHash);
     // A world read back from its manifest steps on to the same roots.
-    const loaded = await WorldState.load(
-      new CasStore(join(dir, "store")),
-      WORLD,
-      res.executionStateRoot,
-    );
+    const loaded = await WorldState.load(core.store, WORLD, res.executionStateRoot);
+    await core.close();
     for (let h = 31; h <= 40; h++) {
       const b = blocks[h - 1];
       const out = loaded.apply({ height: h, nodeBlockHash: b.hash, actions: b.actions });

@@ -12,7 +12,7 @@ import { readRecord } from "../../src/execution/records.ts";
 import { readExecutionState } from "../../src/execution/state_file.ts";
 import { verifyRecords } from "../../src/execution/verify.ts";
 import { type LiveNode, startLiveNode } from "../../src/live/live.ts";
-import { DataDirLockedError } from "../../src/live/lock.ts";
+import { DataDirLockedError } from "../../src/storage/lock.ts";
 import { waitFor, waitForAsync } from "../support/hooks.ts";
 import { isContiguousFromOne, recordHeights, writeSlowDriver } from "../support/live_helpers.ts";
 

@@ -8,6 +8,7 @@ import { ExecutionError } from "../../src/execution/execution_error.ts";
 import { recordPath } from "../../src/execution/records.ts";
 import { readExecutionState } from "../../src/execution/state_file.ts";
 import { blockReader, ctxOf, randomChain, WORLD } from "../support/chain_fixture.ts";
+import { toLegacyLayout } from "../support/legacy_layout.ts";
 
 const CHAIN = randomChain(12, 99, 6);
 
@@ -29,6 +30,9 @@ async function withExecuted(
     const core = await open(dir);
     for (let h = 1; h <= height; h++) await core.executeThrough(ctxOf(CHAIN[h - 1]));
     await core.close();
+    // Record files are the only copy in the layout before the pack store (the pack's
+    // own repair is in execution_pack_test.ts).
+    await toLegacyLayout(dir);
     await fn(dir, await Deno.readFile(recordPath(dir, height)));
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -14,6 +14,8 @@ import { decodeCbor } from "../../src/storage/cbor.ts";
 import { toHex } from "../../src/storage/hash.ts";
 import { encodeFile } from "../../src/storage/schema.ts";
 import { blockReader, ctxOf, randomChain, WORLD } from "../support/chain_fixture.ts";
+import { toLegacyLayout } from "../support/legacy_layout.ts";
+import { openBlobReader } from "../../src/storage/blob_store.ts";
 
 const CHAIN = randomChain(120, 99, 8);
 
@@ -93,7 +95,7 @@ Deno.test("records verify passes across bucket growth (1 bucket at genesis, fano
     const report = await verifyRecords(dir);
     assertEquals([report.ok, report.heights, report.firstBad], [true, 120, undefined]);
     const m = decodeManifest(
-      await new CasStore(join(dir, "store")).get((await readRecord(dir, 120))!.manifestRef),
+      await (await openBlobReader(dir)).get((await readRecord(dir, 120))!.manifestRef),
       "last manifest",
     );
     assert(m.bucketCount >= 4 && m.depth >= 2, `grew to ${m.bucketCount} buckets`);
@@ -102,6 +104,7 @@ Deno.test("records verify passes across bucket growth (1 bucket at genesis, fano
 
 Deno.test("records verify catches a flipped byte in a record", async () => {
   await withRun(40, async (dir) => {
+    await toLegacyLayout(dir); // record files and CAS files: the layout before packs
     assertEquals((await verifyRecords(dir)).ok, true);
     const path = recordPath(dir, 17);
     const bytes = await Deno.readFile(path);
@@ -128,6 +131,7 @@ Deno.test("records verify catches a flipped byte in a record", async () => {
 
 Deno.test("records verify catches a truncated record", async () => {
   await withRun(20, async (dir) => {
+    await toLegacyLayout(dir); // record files and CAS files: the layout before packs
     const path = recordPath(dir, 9);
     const bytes = await Deno.readFile(path);
     await Deno.writeFile(path, bytes.subarray(0, bytes.length - 5));
@@ -139,6 +143,7 @@ Deno.test("records verify catches a truncated record", async () => {
 
 Deno.test("records verify catches a deleted CAS blob", async () => {
   await withRun(40, async (dir) => {
+    await toLegacyLayout(dir); // record files and CAS files: the layout before packs
     assertEquals((await verifyRecords(dir)).ok, true);
     const cas = new CasStore(join(dir, "store"));
     const before = await treeBlobs(cas, (await readRecord(dir, 22))!.manifestRef);
@@ -157,6 +162,7 @@ Deno.test("records verify catches a deleted CAS blob", async () => {
 
 Deno.test("records verify catches a record whose previous-hash link is wrong", async () => {
   await withRun(40, async (dir) => {
+    await toLegacyLayout(dir); // record files and CAS files: the layout before packs
     assertEquals((await verifyRecords(dir)).ok, true);
     const r29 = (await readRecord(dir, 29))!;
     const r31 = (await readRecord(dir, 31))!;
@@ -175,6 +181,7 @@ Deno.test("records verify catches a record whose previous-hash link is wrong", a
 
 Deno.test("records verify reports a gap in the heights and a missing records folder", async () => {
   await withRun(12, async (dir) => {
+    await toLegacyLayout(dir); // record files and CAS files: the layout before packs
     await Deno.remove(recordPath(dir, 7));
     const report = await verifyRecords(dir);
     assertEquals(report.firstBad, {
