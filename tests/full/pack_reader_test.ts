@@ -14,33 +14,7 @@ import { join } from "@std/path";
 import { PackStore } from "../../src/storage/pack.ts";
 import { toHex } from "../../src/storage/hash.ts";
 import { blobOf, heightGroup, indexOfBytes } from "../support/pack_fixture.ts";
-
-const PYTHON = "/usr/bin/python3";
-
-async function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string } | null> {
-  try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      stdout: "piped",
-      stderr: "inherit",
-      signal: AbortSignal.timeout(120_000),
-    }).output();
-    return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
-}
-
-async function missingTool(): Promise<string | null> {
-  if ((await run(PYTHON, ["-c", "import cbor2"]))?.code !== 0) {
-    return `${PYTHON} with cbor2 not found (apt-get install python3-cbor2)`;
-  }
-  if ((await run("b3sum", ["--version"]))?.code !== 0) {
-    return "b3sum not found (apt-get install b3sum)";
-  }
-  return null;
-}
+import { missingTool, PYTHON, run } from "../support/py_pack_reader.ts";
 
 const READER = `
 import cbor2, json, os, struct, subprocess, sys

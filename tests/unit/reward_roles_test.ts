@@ -10,11 +10,11 @@ import { join } from "@std/path";
 import { ConsensusEngine } from "../../src/consensus/engine.ts";
 import type { CommittedBlock } from "../../src/consensus/types.ts";
 import { ExecutionCore } from "../../src/execution/core.ts";
-import { REWARD_POINTS, RewardRuntime, type RewardSource } from "../../src/live/reward.ts";
+import { REWARD_POINTS, RewardRuntime } from "../../src/live/reward.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
 import { commitContext } from "../../src/node/execution_hook.ts";
-import type { NodeSnapshot } from "../../src/node/snapshot.ts";
 import { nodeDir } from "../../src/node/state_file.ts";
+import { fixedRewardSource } from "../support/reward_source.ts";
 
 const NODE = "exec-node";
 const WORLD = "world-1";
@@ -35,33 +35,6 @@ async function buildChain(store: BlockStore, n: number): Promise<CommittedBlock[
   return blocks;
 }
 
-function source(blocks: BlockStore, committed: number, root: string | null): RewardSource {
-  const snap: NodeSnapshot = {
-    nodeId: NODE,
-    worldId: WORLD,
-    role: "sequencer",
-    running: true,
-    tickCount: committed,
-    lastTickUnixMs: null,
-    lastError: null,
-    consensus: {
-      mode: "local",
-      slot: committed,
-      epoch: 0,
-      latestHeight: committed,
-      committedHeight: committed,
-      networkCommittedHeight: committed,
-      knownPeerHeads: {},
-      lastStatus: "Committed",
-      lastBlockHash: null,
-      lastExecutionHeight: committed,
-      lastExecutionBlockHash: null,
-      lastExecutionStateRoot: root,
-    },
-  };
-  return { snapshot: () => snap, durableCommittedHeight: committed, blocks };
-}
-
 Deno.test("rewards: proposer, attester and executor points go to distinct parties", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "awr-roles-" });
   try {
@@ -78,7 +51,7 @@ Deno.test("rewards: proposer, attester and executor points go to distinct partie
 
     const reward = await RewardRuntime.open(
       { dataDir, nodeId: NODE, worldId: WORLD, mode: "node" },
-      source(store, blocks.length, last.executionStateRoot),
+      fixedRewardSource(store, NODE, blocks.length, blocks.length, last.executionStateRoot),
       null,
     );
     await reward.runOnce();

@@ -6,9 +6,9 @@ import { readLedger } from "../../src/live/ledger.ts";
 import { REWARD_POINTS, RewardRuntime, type RewardSource } from "../../src/live/reward.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
 import { commitContext } from "../../src/node/execution_hook.ts";
-import type { NodeSnapshot } from "../../src/node/snapshot.ts";
 import { nodeDir } from "../../src/node/state_file.ts";
 import { buildChain } from "../support/chain.ts";
+import { fixedRewardSource } from "../support/reward_source.ts";
 
 function source(
   dataDir: string,
@@ -17,30 +17,7 @@ function source(
   root: string | null,
 ): RewardSource {
   const blocks = new BlockStore(join(nodeDir(dataDir, "node-1"), "blocks"));
-  const snap: NodeSnapshot = {
-    nodeId: "node-1",
-    worldId: "world-1",
-    role: "sequencer",
-    running: true,
-    tickCount: committed,
-    lastTickUnixMs: null,
-    lastError: null,
-    consensus: {
-      mode: "local",
-      slot: committed,
-      epoch: Math.floor(committed / 32),
-      latestHeight: committed,
-      committedHeight: committed,
-      networkCommittedHeight: committed,
-      knownPeerHeads: {},
-      lastStatus: "Committed",
-      lastBlockHash: null,
-      lastExecutionHeight: executed,
-      lastExecutionBlockHash: null,
-      lastExecutionStateRoot: root,
-    },
-  };
-  return { snapshot: () => snap, durableCommittedHeight: committed, blocks };
+  return fixedRewardSource(blocks, "node-1", committed, executed, root);
 }
 
 Deno.test("reward runtime settles each closed epoch once, from records, and survives a restart", async () => {
