@@ -5,11 +5,11 @@
  * duplicated; a batch larger than the free mempool space is refused whole.
  */
 import { assert, assertEquals } from "@std/assert";
-import { fromFileUrl, join } from "@std/path";
+import { join } from "@std/path";
 import { BlockStore } from "../../src/node/block_store.ts";
 import { nodeDir, nodeStatePath, readNodeState } from "../../src/node/state_file.ts";
+import { liveArgs } from "../support/live_process.ts";
 
-const MOD = fromFileUrl(new URL("../../mod.ts", import.meta.url));
 const BATCH = 50;
 const CONCURRENT = 5;
 /** No request may hang the test. */
@@ -25,23 +25,7 @@ interface Live {
 
 async function startLive(dataDir: string, extra: string[] = []): Promise<Live> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MOD,
-      "live",
-      "--data-dir",
-      dataDir,
-      "--http",
-      "127.0.0.1:0",
-      "--tick-ms",
-      "20",
-      "--status-every",
-      "0",
-      "--log-level",
-      "error",
-      ...extra,
-    ],
+    args: liveArgs(dataDir, { http: "127.0.0.1:0", extra }),
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",

@@ -1,5 +1,4 @@
 import { assert, assertEquals, assertGreaterOrEqual } from "@std/assert";
-import { fromFileUrl } from "@std/path";
 import { readRecord, recordPath } from "../../src/execution/records.ts";
 import { verifyRecords } from "../../src/execution/verify.ts";
 import { nodeStatePath, readNodeState } from "../../src/node/state_file.ts";
@@ -7,8 +6,7 @@ import { hashHex } from "../../src/storage/hash.ts";
 import { recordHeights } from "../support/live_helpers.ts";
 import { missingTool, readPackWithPython } from "../support/py_pack_reader.ts";
 import { packDir } from "../../src/storage/blob_store.ts";
-
-const MOD = fromFileUrl(new URL("../../mod.ts", import.meta.url));
+import { liveArgs } from "../support/live_process.ts";
 
 // Small seeded PRNG so a failing run can be replayed with the same kill moments.
 function mulberry32(seed: number): () => number {
@@ -23,22 +21,7 @@ function mulberry32(seed: number): () => number {
 
 function spawnLive(dataDir: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MOD,
-      "live",
-      "--data-dir",
-      dataDir,
-      "--http",
-      "off",
-      "--tick-ms",
-      "20",
-      "--status-every",
-      "0",
-      "--log-level",
-      "error",
-    ],
+    args: liveArgs(dataDir),
     stdin: "null",
     stdout: "null",
     stderr: "piped",

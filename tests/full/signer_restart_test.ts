@@ -5,37 +5,21 @@
  * across the signer state files and the stored certificates, and the chain goes on.
  */
 import { assert, assertEquals, assertGreaterOrEqual } from "@std/assert";
-import { fromFileUrl, join } from "@std/path";
+import { join } from "@std/path";
 import { blockId, voteSignBytes } from "../../src/consensus/bft/signing.ts";
 import type { SignedVote, SignerState } from "../../src/consensus/bft/types.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
 import { FileSignerStateStore } from "../../src/node/signer_state_file.ts";
 import { nodeStatePath, readNodeState } from "../../src/node/state_file.ts";
 import { hashHex } from "../../src/storage/hash.ts";
+import { liveArgs } from "../support/live_process.ts";
 
-const MOD = fromFileUrl(new URL("../../mod.ts", import.meta.url));
 const NODE = "node-1";
 const WORLD = "world-1";
 
 function spawnLive(dataDir: string, crashAt: string | null): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MOD,
-      "live",
-      "--data-dir",
-      dataDir,
-      "--http",
-      "off",
-      "--tick-ms",
-      "5",
-      "--status-every",
-      "0",
-      "--log-level",
-      "error",
-      ...(crashAt ? ["--crash-at", crashAt] : []),
-    ],
+    args: liveArgs(dataDir, { tickMs: 5, extra: crashAt ? ["--crash-at", crashAt] : [] }),
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -4,10 +4,9 @@
  * API still answers during the attack, and the process's memory stays bounded.
  */
 import { assert, assertEquals, assertLess } from "@std/assert";
-import { fromFileUrl } from "@std/path";
 import { nodeStatePath, readNodeState } from "../../src/node/state_file.ts";
+import { liveArgs } from "../support/live_process.ts";
 
-const MOD = fromFileUrl(new URL("../../mod.ts", import.meta.url));
 const CLIENTS = 200;
 const HEADER_TIMEOUT_MS = 1_000;
 /** Generous: a loaded 2-core machine may be late, but never by this much. */
@@ -79,26 +78,16 @@ Deno.test({
   fn: async () => {
     const dataDir = await Deno.makeTempDir({ prefix: "awr-slowloris-" });
     const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MOD,
-        "live",
-        "--data-dir",
-        dataDir,
-        "--http",
-        "127.0.0.1:0",
-        "--tick-ms",
-        "20",
-        "--status-every",
-        "0",
-        "--log-level",
-        "warn",
-        "--http-header-timeout-ms",
-        String(HEADER_TIMEOUT_MS),
-        "--http-max-connections",
-        "256",
-      ],
+      args: liveArgs(dataDir, {
+        http: "127.0.0.1:0",
+        logLevel: "warn",
+        extra: [
+          "--http-header-timeout-ms",
+          String(HEADER_TIMEOUT_MS),
+          "--http-max-connections",
+          "256",
+        ],
+      }),
       stdin: "null",
       stdout: "piped",
       stderr: "null",

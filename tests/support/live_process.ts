@@ -35,6 +35,38 @@ async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Prom
   if (rest) into.push(rest);
 }
 
+/** How a test runs `awr live`: HTTP address (or `off`), tick, log level and extra flags. */
+export interface LiveArgs {
+  http?: string;
+  tickMs?: number;
+  logLevel?: string;
+  extra?: readonly string[];
+}
+
+/**
+ * The `deno run` arguments of `awr live` on `dataDir`, quiet by default (no status
+ * lines), for tests that spawn the process themselves.
+ */
+export function liveArgs(dataDir: string, o: LiveArgs = {}): string[] {
+  return [
+    "run",
+    "-A",
+    MOD,
+    "live",
+    "--data-dir",
+    dataDir,
+    "--http",
+    o.http ?? "off",
+    "--tick-ms",
+    String(o.tickMs ?? 20),
+    "--status-every",
+    "0",
+    "--log-level",
+    o.logLevel ?? "error",
+    ...(o.extra ?? []),
+  ];
+}
+
 /** Spawns `awr live --data-dir <dataDir> --http 127.0.0.1:0 <extra…>` and waits for its URL. */
 export async function spawnLive(dataDir: string, extra: string[]): Promise<LiveProcess> {
   const child = new Deno.Command(Deno.execPath(), {
