@@ -63,7 +63,7 @@ import {
   STATE_ENTRY,
   stateFromPack,
 } from "./pack_state.ts";
-import { type WorldShape, WorldState } from "./world_state.ts";
+import { type WorldShape, WorldState } from "../state/world_state.ts";
 import { finishGc } from "./store_gc.ts";
 
 export { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts";

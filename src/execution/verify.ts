@@ -27,7 +27,7 @@ import { decodeCbor } from "../storage/cbor.ts";
 import { HASH_NAME, hashHex, toHex } from "../storage/hash.ts";
 import { chunkFromWire } from "../world/agent.ts";
 import { BUCKET_GROWTH_LOAD } from "../world/rules.ts";
-import { decodeJournal, decodeManifest, type StateManifest } from "./manifest.ts";
+import { decodeJournal, decodeManifest, type StateManifest } from "../state/manifest.ts";
 import {
   encodeRecord,
   executionBlockHash,
@@ -42,7 +42,7 @@ import type { Decoded } from "../storage/schema.ts";
 import { readExecutionState } from "./state_file.ts";
 import { recordEntry, recordFromPack, stateFromPack } from "./pack_state.ts";
 import { keptFrom } from "./store_gc.ts";
-import { isDigestList, type NodeWire, treeDepth } from "./state_tree.ts";
+import { isDigestList, type NodeWire, treeDepth } from "../state/state_tree.ts";
 
 /** The first thing found wrong. */
 export interface VerifyProblem {

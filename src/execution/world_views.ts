@@ -6,13 +6,13 @@
  * exposes them as its optional `summary` / `agent` / `journal` capabilities.
  * @module
  */
-import type { BlobReader } from "./state_tree.ts";
+import type { BlobReader } from "../state/state_tree.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { toHex } from "../storage/hash.ts";
 import { bucketKeyOf, chunkFromWire } from "../world/agent.ts";
-import { decodeJournal, decodeManifest } from "./manifest.ts";
+import { decodeJournal, decodeManifest } from "../state/manifest.ts";
 import { readRecord } from "./records.ts";
-import { isDigestList } from "./state_tree.ts";
+import { isDigestList } from "../state/state_tree.ts";
 
 /** Most heights one journal page walks (heights without events cost a record read each). */
 export const JOURNAL_SCAN_MAX_HEIGHTS = 1_000;

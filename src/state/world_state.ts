@@ -11,7 +11,7 @@ import { decodeCbor } from "../storage/cbor.ts";
 import { type Agent, chunkFromWire } from "../world/agent.ts";
 import { DEFAULT_MIN_BUCKETS } from "../world/rules.ts";
 import { type StepInput, type StepResult, World } from "../world/world.ts";
-import { ExecutionError } from "./execution_error.ts";
+import { ExecutionError } from "../execution/execution_error.ts";
 import { decodeManifest, journalBlob, manifestBlob, type StateManifest } from "./manifest.ts";
 import {
   type BlobReader,

@@ -12,9 +12,9 @@ import { CasStore } from "../storage/cas.ts";
 import { decodeCbor, encodeCanonical } from "../storage/cbor.ts";
 import { hashCanonical, hashHex } from "../storage/hash.ts";
 import { World } from "../world/world.ts";
-import { ExecutionCore } from "./core.ts";
+import { ExecutionCore } from "../execution/core.ts";
 import { type DriverListing, loadDriver } from "./loader.ts";
-import { agentAt, journalAt, summaryAt } from "./world_views.ts";
+import { agentAt, journalAt, summaryAt } from "../execution/world_views.ts";
 import {
   DRIVER_API_VERSION,
   DRIVER_CAPABILITIES,
