@@ -4,7 +4,6 @@
  * through {@link startDriver}, so a driver sees the same host either way.
  * @module
  */
-import { join } from "../std/path.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { BlockStore } from "../node/block_store.ts";
@@ -27,6 +26,7 @@ import {
   type DriverInfo,
   type DriverMode,
 } from "./plugin.ts";
+import { blocksDir, storeDir } from "../storage/data_dir.ts";
 
 /** Error raised around a driver: timeouts, crashes, bad results, or its own errors. */
 export class DriverError extends AwrError {}
@@ -67,10 +67,10 @@ export interface BuiltHost {
 export function buildDriverHost(options: DriverHostOptions): BuiltHost {
   const durable = options.durable ?? true;
   const logger = options.logger ?? silentLogger;
-  const blocks = new BlockStore(join(options.dataDir, "node", options.nodeId, "blocks"), {
+  const blocks = new BlockStore(blocksDir(options.dataDir, options.nodeId), {
     durable,
   });
-  const files = new CasStore(join(options.dataDir, "store"), { durable });
+  const files = new CasStore(storeDir(options.dataDir), { durable });
   let core: Promise<ExecutionCore> | null = null;
   // Reads go through the core's store (pack, then CAS files) once a driver opened it;
   // `put` writes a CAS file, which that store also reads.

@@ -19,7 +19,6 @@
  * the record height, the blob and the height of the group that stored it.
  * @module
  */
-import { join } from "../std/path.ts";
 import { errorMessage } from "../errors.ts";
 import { BlockStore, type CommittedBlockReader } from "../node/block_store.ts";
 import { openBlobReader } from "../storage/blob_store.ts";
@@ -38,6 +37,7 @@ import {
   recordPath,
 } from "./records.ts";
 import { readFileIfExists } from "../storage/atomic.ts";
+import { blocksDir, onlyNodeId } from "../storage/data_dir.ts";
 import type { Decoded } from "../storage/schema.ts";
 import { readExecutionState } from "./state_file.ts";
 import { recordEntry, recordFromPack, stateFromPack } from "./pack_state.ts";
@@ -80,18 +80,8 @@ export interface VerifyOptions {
 
 // The block store of the data dir's only node, or null (none, or several).
 async function onlyNodeBlocks(dataDir: string): Promise<CommittedBlockReader | null> {
-  const ids: string[] = [];
-  try {
-    for await (const e of Deno.readDir(join(dataDir, "node"))) {
-      if (e.isDirectory) ids.push(e.name);
-      if (ids.length > 1) return null;
-    }
-  } catch {
-    return null;
-  }
-  return ids.length === 1
-    ? new BlockStore(join(dataDir, "node", ids[0], "blocks"), { durable: false })
-    : null;
+  const id = await onlyNodeId(dataDir);
+  return id === null ? null : new BlockStore(blocksDir(dataDir, id), { durable: false });
 }
 
 class Bad extends Error {}

@@ -7,15 +7,13 @@
  * contract) still writes a CAS file.
  * @module
  */
-import { join } from "../std/path.ts";
 import { CasStore } from "./cas.ts";
 import { PackError, type PackStore } from "./pack.ts";
 import { PackReader } from "./pack_reader.ts";
+import { packDir, storeDir } from "./data_dir.ts";
 
-/** Folder of the execution pack segments inside a data dir. */
-export function packDir(dataDir: string): string {
-  return join(dataDir, "store", "packs");
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { packDir } from "./data_dir.ts";
 
 /** What {@link LayeredBlobs} needs of a pack: a {@link PackStore} or a {@link PackReader}. */
 export interface PackSource {
@@ -92,11 +90,11 @@ export async function openBlobReader(
   dataDir: string,
 ): Promise<LayeredBlobs & { readonly reader: PackReader }> {
   const reader = await PackReader.open(packDir(dataDir));
-  const blobs = new LayeredBlobs(reader, new CasStore(join(dataDir, "store"), { durable: false }));
+  const blobs = new LayeredBlobs(reader, new CasStore(storeDir(dataDir), { durable: false }));
   return Object.assign(blobs, { reader });
 }
 
 /** A writable layered store over an open {@link PackStore}. */
 export function layeredOver(pack: PackStore, dataDir: string, durable: boolean): LayeredBlobs {
-  return new LayeredBlobs(pack, new CasStore(join(dataDir, "store"), { durable }));
+  return new LayeredBlobs(pack, new CasStore(storeDir(dataDir), { durable }));
 }
