@@ -10,7 +10,6 @@ import { BlockStore } from "../node/block_store.ts";
 import { CasStore } from "../storage/cas.ts";
 import { decodeCbor, encodeCanonical } from "../storage/cbor.ts";
 import { hashCanonical, hashHex } from "../storage/hash.ts";
-import { World } from "../world/world.ts";
 import { ExecutionCore } from "../execution/core.ts";
 import { type DriverListing, loadDriver } from "./loader.ts";
 import { agentAt, journalAt, summaryAt } from "../execution/world_views.ts";
@@ -113,7 +112,6 @@ export function buildDriverHost(options: DriverHostOptions): BuiltHost {
     blocks,
     hash: { name: "blake3", hex: hashHex, canonical: hashCanonical },
     cbor: { encode: encodeCanonical, decode: decodeCbor },
-    createWorld: () => new World(),
     openExecutionCore,
     logger,
   };

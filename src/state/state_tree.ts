@@ -193,7 +193,7 @@ export function decodeTreeNode(
  * import { hashedBlob, StateTree } from "./state_tree.ts";
  * const chunk = hashedBlob({ kind: "agents" });
  * const { tree } = StateTree.build([chunk.digest], 64);
- * const blobs = tree.update([{ index: 1, digest: chunk.digest }]); // the new root
+ * const blobs = tree.update([{ index: 0, digest: chunk.digest }]); // the new root
  * ```
  */
 export class StateTree {
@@ -236,19 +236,24 @@ export class StateTree {
   }
 
   /**
-   * Sets changed (or appended) chunk digests and re-hashes their ancestors; returns
-   * the new node blobs. Indices may extend the chunk list by appending only.
+   * Sets changed chunk digests and re-hashes their ancestors; returns the new node
+   * blobs. The chunk count is fixed: a world that grows rebuilds its tree
+   * ({@link StateTree.build}), so an index outside the tree is `TREE_INDEX`.
    */
   update(changed: ReadonlyArray<{ index: number; digest: Uint8Array }>): HashedBlob[] {
     const chunks = this.#levels[0];
+    const outside = changed.find(({ index }) =>
+      !Number.isSafeInteger(index) || index < 0 || index >= chunks.length
+    );
+    if (outside) {
+      throw new StateTreeError(
+        "TREE_INDEX",
+        `chunk ${outside.index} is outside the tree's ${chunks.length} chunks`,
+        { index: outside.index, chunkCount: chunks.length },
+      );
+    }
     const dirty: number[] = [];
     for (const { index, digest } of [...changed].sort((a, b) => a.index - b.index)) {
-      if (index > chunks.length) {
-        throw new StateTreeError(
-          "TREE_GAP",
-          `chunk ${index} would leave a gap after chunk ${chunks.length - 1}`,
-        );
-      }
       chunks[index] = digest;
       if (dirty[dirty.length - 1] !== index) dirty.push(index);
     }

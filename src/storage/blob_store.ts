@@ -32,8 +32,6 @@ export interface PackSource {
  * ```
  */
 export class LayeredBlobs {
-  /** The hash that names every blob. */
-  readonly hashName: string;
   readonly #pack: PackSource;
   readonly #legacy: CasStore;
 
@@ -44,7 +42,6 @@ export class LayeredBlobs {
   constructor(pack: PackSource, legacy: CasStore) {
     this.#pack = pack;
     this.#legacy = legacy;
-    this.hashName = legacy.hashName;
   }
 
   /** The pack behind this store. */

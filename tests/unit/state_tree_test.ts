@@ -78,3 +78,21 @@ Deno.test("StateTree.load reads a built tree back and refuses a node the validat
     `state tree node ${tree.root} (level 2, position 0): not a level-2 state tree node with 3 children`,
   );
 });
+
+Deno.test("StateTree.update re-hashes a changed chunk; an index outside the tree is TREE_INDEX", () => {
+  const chunks = digests(10);
+  const { tree } = StateTree.build(chunks, 4);
+  const changed = hashedBlob({ kind: "chunk", i: "new" }).digest;
+  const blobs = tree.update([{ index: 9, digest: changed }]);
+  const rebuilt = StateTree.build([...chunks.slice(0, 9), changed], 4).tree;
+  assertEquals([blobs.length, tree.root], [2, rebuilt.root], "its node and the root");
+  for (const index of [10, -1]) {
+    const other = { index: 0, digest: chunks[5] }; // valid, but must not be applied either
+    const err = assertThrows(
+      () => tree.update([other, { index, digest: changed }]),
+      StateTreeError,
+    );
+    assertEquals(err.code, "TREE_INDEX");
+  }
+  assertEquals(tree.root, rebuilt.root, "a refused update changes nothing");
+});
