@@ -15,7 +15,7 @@ const ALLOWED: Record<string, string[]> = {
   state: ["world", "storage"],
   node: ["consensus", "storage", "std"],
   execution: ["consensus", ...NODE_CONTRACT, "state", "world", "storage", "std"],
-  driver: [...NODE_CONTRACT, "execution", "state", "world", "storage", "std"],
+  driver: [...NODE_CONTRACT, "execution", "state", "storage", "std"],
   sim: ["consensus", "storage"],
   live: ["consensus", "driver", "execution", "state", "node", "world", "storage", "std"],
   cli: [
