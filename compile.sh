@@ -18,7 +18,7 @@ fi
 mkdir -p "$(dirname "$OUT")"
 
 ARGS=(compile -A --unstable-worker-options --output "$OUT" --include plugins \
-  --include src/execution/driver_worker.ts --include src/execution/probe_worker.ts mod.ts)
+  --include src/driver/driver_worker.ts --include src/driver/probe_worker.ts mod.ts)
 
 if [ -n "${DENORT_BIN:-}" ]; then
   if [ ! -x "$DENORT_BIN" ]; then

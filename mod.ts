@@ -44,8 +44,8 @@ export {
   createExecutionHook,
   type DriverExecutionHook,
   type ExecutionHookOptions,
-} from "./src/execution/create_hook.ts";
-export { listDrivers, loadDriver } from "./src/execution/loader.ts";
+} from "./src/driver/create_hook.ts";
+export { listDrivers, loadDriver } from "./src/driver/loader.ts";
 export {
   DRIVER_API_VERSION,
   DRIVER_CAPABILITIES,
@@ -53,7 +53,7 @@ export {
   type DriverHost,
   type DriverJournalPage,
   type DriverPlugin,
-} from "./src/execution/plugin.ts";
+} from "./src/driver/plugin.ts";
 export { ExecutionCore, type ExecutionCoreOptions } from "./src/execution/core.ts";
 export { verifyRecords } from "./src/execution/verify.ts";
 export { parseAction, type WorldAction } from "./src/world/actions.ts";

@@ -5,7 +5,7 @@
  * bridge write byte-identical records.
  *
  * Like every plugin it imports nothing from this repo; the types below are the
- * slice of the plugin contract (`src/execution/plugin.ts`) it uses.
+ * slice of the plugin contract (`src/driver/plugin.ts`) it uses.
  * @module
  */
 

@@ -8,7 +8,7 @@
 // Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
 // deno-lint-ignore no-import-prefix
 import type { Command } from "npm:commander@14.0.3";
-import { type DriverCatalog, listDrivers } from "../execution/loader.ts";
+import { type DriverCatalog, listDrivers } from "../driver/loader.ts";
 import type { CliIo } from "./io.ts";
 
 function table(rows: string[][]): string[] {

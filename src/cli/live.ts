@@ -8,7 +8,7 @@ import { type Command, Option } from "npm:commander@14.0.3";
 import { parseCrashAt } from "../live/crash_at.ts";
 import { consoleLogger, type LogLevel } from "../logger.ts";
 import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/live.ts";
-import { type DriverGrants, parseDriverAllow } from "../execution/sandbox.ts";
+import { type DriverGrants, parseDriverAllow } from "../driver/sandbox.ts";
 import { defaultHttpLimits, type HttpLimits } from "../live/http_server.ts";
 import { defaultSseHubOptions } from "../live/sse.ts";
 import { CliError, type CliIo, parseIntFlag } from "./io.ts";

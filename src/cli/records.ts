@@ -8,12 +8,12 @@
 // Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
 // deno-lint-ignore no-import-prefix
 import type { Command } from "npm:commander@14.0.3";
-import { join } from "../std/path.ts";
 import { readRecord, recordsDir } from "../execution/records.ts";
 import { verifyRecords, type VerifyReport } from "../execution/verify.ts";
 import { errorMessage } from "../errors.ts";
 import { onlyNodeId, type ResultLogReport, verifyResultLog } from "../node/result_verify.ts";
 import { CliError, type CliIo } from "./io.ts";
+import { storeDir } from "../storage/data_dir.ts";
 
 const emptyReport: VerifyReport = { ok: true, heights: 0, blobsChecked: 0 };
 
@@ -147,7 +147,7 @@ export function registerRecordsCommands(program: Command, io: CliIo): void {
           : `records verify: ok, ${
             node ? `${node.heights} node results, ` : ""
           }${report.heights} heights (1..${report.heights}), ${report.blobsChecked} blobs checked in ${
-            join(opts.dataDir, "store")
+            storeDir(opts.dataDir)
           }${
             report.skippedAbove
               ? `; ${report.skippedAbove} newer record(s) above the execution state left out (in flight)`

@@ -5,7 +5,6 @@
 // Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
 // deno-lint-ignore no-import-prefix
 import type { Command } from "npm:commander@14.0.3";
-import { join } from "../std/path.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { readFileBounded } from "../storage/atomic.ts";
 import { type Decoded, decodeFile } from "../storage/schema.ts";
@@ -22,6 +21,7 @@ import {
 } from "../node/state_file.ts";
 import { detectFileKind } from "./file_kind.ts";
 import { CliError, type CliIo } from "./io.ts";
+import { nodesDir } from "../storage/data_dir.ts";
 
 /**
  * Largest file `awr snapshot inspect` and `awr status` read (1 MiB): a node state
@@ -69,12 +69,12 @@ function humanLines(state: PosNodeState, file: string): string[] {
 async function findNodeIds(dataDir: string): Promise<string[]> {
   const ids: string[] = [];
   try {
-    for await (const e of Deno.readDir(join(dataDir, "node"))) {
+    for await (const e of Deno.readDir(nodesDir(dataDir))) {
       if (e.isDirectory) ids.push(e.name);
     }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new CliError(`no node state under ${dataDir} (missing ${join(dataDir, "node")})`);
+      throw new CliError(`no node state under ${dataDir} (missing ${nodesDir(dataDir)})`);
     }
     throw err;
   }

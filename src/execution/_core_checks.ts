@@ -8,7 +8,7 @@ import type { Logger } from "../logger.ts";
 import { ExecutionError } from "./execution_error.ts";
 import { type ExecutionRecord, readRecord, recordPath } from "./records.ts";
 import type { ExecutionState } from "./state_file.ts";
-import type { WorldState } from "./world_state.ts";
+import type { WorldState } from "../state/world_state.ts";
 
 /** One height to execute. */
 export interface HeightInput {

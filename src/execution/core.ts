@@ -11,7 +11,6 @@
  * CAS files, state file + records) is read through and continued (`recovery.ts`).
  * @module
  */
-import { join } from "../std/path.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type {
@@ -63,8 +62,9 @@ import {
   STATE_ENTRY,
   stateFromPack,
 } from "./pack_state.ts";
-import { type WorldShape, WorldState } from "./world_state.ts";
+import { type WorldShape, WorldState } from "../state/world_state.ts";
 import { finishGc } from "./store_gc.ts";
+import { executionDir } from "../storage/data_dir.ts";
 
 export { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts";
 
@@ -131,7 +131,7 @@ export class ExecutionCore {
     const durable = options.durable ?? true;
     const logger = options.logger ?? silentLogger;
     await ensureDirDurable(recordsDir(options.dataDir), durable);
-    await removeStaleTemps(join(options.dataDir, "execution"));
+    await removeStaleTemps(executionDir(options.dataDir));
     await removeStaleTemps(recordsDir(options.dataDir));
     await finishGc(options.dataDir); // a store swap a crash interrupted
     const pack = await PackStore.open(packDir(options.dataDir), {

@@ -6,7 +6,7 @@ import type { Logger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type { PackStoreOptions } from "../storage/pack.ts";
 import type { ExecutorMode } from "./state_file.ts";
-import type { WorldShape } from "./world_state.ts";
+import type { WorldShape } from "../state/world_state.ts";
 
 /** Default largest pack segment of the core: a height that doubles a big world's bucket
  * count rewrites every chunk in one group, which must fit in one segment. */

@@ -17,6 +17,7 @@ import { HASH_NAME, hashCanonical } from "../storage/hash.ts";
 import { type Decoded, decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
 import { heightFileName } from "../node/block_store.ts";
 import type { NodeExecutionCommitResult } from "../node/execution_hook.ts";
+import { recordsDir } from "../storage/data_dir.ts";
 
 /** Previous execution block hash of height 1. */
 export const GENESIS_EXECUTION_PARENT = "genesis";
@@ -138,18 +139,8 @@ export function buildRecord(
   };
 }
 
-/**
- * `<data>/execution/records`.
- *
- * @example
- * ```ts
- * import { recordsDir } from "./records.ts";
- * recordsDir("./data"); // "data/execution/records"
- * ```
- */
-export function recordsDir(dataDir: string): string {
-  return join(dataDir, "execution", "records");
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { recordsDir };
 
 /**
  * Path of the record for `height`.

@@ -50,8 +50,6 @@ export interface BlobPresence {
 export interface RecoveredState extends Decoded<ExecutionState> {
   /** True when the state file must be (re)written before executing. */
   changed: boolean;
-  /** Heights whose records were adopted without executing. */
-  adopted: number[];
   /**
    * Set when the newest record was missing or unreadable: the state stands at the
    * height below, and `height` must be executed again and give `executionBlockHash`.
@@ -295,7 +293,7 @@ export async function recoverExecutionState(
   logger: Logger,
 ): Promise<RecoveredState> {
   const file = await readExecutionState(dataDir);
-  const stateFile = `${dataDir}/execution/state.cbor`;
+  const stateFile = executionStatePath(dataDir);
   let state = file?.value ?? defaultsOf(EXECUTION_STATE_SCHEMA);
   const unknown = file?.unknown ?? {};
   checkWorld(state.worldId, worldId, stateFile);
@@ -397,7 +395,6 @@ export async function recoverExecutionState(
     unknown,
     version: file?.version ?? 0,
     changed,
-    adopted,
     rederive: checked.rederive,
   };
 }

@@ -4,9 +4,9 @@
  * crash between the two writes, start-up rolls it forward from the records.
  * @module
  */
-import { join } from "../std/path.ts";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import { type Decoded, decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
+import { executionStatePath } from "../storage/data_dir.ts";
 
 /** Who executes into a records folder (chosen at start-up, DESIGN invariant 1). */
 export type ExecutorMode = "node" | "bridge";
@@ -51,18 +51,8 @@ export const EXECUTION_STATE_SCHEMA: FileSchema<ExecutionState> = {
   ],
 };
 
-/**
- * Path of the state file.
- *
- * @example
- * ```ts
- * import { executionStatePath } from "./state_file.ts";
- * executionStatePath("./data"); // "data/execution/state.cbor"
- * ```
- */
-export function executionStatePath(dataDir: string): string {
-  return join(dataDir, "execution", "state.cbor");
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { executionStatePath };
 
 /**
  * Reads the state file, or null when there is none; a bad file throws naming the

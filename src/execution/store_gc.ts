@@ -23,9 +23,9 @@ import { toHex } from "../storage/hash.ts";
 import { PackStore } from "../storage/pack.ts";
 import type { PackReader } from "../storage/pack_reader.ts";
 import { ExecutionError } from "./execution_error.ts";
-import { decodeManifest } from "./manifest.ts";
+import { decodeManifest } from "../state/manifest.ts";
 import { recordEntry, recordFromPack, STATE_ENTRY, stateFromPack } from "./pack_state.ts";
-import type { NodeWire } from "./state_tree.ts";
+import type { NodeWire } from "../state/state_tree.ts";
 import { readRecord } from "./records.ts";
 
 /** Name of the entry that says from which height on every state is complete. */

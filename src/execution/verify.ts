@@ -19,30 +19,24 @@
  * the record height, the blob and the height of the group that stored it.
  * @module
  */
-import { join } from "../std/path.ts";
 import { errorMessage } from "../errors.ts";
 import { BlockStore, type CommittedBlockReader } from "../node/block_store.ts";
+import { readFileIfExists } from "../storage/atomic.ts";
 import { openBlobReader } from "../storage/blob_store.ts";
-import { decodeCbor } from "../storage/cbor.ts";
-import { HASH_NAME, hashHex, toHex } from "../storage/hash.ts";
-import { chunkFromWire } from "../world/agent.ts";
-import { BUCKET_GROWTH_LOAD } from "../world/rules.ts";
-import { decodeJournal, decodeManifest, type StateManifest } from "./manifest.ts";
+import { blocksDir, onlyNodeId } from "../storage/data_dir.ts";
+import { hashHex } from "../storage/hash.ts";
+import type { Decoded } from "../storage/schema.ts";
+import { Bad, RecordChecker } from "./_verify_checks.ts";
 import {
   encodeRecord,
-  executionBlockHash,
   type ExecutionRecord,
-  GENESIS_EXECUTION_PARENT,
   listRecordHeights,
   readRecordFile,
   recordPath,
 } from "./records.ts";
-import { readFileIfExists } from "../storage/atomic.ts";
-import type { Decoded } from "../storage/schema.ts";
-import { readExecutionState } from "./state_file.ts";
+import { type ExecutionState, readExecutionState } from "./state_file.ts";
 import { recordEntry, recordFromPack, stateFromPack } from "./pack_state.ts";
 import { keptFrom } from "./store_gc.ts";
-import { isDigestList, type NodeWire, treeDepth } from "./state_tree.ts";
 
 /** The first thing found wrong. */
 export interface VerifyProblem {
@@ -80,24 +74,9 @@ export interface VerifyOptions {
 
 // The block store of the data dir's only node, or null (none, or several).
 async function onlyNodeBlocks(dataDir: string): Promise<CommittedBlockReader | null> {
-  const ids: string[] = [];
-  try {
-    for await (const e of Deno.readDir(join(dataDir, "node"))) {
-      if (e.isDirectory) ids.push(e.name);
-      if (ids.length > 1) return null;
-    }
-  } catch {
-    return null;
-  }
-  return ids.length === 1
-    ? new BlockStore(join(dataDir, "node", ids[0], "blocks"), { durable: false })
-    : null;
+  const id = await onlyNodeId(dataDir);
+  return id === null ? null : new BlockStore(blocksDir(dataDir, id), { durable: false });
 }
-
-class Bad extends Error {}
-
-// Blob reads in flight at once while walking a tree level.
-const READ_WIDTH = 64;
 
 /**
  * Verifies `<dataDir>/execution/records` against `<dataDir>/store`.
@@ -113,18 +92,9 @@ export async function verifyRecords(
   dataDir: string,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  // State first: it fixes a consistent view while an executor keeps writing.
-  let state;
-  let cas;
+  let view: StoreView;
   try {
-    cas = await openBlobReader(dataDir);
-    state = cas.reader.lastHeight === null
-      ? await readExecutionState(dataDir)
-      : await stateFromPack(cas.reader, null);
-    if (cas.reader.problems.length) {
-      const p = cas.reader.problems[0];
-      throw new Error(`pack segment ${p.segment} is damaged at offset ${p.offset}: ${p.reason}`);
-    }
+    view = await openStoreView(dataDir);
   } catch (err) {
     return {
       ok: false,
@@ -133,213 +103,115 @@ export async function verifyRecords(
       firstBad: { height: 0, problem: errorMessage(err) },
     };
   }
-  const packed = new Set(cas.reader.heights());
-  const stateFrom = await keptFrom(cas.reader).catch(() => 1);
-  const listed = [...new Set([...await listRecordHeights(dataDir), ...packed])].sort((a, b) =>
-    a - b
-  );
-  // Without a state file (a records folder from an older bridge) every record counts.
-  const upper = state ? state.value.lastAppliedHeight : listed[listed.length - 1] ?? 0;
-  const heights = listed.filter((h) => h <= upper);
-  const skippedAbove = listed.length - heights.length;
+  const plan = await planHeights(dataDir, view);
   const blocks = options.blocks === undefined ? await onlyNodeBlocks(dataDir) : options.blocks;
-  // Distinct blobs read (the report's count), and the places each was checked at.
-  const verified = new Set<string>();
-  const placed = new Set<string>();
+  const checker = new RecordChecker(view.blobs, plan.stateFrom, blocks);
   let prev: ExecutionRecord | null = null;
   let done = 0;
   const report = (firstBad?: VerifyProblem): VerifyReport => ({
     ok: firstBad === undefined,
     heights: done,
-    blobsChecked: verified.size,
-    skippedAbove,
-    skippedBelow: stateFrom - 1,
+    blobsChecked: checker.verified.size,
+    skippedAbove: plan.skippedAbove,
+    skippedBelow: plan.stateFrom - 1,
     firstBad,
   });
-
-  const get = async (hash: string, what: string): Promise<Uint8Array> => {
-    try {
-      return await cas.get(hash);
-    } catch (err) {
-      throw new Bad(`${what}: ${errorMessage(err)}`);
-    }
-  };
-  const check = (cond: boolean, problem: string) => {
-    if (!cond) throw new Bad(problem);
-  };
-  const decoded = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (err) {
-      throw new Bad(errorMessage(err));
-    }
-  };
-
-  const walkTree = async (m: StateManifest): Promise<void> => {
-    const chunks = m.bucketCount;
-    const depth = treeDepth(chunks, m.fanout);
-    check(
-      m.depth === depth,
-      `state manifest: depth ${m.depth}, but ${chunks} chunks need ${depth}`,
-    );
-    check(
-      m.agentCount <= chunks * BUCKET_GROWTH_LOAD,
-      `state manifest: ${m.agentCount} agents in ${chunks} buckets; the world should have grown`,
-    );
-    // widths[k]: nodes at level k (level 0 = chunks), so each node's child count is known.
-    const widths = [chunks];
-    while (widths.length <= depth) widths.push(Math.ceil(widths[widths.length - 1] / m.fanout));
-    const place = (k: number, x: { hash: string; pos: number }) =>
-      `${chunks}/${k}/${x.pos}/${x.hash}`;
-    let level = [{ hash: m.treeRoot, pos: 0 }];
-    for (let k = m.depth; k >= 0; k--) {
-      const todo = level.filter((x) => !placed.has(place(k, x)));
-      const what = (pos: number) =>
-        k === 0 ? `state chunk ${pos}` : `state tree node (level ${k}, position ${pos})`;
-      for (const x of todo) {
-        check(/^[0-9a-f]{64}$/.test(x.hash), `${what(x.pos)}: bad address "${x.hash}"`);
-      }
-      const next: { hash: string; pos: number }[] = [];
-      for (let i = 0; i < todo.length; i += READ_WIDTH) {
-        const part = todo.slice(i, i + READ_WIDTH);
-        const blobs = await Promise.all(part.map((x) => get(x.hash, what(x.pos))));
-        part.forEach((x, n) => {
-          const where = `${what(x.pos)} ${x.hash}`;
-          if (k === 0) {
-            check(x.pos < chunks, `${where}: beyond the manifest's ${chunks} buckets`);
-            decoded(() => chunkFromWire(decodeCbor(blobs[n]), x.pos, chunks, where));
-          } else {
-            const node = decoded(() => decodeCbor(blobs[n])) as Partial<NodeWire> | null;
-            const want = Math.min(m.fanout, widths[k - 1] - x.pos * m.fanout);
-            check(
-              node?.kind === "node" && node.level === k && isDigestList(node.children) &&
-                node.children.length === want,
-              `${where}: not a level-${k} state tree node with ${want} children`,
-            );
-            node!.children!.forEach((c, j) =>
-              next.push({ hash: toHex(c), pos: x.pos * m.fanout + j })
-            );
-          }
-          verified.add(x.hash);
-          placed.add(place(k, x));
-        });
-      }
-      level = next;
-    }
-  };
-
-  // The record's timestamp is covered through node_block_hash: the block file's header
-  // hashes to it (BlockStore checks) and carries the same timestamp_ms.
-  const checkBlock = async (h: number, r: ExecutionRecord, version: number): Promise<void> => {
-    if (!blocks) return;
-    let block;
-    try {
-      block = await blocks.getBlock(h);
-    } catch (err) {
-      throw new Bad(`committed block ${h}: ${errorMessage(err)}`);
-    }
-    if (!block) return; // a records folder without its node's blocks (copied, pruned)
-    check(
-      block.hash === r.nodeBlockHash,
-      `node_block_hash ${r.nodeBlockHash} differs from the stored block ${h} (${block.hash})`,
-    );
-    if (version >= 2) {
-      check(
-        r.timestampMs === block.header.timestampMs,
-        `timestamp_ms ${r.timestampMs} differs from block ${h}'s header timestamp_ms ${block.header.timestampMs}`,
-      );
-    }
-  };
-
-  const verifyOne = async (h: number, r: ExecutionRecord): Promise<void> => {
-    check(r.height === h, `record file for height ${h} says height ${r.height}`);
-    check(r.hash === HASH_NAME, `record names hash "${r.hash}"; this program checks ${HASH_NAME}`);
-    if (prev) {
-      check(
-        r.worldId === prev.worldId,
-        `world_id "${r.worldId}" differs from "${prev.worldId}" at height ${prev.height}`,
-      );
-    }
-    const link = prev?.executionBlockHash ?? GENESIS_EXECUTION_PARENT;
-    check(
-      r.prevExecutionBlockHash === link,
-      `prev_execution_block_hash ${r.prevExecutionBlockHash} does not link to height ${
-        h - 1
-      }'s execution_block_hash ${link}`,
-    );
-    const computed = executionBlockHash(r);
-    check(
-      computed === r.executionBlockHash,
-      `execution_block_hash ${r.executionBlockHash} is not the hash of the record's fields (${computed})`,
-    );
-    check(
-      r.manifestRef === r.executionStateRoot,
-      `manifest_ref ${r.manifestRef} differs from execution_state_root ${r.executionStateRoot}`,
-    );
-    if (h < stateFrom) return; // state collected by `awr store gc`: the chain is checked above
-    const mBytes = await get(r.manifestRef, "state manifest");
-    const m = decoded(() => decodeManifest(mBytes, `state manifest ${r.manifestRef}`));
-    check(
-      m.height === h && m.worldId === r.worldId && m.journalLen === r.journalLen,
-      `state manifest ${r.manifestRef} is for world "${m.worldId}" height ${m.height} with ${m.journalLen} events, not the record's`,
-    );
-    verified.add(r.manifestRef);
-    await walkTree(m);
-    const jBytes = await get(r.journalRef, "journal segment");
-    const j = decoded(() => decodeJournal(jBytes, `journal segment ${r.journalRef}`));
-    const before = prev?.journalLen ?? 0;
-    check(
-      j.height === h && j.firstIndex === before && before + j.events.length === r.journalLen,
-      `journal segment ${r.journalRef} (height ${j.height}, events ${j.firstIndex}..${
-        j.firstIndex + j.events.length
-      }) does not continue the journal from ${before} to journal_len ${r.journalLen}`,
-    );
-    verified.add(r.journalRef);
-  };
-
-  for (let i = 0; i < heights.length; i++) {
+  for (let i = 0; i < plan.heights.length; i++) {
     const h = i + 1;
-    if (heights[i] !== h) {
+    if (plan.heights[i] !== h) {
       return report({
         height: h,
-        problem: `record missing: heights jump from ${h - 1} to ${heights[i]}`,
+        problem: `record missing: heights jump from ${h - 1} to ${plan.heights[i]}`,
       });
     }
     let r: ExecutionRecord;
     try {
-      const file = packed.has(h)
-        ? await packedRecord(dataDir, cas.reader, h)
-        : (await readRecordFile(dataDir, h))!;
+      const file = await readRecordAt(dataDir, view, h);
       r = file.value;
-      await verifyOne(h, r);
-      await checkBlock(h, r, file.version);
+      await checker.checkRecord(h, r, prev, file.version);
     } catch (err) {
       return report({ height: h, problem: errorMessage(err) });
     }
     prev = r;
     done++;
-    options.onProgress?.(done, heights.length);
+    options.onProgress?.(done, plan.heights.length);
   }
+  return report(endProblem(plan.upper, done, view.state?.value ?? null, prev) ?? undefined);
+}
+
+// The store opened read-only and the execution state it fixes.
+interface StoreView {
+  readonly blobs: Awaited<ReturnType<typeof openBlobReader>>;
+  readonly state: Decoded<ExecutionState> | null;
+  readonly packed: ReadonlySet<number>;
+}
+
+// State first: it fixes a consistent view while an executor keeps writing.
+async function openStoreView(dataDir: string): Promise<StoreView> {
+  const blobs = await openBlobReader(dataDir);
+  const state = blobs.reader.lastHeight === null
+    ? await readExecutionState(dataDir)
+    : await stateFromPack(blobs.reader, null);
+  if (blobs.reader.problems.length) {
+    const p = blobs.reader.problems[0];
+    throw new Error(`pack segment ${p.segment} is damaged at offset ${p.offset}: ${p.reason}`);
+  }
+  return { blobs, state, packed: new Set(blobs.reader.heights()) };
+}
+
+// Which heights to check: those listed (files and pack) up to the state's height.
+async function planHeights(dataDir: string, view: StoreView): Promise<{
+  heights: number[];
+  upper: number;
+  skippedAbove: number;
+  stateFrom: number;
+}> {
+  const stateFrom = await keptFrom(view.blobs.reader).catch(() => 1);
+  const listed = [...new Set([...await listRecordHeights(dataDir), ...view.packed])].sort((a, b) =>
+    a - b
+  );
+  // Without a state file (a records folder from an older bridge) every record counts.
+  const upper = view.state ? view.state.value.lastAppliedHeight : listed[listed.length - 1] ?? 0;
+  const heights = listed.filter((h) => h <= upper);
+  return { heights, upper, skippedAbove: listed.length - heights.length, stateFrom };
+}
+
+// A height in the pack is read from the pack (its file copy must match); else from its file.
+function readRecordAt(
+  dataDir: string,
+  view: StoreView,
+  h: number,
+): Promise<Decoded<ExecutionRecord>> {
+  return view.packed.has(h)
+    ? packedRecord(dataDir, view.blobs.reader, h)
+    : readRecordFile(dataDir, h).then((f) => f!);
+}
+
+// After the last record: the state's height and hashes must be the last record's.
+function endProblem(
+  upper: number,
+  done: number,
+  s: ExecutionState | null,
+  last: ExecutionRecord | null,
+): VerifyProblem | null {
   if (upper > done) {
-    return report({
+    return {
       height: done + 1,
       problem: `the execution state says height ${upper} is applied, but records stop at ${done}`,
-    });
+    };
   }
-  const s = state?.value;
-  if (s && upper > 0 && prev && s.lastExecutionBlockHash !== null) {
-    if (
-      s.lastExecutionBlockHash !== prev.executionBlockHash ||
-      (s.lastExecutionStateRoot !== null && s.lastExecutionStateRoot !== prev.executionStateRoot)
-    ) {
-      return report({
-        height: upper,
-        problem:
-          `the execution state has execution block hash ${s.lastExecutionBlockHash} and state root ${s.lastExecutionStateRoot} at height ${upper}, the record has ${prev.executionBlockHash} and ${prev.executionStateRoot}`,
-      });
-    }
+  if (!s || upper === 0 || !last || s.lastExecutionBlockHash === null) return null;
+  if (
+    s.lastExecutionBlockHash !== last.executionBlockHash ||
+    (s.lastExecutionStateRoot !== null && s.lastExecutionStateRoot !== last.executionStateRoot)
+  ) {
+    return {
+      height: upper,
+      problem:
+        `the execution state has execution block hash ${s.lastExecutionBlockHash} and state root ${s.lastExecutionStateRoot} at height ${upper}, the record has ${last.executionBlockHash} and ${last.executionStateRoot}`,
+    };
   }
-  return report();
+  return null;
 }
 
 // The pack's record of height `h`; its file copy, when present, must hold the same bytes.

@@ -6,13 +6,12 @@
  * exposes them as its optional `summary` / `agent` / `journal` capabilities.
  * @module
  */
-import type { BlobReader } from "./state_tree.ts";
+import { type BlobReader, checkTreeShape, decodeTreeNode } from "../state/state_tree.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { toHex } from "../storage/hash.ts";
 import { bucketKeyOf, chunkFromWire } from "../world/agent.ts";
-import { decodeJournal, decodeManifest } from "./manifest.ts";
+import { decodeJournal, decodeManifest } from "../state/manifest.ts";
 import { readRecord } from "./records.ts";
-import { isDigestList } from "./state_tree.ts";
 
 /** Most heights one journal page walks (heights without events cost a record read each). */
 export const JOURNAL_SCAN_MAX_HEIGHTS = 1_000;
@@ -74,12 +73,14 @@ export async function agentAt(
   if (!root) return null;
   const m = decodeManifest(await cas.get(root), `manifest ${root}`);
   const bucket = bucketKeyOf(id) % m.bucketCount;
+  // Down the tree through the same node validator start-up and `records verify` use.
+  const widths = checkTreeShape(m.treeRoot, m.depth, m.bucketCount, m.fanout);
   let hash = m.treeRoot;
   for (let k = m.depth; k >= 1; k--) {
-    const node = decodeCbor(await cas.get(hash)) as { children?: unknown };
-    const child = Math.floor(bucket / m.fanout ** (k - 1)) % m.fanout;
-    if (!isDigestList(node?.children) || !node.children[child]) return null;
-    hash = toHex(node.children[child]);
+    const pos = Math.floor(bucket / m.fanout ** k);
+    const where = `state tree node ${hash} (level ${k}, position ${pos})`;
+    const children = decodeTreeNode(await cas.get(hash), k, pos, widths, m.fanout, where);
+    hash = toHex(children[Math.floor(bucket / m.fanout ** (k - 1)) % m.fanout]);
   }
   const agents = chunkFromWire(decodeCbor(await cas.get(hash)), bucket, m.bucketCount, hash);
   const a = agents.find((x) => x.id === id);

@@ -7,7 +7,7 @@
  * @module
  */
 import { readRecord } from "../execution/records.ts";
-import { decodeJournal } from "../execution/manifest.ts";
+import { decodeJournal } from "../state/manifest.ts";
 import type { ActionStatus } from "../node/mempool.ts";
 
 /** Where an action is and, once executed, what the world made of it. */

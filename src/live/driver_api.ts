@@ -7,7 +7,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
-import type { DriverExecutionHook } from "../execution/create_hook.ts";
+import type { DriverExecutionHook } from "../driver/create_hook.ts";
 import { readRecord } from "../execution/records.ts";
 import { resultEntryJson } from "../node/result_log.ts";
 import type { NodeRuntime } from "../node/runtime.ts";

@@ -4,7 +4,6 @@
  * re-settles at most the open epoch, from blocks and records, never twice.
  * @module
  */
-import { join } from "../std/path.ts";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import {
   type Decoded,
@@ -13,6 +12,7 @@ import {
   encodeFile,
   type FileSchema,
 } from "../storage/schema.ts";
+import { ledgerPath } from "../storage/data_dir.ts";
 
 /** Settled rewards. */
 export interface RewardLedger {
@@ -37,10 +37,8 @@ export const LEDGER_SCHEMA: FileSchema<RewardLedger> = {
   ],
 };
 
-/** Path of the ledger file. */
-export function ledgerPath(dataDir: string): string {
-  return join(dataDir, "reward", "ledger.cbor");
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { ledgerPath };
 
 /**
  * Reads the ledger (defaults when absent).

@@ -7,12 +7,11 @@
  * owns the records folder (DESIGN invariant 1).
  * @module
  */
-import { join } from "../std/path.ts";
 import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
 import { errorMessage } from "../errors.ts";
-import { createExecutionHook } from "../execution/create_hook.ts";
-import type { DriverGrants } from "../execution/sandbox.ts";
+import { createExecutionHook } from "../driver/create_hook.ts";
+import type { DriverGrants } from "../driver/sandbox.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { NodeRuntime } from "../node/runtime.ts";
 import { snapshotToJson } from "../node/snapshot.ts";
@@ -28,6 +27,7 @@ import { LiveMetrics } from "./metrics.ts";
 import { RewardRuntime } from "./reward.ts";
 import { loadOrCreateToken, tokenHint, tokenPath } from "./token.ts";
 import { type CrashAt, crashAtHook } from "./crash_at.ts";
+import { mempoolDir, reportsDir, rewardDir } from "../storage/data_dir.ts";
 
 /** Where execution runs. */
 export type ExecutionMode = "node" | "bridge";
@@ -138,8 +138,9 @@ export async function startLiveNode(
     cleanup.push(() => lock.release());
     // Temps a crash left in the folders this process owns (node, execution and store
     // folders are cleaned by their own owners when they open).
-    for (const d of ["", "reward", "reports", "mempool"]) {
-      await removeStaleTemps(join(options.dataDir, d));
+    const dir = options.dataDir;
+    for (const d of [dir, rewardDir(dir), reportsDir(dir), mempoolDir(dir)]) {
+      await removeStaleTemps(d);
     }
     const token = await loadOrCreateToken(options.dataDir);
     const hook = await createExecutionHook({

@@ -7,6 +7,7 @@
  */
 import { join } from "../std/path.ts";
 import { writeFileAtomic } from "../storage/atomic.ts";
+import { reportsDir } from "../storage/data_dir.ts";
 
 /** Version of both report formats. */
 export const REPORT_SCHEMA = 1;
@@ -67,10 +68,8 @@ export interface LatestReport {
   };
 }
 
-/** Folder of the reports. */
-export function reportsDir(dataDir: string): string {
-  return join(dataDir, "reports");
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { reportsDir };
 
 async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"));

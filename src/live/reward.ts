@@ -95,7 +95,6 @@ export class RewardRuntime {
   #lastError: string | null = null;
   #failures = 0;
   #latestError: string | null = null;
-  #latest: LatestReport | null = null;
 
   private constructor(
     opts: ResolvedRewardOptions,
@@ -155,11 +154,6 @@ export class RewardRuntime {
   /** Passes that failed since start (settlement or `latest.json`). */
   get failures(): number {
     return this.#failures;
-  }
-
-  /** The last `latest.json` written. */
-  get latest(): LatestReport | null {
-    return this.#latest;
   }
 
   /** The ledger as settled so far. */
@@ -351,6 +345,5 @@ export class RewardRuntime {
       },
     };
     await writeLatestReport(this.#opts.dataDir, report);
-    this.#latest = report;
   }
 }

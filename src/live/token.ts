@@ -12,14 +12,13 @@ import { join } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 import { syncDir } from "../storage/atomic.ts";
 import { toHex } from "../storage/hash.ts";
+import { apiTokenPath as tokenPath } from "../storage/data_dir.ts";
 
 /** Largest token file read (a token is 64 hex digits and a newline). */
 const MAX_TOKEN_FILE_BYTES = 4096;
 
-/** Path of the token file. */
-export function tokenPath(dataDir: string): string {
-  return join(dataDir, "api_token");
-}
+/** Path of the token file (`apiTokenPath` of the data-dir layout). */
+export { tokenPath };
 
 /**
  * A short, non-secret hint of the token for operator output (`ab12cd34…`).

@@ -70,11 +70,6 @@ export class ExecutionFeed {
     this.#progress = { ...start };
   }
 
-  /** Current execution position. */
-  get progress(): Readonly<ExecutionProgress> {
-    return this.#progress;
-  }
-
   /** Height of the call in flight, or 0. */
   get inFlightHeight(): number {
     return this.#inFlightHeight;

@@ -20,7 +20,6 @@ import type { BlockAction } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { removeStaleTemps, syncDir } from "../storage/atomic.ts";
 import { decodeCbor } from "../storage/cbor.ts";
-import { join } from "../std/path.ts";
 import type { Logger } from "../logger.ts";
 import type { BlockStore } from "./block_store.ts";
 import type { NodeConfig } from "./config.ts";
@@ -38,6 +37,7 @@ import {
   sameAction,
   type SubmitResult,
 } from "./mempool_records.ts";
+import { mempoolDir } from "../storage/data_dir.ts";
 
 export { defaultMempoolOptions, mempoolLogPath, type MempoolOptions } from "./mempool_options.ts";
 export {
@@ -103,7 +103,7 @@ export class Mempool {
   ): Promise<Mempool> {
     const opts: MempoolOptions = { ...defaultMempoolOptions, ...input };
     const path = mempoolLogPath(opts.dataDir);
-    const dir = join(opts.dataDir, "mempool");
+    const dir = mempoolDir(opts.dataDir);
     const existed = await Deno.stat(dir).then(() => true, () => false);
     await Deno.mkdir(dir, { recursive: true });
     // A new folder must survive a power cut too; temp files of a compaction a crash cut are stale.

@@ -2,7 +2,6 @@
  * Options of the durable mempool, their defaults, and where its log lives.
  * @module
  */
-import { join } from "../std/path.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { denoLogFs, type LogFs } from "./mempool_log.ts";
 
@@ -38,7 +37,5 @@ export const defaultMempoolOptions: Omit<MempoolOptions, "dataDir"> = {
   logger: silentLogger,
 };
 
-/** The path of the mempool log in `dataDir`. */
-export function mempoolLogPath(dataDir: string): string {
-  return join(dataDir, "mempool", "actions.log");
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { mempoolLogPath } from "../storage/data_dir.ts";

@@ -21,6 +21,7 @@ import { AwrError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { ensureDirDurable } from "../storage/atomic.ts";
 import { join } from "../std/path.ts";
+import { resultLogDirIn } from "../storage/data_dir.ts";
 
 /** Heights per log file. */
 export const RESULT_LOG_SEGMENT_HEIGHTS = 10_000;
@@ -51,7 +52,7 @@ export interface ResultHashes {
 
 /** Folder of a node's result log. */
 export function resultLogDir(nodeDir: string): string {
-  return join(nodeDir, "execution_results");
+  return resultLogDirIn(nodeDir);
 }
 
 function segmentName(height: number): string {

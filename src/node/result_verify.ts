@@ -6,10 +6,10 @@
  * @module
  */
 import { errorMessage } from "../errors.ts";
-import { join } from "../std/path.ts";
 import { BlockStore } from "./block_store.ts";
 import { ExecutionResultLog, resultLogDir } from "./result_log.ts";
 import { nodeDir, nodeStatePath, readNodeState } from "./state_file.ts";
+import { blocksDir } from "../storage/data_dir.ts";
 
 /** Outcome of {@link verifyResultLog}. */
 export interface ResultLogReport {
@@ -30,27 +30,8 @@ export interface VerifyResultLogOptions {
   fallback?: (height: number) => Promise<{ nodeBlockHash: string; driver: string } | null>;
 }
 
-/**
- * The only node id under `<dataDir>/node/`, or null when there is none or several.
- *
- * @example
- * ```ts
- * import { onlyNodeId } from "./result_verify.ts";
- * console.log(await onlyNodeId("./data"));
- * ```
- */
-export async function onlyNodeId(dataDir: string): Promise<string | null> {
-  const ids: string[] = [];
-  try {
-    for await (const e of Deno.readDir(join(dataDir, "node"))) {
-      if (e.isDirectory) ids.push(e.name);
-      if (ids.length > 1) return null;
-    }
-  } catch {
-    return null;
-  }
-  return ids[0] ?? null;
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { onlyNodeId } from "../storage/data_dir.ts";
 
 /**
  * Checks node `nodeId`'s result log against its state file and block store.
@@ -88,7 +69,7 @@ export async function verifyResultLog(
   if (!exists && upper > 0) return bad(1, `no execution result log at ${resultLogDir(dir)}`);
   if (!exists) return { ok: true, heights: 0, drivers };
   const log = await ExecutionResultLog.open(dir, false);
-  const blocks = new BlockStore(join(dir, "blocks"), { durable: false });
+  const blocks = new BlockStore(blocksDir(dataDir, nodeId), { durable: false });
   let first: { height: number; problem: string } | null = null;
   try {
     await log.scan(1, upper, async (h, logged) => {

@@ -15,7 +15,6 @@ import type { BftOptions } from "../consensus/bft/options.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
-import { join } from "../std/path.ts";
 import { makePayload } from "./bft_block.ts";
 import { decidedAbove, openLocalConsensus, tickLocal } from "./local_start.ts";
 import { BlockStore } from "./block_store.ts";
@@ -50,6 +49,7 @@ import {
   type PosNodeState,
   readNodeState,
 } from "./state_file.ts";
+import { blocksDir } from "../storage/data_dir.ts";
 
 /** What the runtime is given besides its options. */
 export interface NodeRuntimeDeps {
@@ -133,8 +133,9 @@ export class NodeRuntime {
     this.#keys = deps.keys ?? localModeKeys(this.#config.worldId);
     this.#crashPoint = deps.crashPoint;
     this.#bft = deps.bft;
-    const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
-    this.#blocks = new BlockStore(join(dir, "blocks"), { durable: this.#config.durable });
+    this.#blocks = new BlockStore(blocksDir(this.#config.dataDir, this.#config.nodeId), {
+      durable: this.#config.durable,
+    });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
     const real = nodeWriters(this.#blocks, this.#statePath, this.#config.durable);
     this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {

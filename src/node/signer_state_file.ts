@@ -4,16 +4,14 @@
  * signature could have left.
  * @module
  */
-import { join } from "../std/path.ts";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import { decodeSignerState, encodeSignerState } from "../consensus/bft/signer_state.ts";
 import type { SignerStateStore } from "../consensus/bft/signer_state.ts";
 import type { SignerState } from "../consensus/bft/types.ts";
+import { signerStatePath } from "../storage/data_dir.ts";
 
-/** Path of a validator's signer state file under a data directory. */
-export function signerStatePath(dataDir: string, validatorId: string): string {
-  return join(dataDir, "node", validatorId, "signer_state.cbor");
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { signerStatePath };
 
 /**
  * A {@link SignerStateStore} on disk.

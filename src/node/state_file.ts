@@ -3,7 +3,6 @@
  * once. Files written before the execution fields existed load with 0 / null.
  * @module
  */
-import { join } from "../std/path.ts";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import {
   type Decoded,
@@ -12,6 +11,7 @@ import {
   encodeFile,
   type FileSchema,
 } from "../storage/schema.ts";
+import { NODE_FILES } from "../storage/data_dir.ts";
 
 /** The persisted consensus + execution state of one node. */
 export interface PosNodeState {
@@ -33,7 +33,7 @@ export interface PosNodeState {
 }
 
 /** File name inside `<data>/node/<node_id>/`. */
-export const NODE_STATE_FILE = "node_pos_state.cbor";
+export const NODE_STATE_FILE = NODE_FILES.state;
 
 /** Schema of `node_pos_state.cbor` (version 1). */
 export const POS_NODE_STATE_SCHEMA: FileSchema<PosNodeState> = {
@@ -66,15 +66,11 @@ export const POS_NODE_STATE_SCHEMA: FileSchema<PosNodeState> = {
   ],
 };
 
-/** Folder of one node inside the data dir. */
-export function nodeDir(dataDir: string, nodeId: string): string {
-  return join(dataDir, "node", nodeId);
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { nodeDir } from "../storage/data_dir.ts";
 
-/** Path of a node's state file. */
-export function nodeStatePath(dataDir: string, nodeId: string): string {
-  return join(nodeDir(dataDir, nodeId), NODE_STATE_FILE);
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { nodeStatePath } from "../storage/data_dir.ts";
 
 /**
  * Reads a state file; `null` when it does not exist. Errors name the file and field.

@@ -7,15 +7,13 @@
  * contract) still writes a CAS file.
  * @module
  */
-import { join } from "../std/path.ts";
 import { CasStore } from "./cas.ts";
 import { PackError, type PackStore } from "./pack.ts";
 import { PackReader } from "./pack_reader.ts";
+import { packDir, storeDir } from "./data_dir.ts";
 
-/** Folder of the execution pack segments inside a data dir. */
-export function packDir(dataDir: string): string {
-  return join(dataDir, "store", "packs");
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { packDir } from "./data_dir.ts";
 
 /** What {@link LayeredBlobs} needs of a pack: a {@link PackStore} or a {@link PackReader}. */
 export interface PackSource {
@@ -34,8 +32,6 @@ export interface PackSource {
  * ```
  */
 export class LayeredBlobs {
-  /** The hash that names every blob. */
-  readonly hashName: string;
   readonly #pack: PackSource;
   readonly #legacy: CasStore;
 
@@ -46,7 +42,6 @@ export class LayeredBlobs {
   constructor(pack: PackSource, legacy: CasStore) {
     this.#pack = pack;
     this.#legacy = legacy;
-    this.hashName = legacy.hashName;
   }
 
   /** The pack behind this store. */
@@ -92,11 +87,11 @@ export async function openBlobReader(
   dataDir: string,
 ): Promise<LayeredBlobs & { readonly reader: PackReader }> {
   const reader = await PackReader.open(packDir(dataDir));
-  const blobs = new LayeredBlobs(reader, new CasStore(join(dataDir, "store"), { durable: false }));
+  const blobs = new LayeredBlobs(reader, new CasStore(storeDir(dataDir), { durable: false }));
   return Object.assign(blobs, { reader });
 }
 
 /** A writable layered store over an open {@link PackStore}. */
 export function layeredOver(pack: PackStore, dataDir: string, durable: boolean): LayeredBlobs {
-  return new LayeredBlobs(pack, new CasStore(join(dataDir, "store"), { durable }));
+  return new LayeredBlobs(pack, new CasStore(storeDir(dataDir), { durable }));
 }

@@ -29,8 +29,6 @@ export const CAS_LAYOUT_VERSION = 1;
  * ```
  */
 export class CasStore {
-  /** The hash that names every blob. */
-  readonly hashName: string = HASH_NAME;
   readonly #root: string;
   readonly #durable: boolean;
   readonly #known = new Set<string>();

@@ -4,8 +4,8 @@
  * data dir locked; a second live process is refused with the holder's pid.
  * @module
  */
-import { join } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
+import { lockPath } from "./data_dir.ts";
 
 /** Error raised when another process holds the data dir. */
 export class DataDirLockedError extends AwrError {}
@@ -30,7 +30,7 @@ export interface DataDirLock {
  */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   await Deno.mkdir(dataDir, { recursive: true });
-  const path = join(dataDir, "awr.lock");
+  const path = lockPath(dataDir);
   const file = await Deno.open(path, { read: true, write: true, create: true });
   let locked = false;
   try {

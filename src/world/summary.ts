@@ -32,7 +32,7 @@ export function worldSummary(world: World): WorldSummary {
   return {
     clock: world.clock,
     agentCount: world.agentCount,
-    chunkCount: world.chunkCount,
+    chunkCount: world.bucketCount,
     journalLen: world.journalLen,
     energyTotal: world.energyTotal,
     resourceTotals: world.resourceTotals(),

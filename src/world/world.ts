@@ -131,10 +131,6 @@ export class World {
   get bucketCount(): number {
     return this.#buckets.length;
   }
-  /** Number of state chunks (one per bucket). */
-  get chunkCount(): number {
-    return this.#buckets.length;
-  }
   /** The bucket an agent id lives in (or would, once registered). */
   bucketOf(id: string): number {
     return bucketKeyOf(id) % this.#buckets.length;

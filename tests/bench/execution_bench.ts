@@ -175,7 +175,7 @@ async function naiveCase(agents: number): Promise<() => Promise<number>> {
       actions: block.actions,
     });
     const all = [];
-    for (let i = 0; i < world.chunkCount; i++) all.push(...world.chunk(i).agents);
+    for (let i = 0; i < world.bucketCount; i++) all.push(...world.chunk(i).agents);
     const snapshot = encodeCanonical({
       world_id: WORLD,
       height: step.height,

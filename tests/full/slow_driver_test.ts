@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertGreater } from "@std/assert";
 import { join } from "@std/path";
-import { createExecutionHook } from "../../src/execution/create_hook.ts";
+import { createExecutionHook } from "../../src/driver/create_hook.ts";
 import { NodeRuntime } from "../../src/node/runtime.ts";
 import { recoverMarker, writeCountingDriver } from "../support/drivers.ts";
 

@@ -5,7 +5,7 @@ import { ExecutionCore, type ExecutionCoreOptions } from "../../src/execution/co
 import { ExecutionError } from "../../src/execution/execution_error.ts";
 import { buildRecord, readRecord, RECORD_SCHEMA, recordPath } from "../../src/execution/records.ts";
 import { executionStatePath, readExecutionState } from "../../src/execution/state_file.ts";
-import { WorldState } from "../../src/execution/world_state.ts";
+import { WorldState } from "../../src/state/world_state.ts";
 import { CasStore } from "../../src/storage/cas.ts";
 import { encodeCanonical } from "../../src/storage/cbor.ts";
 import { hashHex } from "../../src/storage/hash.ts";

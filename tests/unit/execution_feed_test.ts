@@ -68,7 +68,6 @@ Deno.test("feed: a throwing onError does not leave the call in flight; retry aft
   t.feed.kick();
   await t.feed.idle();
   assertEquals(t.executed, [1, 2]);
-  assertEquals(t.feed.progress.height, 2);
 });
 
 Deno.test("feed: a throwing onResult is reported and the next heights still go out", async () => {
@@ -81,7 +80,6 @@ Deno.test("feed: a throwing onResult is reported and the next heights still go o
   await t.feed.idle();
   assertEquals(t.feed.inFlightHeight, 0);
   assertEquals(t.executed, [1, 2, 3]);
-  assertEquals(t.feed.progress.height, 3);
   assertEquals(t.errors.length, 1);
   assertEquals(t.errors[0].includes("height 1") && t.errors[0].includes("persist failed"), true);
 });

@@ -7,7 +7,7 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { WorldState } from "../../src/execution/world_state.ts";
+import { WorldState } from "../../src/state/world_state.ts";
 import { hashHex } from "../../src/storage/hash.ts";
 import type { WorldAction } from "../../src/world/actions.ts";
 

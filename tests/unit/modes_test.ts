@@ -3,7 +3,7 @@ import { packDir } from "../../src/storage/blob_store.ts";
 import { PackReader } from "../../src/storage/pack_reader.ts";
 import { join } from "@std/path";
 import type { BlockAction } from "../../src/consensus/types.ts";
-import { createExecutionHook } from "../../src/execution/create_hook.ts";
+import { createExecutionHook } from "../../src/driver/create_hook.ts";
 import { readRecord, recordPath } from "../../src/execution/records.ts";
 import { LegacyBridge } from "../../src/live/bridge.ts";
 import { BlockStore } from "../../src/node/block_store.ts";

@@ -2,8 +2,8 @@
 // names start with neither "." nor "_" (and are not *.d.ts) are taken for plugins.
 import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { createExecutionHook } from "../../src/execution/create_hook.ts";
-import { isPluginFileName, listDrivers } from "../../src/execution/loader.ts";
+import { createExecutionHook } from "../../src/driver/create_hook.ts";
+import { isPluginFileName, listDrivers } from "../../src/driver/loader.ts";
 
 Deno.test("isPluginFileName: the support-file rule", () => {
   const yes = ["echo.js", "echo.ts", "echo.mjs", "Echo.TS"];
@@ -28,11 +28,11 @@ Deno.test("a plugin folder with a contract copy, helpers and a types/ folder lis
     await Deno.mkdir(join(plugins, "types"), { recursive: true });
     // The README's advice: copy the contract beside the driver as _plugin.ts.
     await Deno.copyFile(
-      new URL("../../src/execution/plugin.ts", import.meta.url),
+      new URL("../../src/driver/plugin.ts", import.meta.url),
       join(plugins, "_plugin.ts"),
     );
     await Deno.copyFile(
-      new URL("../../src/execution/plugin.ts", import.meta.url),
+      new URL("../../src/driver/plugin.ts", import.meta.url),
       join(plugins, "types", "plugin.ts"),
     );
     await Deno.writeTextFile(join(plugins, "extra.d.ts"), "export type Extra = number;\n");

@@ -13,9 +13,9 @@ import {
   assertThrows,
 } from "@std/assert";
 import { join } from "@std/path";
-import { createExecutionHook } from "../../src/execution/create_hook.ts";
-import { DriverError } from "../../src/execution/host.ts";
-import { listDrivers } from "../../src/execution/loader.ts";
+import { createExecutionHook } from "../../src/driver/create_hook.ts";
+import { DriverError } from "../../src/driver/host.ts";
+import { listDrivers } from "../../src/driver/loader.ts";
 import {
   driverPermissions,
   MAX_DRIVER_ALLOW,
@@ -24,7 +24,7 @@ import {
   pluginReadPaths,
   SandboxError,
   workerSandboxAvailable,
-} from "../../src/execution/sandbox.ts";
+} from "../../src/driver/sandbox.ts";
 import { NodeRuntime } from "../../src/node/runtime.ts";
 import { buildChain } from "../support/chain.ts";
 import { awr } from "../support/cli.ts";

@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { registerStoreCommands } from "../../src/cli/store.ts";
 import { CliError, type CliIo } from "../../src/cli/io.ts";
 import { ExecutionCore } from "../../src/execution/core.ts";
-import { decodeManifest } from "../../src/execution/manifest.ts";
+import { decodeManifest } from "../../src/state/manifest.ts";
 import { readRecord } from "../../src/execution/records.ts";
 import { finishGc, gcStore } from "../../src/execution/store_gc.ts";
 import { verifyRecords } from "../../src/execution/verify.ts";

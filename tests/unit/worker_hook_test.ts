@@ -6,9 +6,9 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import { createExecutionHook } from "../../src/execution/create_hook.ts";
+import { createExecutionHook } from "../../src/driver/create_hook.ts";
 import { ExecutionCore } from "../../src/execution/core.ts";
-import { DriverError } from "../../src/execution/host.ts";
+import { DriverError } from "../../src/driver/host.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
 import { nodeDir } from "../../src/node/state_file.ts";
 import { buildChain } from "../support/chain.ts";

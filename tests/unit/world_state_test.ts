@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { ManifestError } from "../../src/execution/manifest.ts";
-import type { BlobReader } from "../../src/execution/state_tree.ts";
-import { type HeightProducts, WorldState } from "../../src/execution/world_state.ts";
+import { ManifestError } from "../../src/state/manifest.ts";
+import type { BlobReader } from "../../src/state/state_tree.ts";
+import { type HeightProducts, WorldState } from "../../src/state/world_state.ts";
 import { encodeCanonical } from "../../src/storage/cbor.ts";
 import { hashHex } from "../../src/storage/hash.ts";
 import { ChunkError, chunkFromWire } from "../../src/world/agent.ts";

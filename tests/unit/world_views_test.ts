@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { journalBlob } from "../../src/execution/manifest.ts";
+import { journalBlob } from "../../src/state/manifest.ts";
 import { type ExecutionRecord, writeRecord } from "../../src/execution/records.ts";
 import { journalAt } from "../../src/execution/world_views.ts";
 import { CasStore } from "../../src/storage/cas.ts";

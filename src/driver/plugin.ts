@@ -131,28 +131,6 @@ export interface DriverExecutionCore {
   close(): Promise<void>;
 }
 
-/**
- * The runtime's deterministic world (the slice a driver may rely on): one `step` per
- * height, in order from clock + 1; a malformed action becomes a rejected event.
- */
-export interface DriverWorld {
-  /** Height of the last applied step (0 at genesis). */
-  readonly clock: number;
-  /** Number of journal events so far. */
-  readonly journalLen: number;
-  readonly agentCount: number;
-  step(input: {
-    readonly height: number;
-    readonly nodeBlockHash: string;
-    readonly actions: readonly unknown[];
-  }): {
-    readonly height: number;
-    readonly firstEventIndex: number;
-    readonly events: readonly unknown[];
-    readonly changedChunks: readonly number[];
-  };
-}
-
 /** Structured log lines, routed wherever the node sends its logs. */
 export interface DriverLogger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -185,8 +163,6 @@ export interface DriverHost {
     encode(value: unknown): Uint8Array;
     decode(bytes: Uint8Array): unknown;
   };
-  /** A fresh deterministic world at genesis (the runtime's world state machine). */
-  createWorld(): DriverWorld;
   /** Opens the runtime's execution core over `dataDir` (the same one every time). */
   openExecutionCore(): Promise<DriverExecutionCore>;
   readonly logger: DriverLogger;

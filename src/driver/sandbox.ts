@@ -16,6 +16,7 @@
  */
 import { dirname, fromFileUrl, join, SEPARATOR } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
+import { blocksDir, driverDir, executionDir, storeDir } from "../storage/data_dir.ts";
 
 /** Error for a bad `--driver-allow` value or a runtime that cannot sandbox drivers. */
 export class SandboxError extends AwrError {}
@@ -106,19 +107,8 @@ function only(extra: true | string[] | undefined): boolean | string[] {
   return extra ?? false;
 }
 
-/**
- * The driver's own folder under the data dir, `<data>/drivers/<name>`: the one place
- * besides what the host writes (`execution/`, `store/`) where its sandbox may write.
- *
- * @example
- * ```ts
- * import { driverDir } from "./sandbox.ts";
- * console.log(driverDir("/var/awr", "counter")); // "/var/awr/drivers/counter"
- * ```
- */
-export function driverDir(dataDir: string, driverName: string): string {
-  return join(dataDir, "drivers", driverName);
-}
+/** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
+export { driverDir } from "../storage/data_dir.ts";
 
 /**
  * The folders a driver's Worker writes (and reads): `<data>/execution`,
@@ -132,7 +122,7 @@ export function driverDir(dataDir: string, driverName: string): string {
  * ```
  */
 export function driverWrites(dataDir: string, driverName: string): string[] {
-  return [join(dataDir, "execution"), join(dataDir, "store"), driverDir(dataDir, driverName)];
+  return [executionDir(dataDir), storeDir(dataDir), driverDir(dataDir, driverName)];
 }
 
 /**
@@ -155,7 +145,7 @@ export function driverPermissions(options: DriverSandboxOptions): Deno.Permissio
   return {
     read: merge([
       ...options.pluginFiles,
-      join(options.dataDir, "node", options.nodeId, "blocks"),
+      blocksDir(options.dataDir, options.nodeId),
       ...written,
     ], g.read),
     write: merge(written, g.write),

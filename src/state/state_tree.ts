@@ -118,6 +118,74 @@ export function isDigestList(v: unknown): v is Uint8Array[] {
 }
 
 /**
+ * Checks that a manifest's tree shape fits its chunk count (`depth` is what
+ * `chunkCount` chunks at `fanout` need) and returns the number of nodes per level
+ * (`widths[0]` = chunks, `widths[depth]` = 1, the root). Throws `TREE_SHAPE`.
+ *
+ * @example
+ * ```ts
+ * import { checkTreeShape } from "./state_tree.ts";
+ * checkTreeShape("00".repeat(32), 2, 4096, 64); // [4096, 64, 1]
+ * ```
+ */
+export function checkTreeShape(
+  root: string,
+  depth: number,
+  chunkCount: number,
+  fanout: number,
+): number[] {
+  const need = treeDepth(chunkCount, fanout);
+  if (depth !== need) {
+    throw new StateTreeError(
+      "TREE_SHAPE",
+      `state tree ${root} has depth ${depth}; ${chunkCount} chunks at fanout ${fanout} need ${need}`,
+      { root, depth, chunkCount, fanout },
+    );
+  }
+  const widths = [chunkCount];
+  while (widths.length <= depth) widths.push(Math.ceil(widths[widths.length - 1] / fanout));
+  return widths;
+}
+
+/**
+ * The one validator of the interior node format, shared by {@link StateTree.load} and
+ * `records verify`: decodes `bytes` as node `position` of level `level` (1 = just above
+ * the chunks) in a tree whose level sizes are `widths` (from {@link checkTreeShape}),
+ * and returns its child digests. A node must say `kind: "node"` and its level, and
+ * hold exactly the children its place requires (`fanout`, fewer only for the last
+ * node of a level). Throws `TREE_NODE_INVALID` naming `where`.
+ *
+ * @example
+ * ```ts
+ * import { decodeTreeNode, hashedBlob } from "./state_tree.ts";
+ * const node = hashedBlob({ schema: 1, kind: "node", level: 1, children: [new Uint8Array(32)] });
+ * decodeTreeNode(node.bytes, 1, 0, [1, 1], 64, "root"); // one 32-byte child digest
+ * ```
+ */
+export function decodeTreeNode(
+  bytes: Uint8Array,
+  level: number,
+  position: number,
+  widths: readonly number[],
+  fanout: number,
+  where: string,
+): Uint8Array[] {
+  const want = Math.min(fanout, widths[level - 1] - position * fanout);
+  const node = decodeCbor(bytes) as Partial<NodeWire> | null;
+  if (
+    node?.kind !== "node" || node.level !== level || !isDigestList(node.children) ||
+    node.children.length !== want
+  ) {
+    throw new StateTreeError(
+      "TREE_NODE_INVALID",
+      `${where}: not a level-${level} state tree node with ${want} children`,
+      { where, level, position, want },
+    );
+  }
+  return node.children;
+}
+
+/**
  * Merkle tree of chunk digests, kept in memory as one digest list per level.
  *
  * @example
@@ -125,7 +193,7 @@ export function isDigestList(v: unknown): v is Uint8Array[] {
  * import { hashedBlob, StateTree } from "./state_tree.ts";
  * const chunk = hashedBlob({ kind: "agents" });
  * const { tree } = StateTree.build([chunk.digest], 64);
- * const blobs = tree.update([{ index: 1, digest: chunk.digest }]); // the new root
+ * const blobs = tree.update([{ index: 0, digest: chunk.digest }]); // the new root
  * ```
  */
 export class StateTree {
@@ -168,19 +236,24 @@ export class StateTree {
   }
 
   /**
-   * Sets changed (or appended) chunk digests and re-hashes their ancestors; returns
-   * the new node blobs. Indices may extend the chunk list by appending only.
+   * Sets changed chunk digests and re-hashes their ancestors; returns the new node
+   * blobs. The chunk count is fixed: a world that grows rebuilds its tree
+   * ({@link StateTree.build}), so an index outside the tree is `TREE_INDEX`.
    */
   update(changed: ReadonlyArray<{ index: number; digest: Uint8Array }>): HashedBlob[] {
     const chunks = this.#levels[0];
+    const outside = changed.find(({ index }) =>
+      !Number.isSafeInteger(index) || index < 0 || index >= chunks.length
+    );
+    if (outside) {
+      throw new StateTreeError(
+        "TREE_INDEX",
+        `chunk ${outside.index} is outside the tree's ${chunks.length} chunks`,
+        { index: outside.index, chunkCount: chunks.length },
+      );
+    }
     const dirty: number[] = [];
     for (const { index, digest } of [...changed].sort((a, b) => a.index - b.index)) {
-      if (index > chunks.length) {
-        throw new StateTreeError(
-          "TREE_GAP",
-          `chunk ${index} would leave a gap after chunk ${chunks.length - 1}`,
-        );
-      }
       chunks[index] = digest;
       if (dirty[dirty.length - 1] !== index) dirty.push(index);
     }
@@ -223,8 +296,8 @@ export class StateTree {
   }
 
   /**
-   * Reads a tree back from its root (O(world), once at start-up), checking that
-   * every node has the level and number of children the shape requires.
+   * Reads a tree back from its root (O(world), once at start-up), checking every node
+   * with {@link decodeTreeNode}, the validator `records verify` uses too.
    */
   static async load(
     reader: BlobReader,
@@ -233,45 +306,17 @@ export class StateTree {
     fanout: number,
     chunkCount: number,
   ): Promise<StateTree> {
-    if (depth !== treeDepth(chunkCount, fanout)) {
-      throw new StateTreeError(
-        "TREE_SHAPE",
-        `state tree ${root} has depth ${depth}; ${chunkCount} chunks at fanout ${fanout} need ${
-          treeDepth(chunkCount, fanout)
-        }`,
-        { root, depth, chunkCount, fanout },
-      );
-    }
+    const widths = checkTreeShape(root, depth, chunkCount, fanout);
     const levels: Uint8Array[][] = [[fromHex(root)]];
     for (let k = depth; k >= 1; k--) {
       const hashes = levels[0].map(toHex);
       const blobs = await getAll(reader, hashes);
       const children: Uint8Array[] = [];
       blobs.forEach((bytes, i) => {
-        const node = decodeCbor(bytes) as Partial<NodeWire> | null;
-        if (
-          node?.kind !== "node" || node.level !== k || !isDigestList(node.children) ||
-          node.children.length > fanout ||
-          (i < hashes.length - 1 && node.children.length !== fanout)
-        ) {
-          throw new StateTreeError(
-            "TREE_NODE_INVALID",
-            `state tree node ${
-              hashes[i]
-            } (level ${k}, position ${i}) is not a valid level-${k} node`,
-            { hash: hashes[i], level: k, position: i },
-          );
-        }
-        children.push(...node.children);
+        const where = `state tree node ${hashes[i]} (level ${k}, position ${i})`;
+        children.push(...decodeTreeNode(bytes, k, i, widths, fanout, where));
       });
       levels.unshift(children);
-    }
-    if (levels[0].length !== chunkCount) {
-      throw new StateTreeError(
-        "TREE_SHAPE",
-        `state tree ${root} holds ${levels[0].length} chunks, expected ${chunkCount}`,
-        { root, found: levels[0].length, expected: chunkCount },
-      );
     }
     return new StateTree(fanout, levels);
   }

@@ -11,8 +11,13 @@ import { decodeCbor } from "../storage/cbor.ts";
 import { type Agent, chunkFromWire } from "../world/agent.ts";
 import { DEFAULT_MIN_BUCKETS } from "../world/rules.ts";
 import { type StepInput, type StepResult, World } from "../world/world.ts";
-import { ExecutionError } from "./execution_error.ts";
-import { decodeManifest, journalBlob, manifestBlob, type StateManifest } from "./manifest.ts";
+import {
+  decodeManifest,
+  journalBlob,
+  manifestBlob,
+  ManifestError,
+  type StateManifest,
+} from "./manifest.ts";
 import {
   type BlobReader,
   DEFAULT_FANOUT,
@@ -84,7 +89,7 @@ export class WorldState {
     const where = `state manifest ${manifestRef}`;
     const m = decodeManifest(await reader.get(manifestRef), where);
     if (m.worldId !== worldId) {
-      throw new ExecutionError(
+      throw new ManifestError(
         "WORLD_MISMATCH",
         `${where} belongs to world "${m.worldId}", not "${worldId}"`,
         { manifestRef, found: m.worldId, expected: worldId },
@@ -99,7 +104,7 @@ export class WorldState {
       agents.push(...chunkFromWire(decodeCbor(bytes), i, m.bucketCount, where));
     });
     if (agents.length !== m.agentCount) {
-      throw new ExecutionError(
+      throw new ManifestError(
         "STATE_INVALID",
         `${where}: chunks hold ${agents.length} agents, manifest says ${m.agentCount}`,
         { manifestRef },

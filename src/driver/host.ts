@@ -4,17 +4,15 @@
  * through {@link startDriver}, so a driver sees the same host either way.
  * @module
  */
-import { join } from "../std/path.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { BlockStore } from "../node/block_store.ts";
 import { CasStore } from "../storage/cas.ts";
 import { decodeCbor, encodeCanonical } from "../storage/cbor.ts";
 import { hashCanonical, hashHex } from "../storage/hash.ts";
-import { World } from "../world/world.ts";
-import { ExecutionCore } from "./core.ts";
+import { ExecutionCore } from "../execution/core.ts";
 import { type DriverListing, loadDriver } from "./loader.ts";
-import { agentAt, journalAt, summaryAt } from "./world_views.ts";
+import { agentAt, journalAt, summaryAt } from "../execution/world_views.ts";
 import {
   DRIVER_API_VERSION,
   DRIVER_CAPABILITIES,
@@ -27,6 +25,7 @@ import {
   type DriverInfo,
   type DriverMode,
 } from "./plugin.ts";
+import { blocksDir, storeDir } from "../storage/data_dir.ts";
 
 /** Error raised around a driver: timeouts, crashes, bad results, or its own errors. */
 export class DriverError extends AwrError {}
@@ -67,10 +66,10 @@ export interface BuiltHost {
 export function buildDriverHost(options: DriverHostOptions): BuiltHost {
   const durable = options.durable ?? true;
   const logger = options.logger ?? silentLogger;
-  const blocks = new BlockStore(join(options.dataDir, "node", options.nodeId, "blocks"), {
+  const blocks = new BlockStore(blocksDir(options.dataDir, options.nodeId), {
     durable,
   });
-  const files = new CasStore(join(options.dataDir, "store"), { durable });
+  const files = new CasStore(storeDir(options.dataDir), { durable });
   let core: Promise<ExecutionCore> | null = null;
   // Reads go through the core's store (pack, then CAS files) once a driver opened it;
   // `put` writes a CAS file, which that store also reads.
@@ -113,7 +112,6 @@ export function buildDriverHost(options: DriverHostOptions): BuiltHost {
     blocks,
     hash: { name: "blake3", hex: hashHex, canonical: hashCanonical },
     cbor: { encode: encodeCanonical, decode: decodeCbor },
-    createWorld: () => new World(),
     openExecutionCore,
     logger,
   };
