@@ -12,6 +12,7 @@
  * @module
  */
 import { join } from "../std/path.ts";
+import { SerialQueue } from "../std/serial_queue.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type {
@@ -100,7 +101,7 @@ export class ExecutionCore {
   // Null after a failed height: the in-memory world may be ahead of the files, so
   // it is read back from the last stored manifest before the next height.
   #world: WorldState | null;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue({ name: "execution core" });
   #closed = false;
 
   private constructor(
@@ -232,7 +233,7 @@ export class ExecutionCore {
    * another node block hash is a `CONFLICTING_BLOCK` error.
    */
   executeThrough(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> {
-    return this.#serial(() => this.#executeThrough(ctx));
+    return this.#queue.run(() => this.#executeThrough(ctx));
   }
 
   /** The recorded result at `height`, or null when it has not been executed. */
@@ -269,18 +270,12 @@ export class ExecutionCore {
   /** Waits for the call in flight, then closes the pack; later calls fail with `CORE_CLOSED`. */
   async close(): Promise<void> {
     if (this.#closed) {
-      await this.#queue;
+      await this.#queue.idle();
       return;
     }
     this.#closed = true;
-    await this.#queue.catch(() => {});
+    await this.#queue.idle();
     await this.#pack.close();
-  }
-
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn);
-    this.#queue = run.catch(() => {});
-    return run;
   }
 
   async #executeThrough(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> {

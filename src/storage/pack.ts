@@ -23,6 +23,7 @@
  * @module
  */
 import { join } from "../std/path.ts";
+import { SerialQueue } from "../std/serial_queue.ts";
 import { syncDir } from "./atomic.ts";
 import { hashHex } from "./hash.ts";
 import { PackError, segmentName } from "./_pack_format.ts";
@@ -92,7 +93,7 @@ export class PackStore {
   readonly #heights: number[] = [];
   readonly #segments: number[] = [];
   #writer: Writer | null = null;
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue({ name: "pack store commits" });
   #broken: string | null = null;
   #closed = false;
   readonly #limiter: ReadLimiter;
@@ -222,9 +223,7 @@ export class PackStore {
    * call order; readers see the group only once this resolves.
    */
   commitGroup(group: PackGroup): Promise<PackCommit> {
-    const run = this.#tail.then(() => this.#commit(group));
-    this.#tail = run.catch(() => {});
-    return run;
+    return this.#queue.run(() => this.#commit(group));
   }
 
   /**
@@ -239,7 +238,7 @@ export class PackStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#tail;
+    await this.#queue.idle();
     this.#writer?.file?.close();
     if (this.#writer) this.#writer.file = null;
   }
