@@ -42,6 +42,8 @@ import {
 } from "./_pack_types.ts";
 
 export { PACK_FORMAT_VERSION, PackError } from "./_pack_format.ts";
+// A deliberate twin of the import list above: this module is the public face of
+// the private `_pack_*` files, so it re-exports the types it also uses.
 export {
   defaultPackOptions,
   type PackCommit,
