@@ -123,3 +123,21 @@ export function committedBlockFromWire(w: CommittedBlockWire): CommittedBlock {
     committedAtUnixMs: w.committed_at_unix_ms,
   };
 }
+
+/**
+ * A copy of `b` with only the known header fields, so nothing a sender attached to a
+ * block from outside rides along.
+ */
+export function copyBlock(b: Block): Block {
+  const h = b.header;
+  const header: BlockHeader = {
+    height: h.height,
+    slot: h.slot,
+    epoch: h.epoch,
+    parentHash: h.parentHash,
+    proposer: h.proposer,
+    actionsRoot: h.actionsRoot,
+    timestampMs: h.timestampMs,
+  };
+  return { header, hash: b.hash, actions: [...b.actions] };
+}

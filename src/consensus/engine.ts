@@ -5,7 +5,7 @@
  * @module
  */
 import { isUint } from "./_uint.ts";
-import { makeBlock } from "./block.ts";
+import { copyBlock, makeBlock } from "./block.ts";
 import { type ChainView, checkAttestation, checkProposal } from "./checks.ts";
 import { ConsensusError, type ConsensusRejection, rejection } from "./errors.ts";
 import {
@@ -16,14 +16,13 @@ import {
   resolveResumeState,
 } from "./options.ts";
 import { epochOf, ProposerSchedule } from "./proposer.ts";
+import type { Attestation, Block, BlockAction, BlockStatus, Validator } from "./types.ts";
 import type {
-  Attestation,
-  Block,
-  BlockAction,
-  BlockHeader,
-  BlockStatus,
-  Validator,
-} from "./types.ts";
+  AttestationResult,
+  ConsensusCommit,
+  PendingProposal,
+  ProposalResult,
+} from "./engine_results.ts";
 
 // The engine's public surface includes its options; re-exported so callers need one import.
 export {
@@ -32,43 +31,12 @@ export {
   type ConsensusResumeState,
   defaultConsensusOptions,
 } from "./options.ts";
-
-/** A block that reached the supermajority, with the attestations that got it there. */
-export interface ConsensusCommit {
-  readonly block: Block;
-  readonly attestations: readonly Attestation[];
-}
-
-/** The proposal waiting for attestations. */
-export interface PendingProposal {
-  readonly block: Block;
-  readonly attestations: readonly Attestation[];
-  readonly attestedStake: number;
-}
-
-/** Outcome of {@link ConsensusEngine.onProposal}. */
-export type ProposalResult =
-  | {
-    readonly status: "Pending";
-    readonly block: Block;
-    /** The same block was already pending (its attestations are kept). */
-    readonly duplicate: boolean;
-    /** The older pending proposal this one replaced, if any. */
-    readonly superseded: Block | null;
-  }
-  | { readonly status: "Rejected"; readonly reason: ConsensusRejection };
-
-/** Outcome of {@link ConsensusEngine.onAttestation}. */
-export type AttestationResult =
-  | {
-    readonly status: "Pending";
-    /** The validator had already attested; nothing was counted. */
-    readonly duplicate: boolean;
-    readonly attestedStake: number;
-    readonly requiredStake: number;
-  }
-  | ({ readonly status: "Committed" } & ConsensusCommit)
-  | { readonly status: "Rejected"; readonly reason: ConsensusRejection };
+export type {
+  AttestationResult,
+  ConsensusCommit,
+  PendingProposal,
+  ProposalResult,
+} from "./engine_results.ts";
 
 interface PendingState {
   readonly block: Block;
@@ -93,21 +61,6 @@ function requireUint(name: string, v: number): void {
       { [name]: v },
     );
   }
-}
-
-// A copy with only the known header fields, so nothing the sender attached rides along.
-function copyBlock(b: Block): Block {
-  const h = b.header;
-  const header: BlockHeader = {
-    height: h.height,
-    slot: h.slot,
-    epoch: h.epoch,
-    parentHash: h.parentHash,
-    proposer: h.proposer,
-    actionsRoot: h.actionsRoot,
-    timestampMs: h.timestampMs,
-  };
-  return { header, hash: b.hash, actions: [...b.actions] };
 }
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Logger, silentLogger } from "../logger.ts";
+import { SerialQueue } from "../std/serial_queue.ts";
 import type {
   NodeExecutionCommitContext,
   NodeExecutionCommitResult,
@@ -103,13 +104,9 @@ export async function createExecutionHook(
   };
   if (options.inProcess ?? d.inProcess) {
     const running = await startDriver({ ...start, logger });
-    let tail: Promise<unknown> = Promise.resolve();
     // Same ordering guarantee as the Worker variant: calls never overtake each other.
-    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-      const run = tail.then(fn, fn);
-      tail = run.catch(() => {});
-      return run;
-    };
+    const queue = new SerialQueue({ name: "in-process driver hook" });
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => queue.run(fn);
     const hook: { -readonly [K in keyof DriverExecutionHook]: DriverExecutionHook[K] } = {
       driverName: running.listing.name,
       restarts: 0,

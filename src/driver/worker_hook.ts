@@ -15,6 +15,7 @@
  */
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
+import { SerialQueue } from "../std/serial_queue.ts";
 import type {
   NodeExecutionCommitContext,
   NodeExecutionCommitResult,
@@ -94,7 +95,9 @@ export class WorkerExecutionHook {
   #ready: Promise<WorkerStarted> | null = null;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
-  #tail: Promise<unknown> = Promise.resolve();
+  // One call at a time: the node keeps one in flight, but a second caller must not
+  // overtake the first, or results could come back out of height order.
+  readonly #queue = new SerialQueue({ name: "driver worker hook" });
   #hasInfo = false;
   #capabilities: readonly DriverCapability[] = [];
   #lastHeight = 0;
@@ -177,7 +180,7 @@ export class WorkerExecutionHook {
 
   /** Executes `ctx.height` (and any gap below it) in the worker. */
   onCommit(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> {
-    return this.#serial(async () => {
+    return this.#queue.run(async () => {
       // A call that fills a gap does one height's work per missing height.
       const heights = Math.max(1, ctx.height - this.#lastHeight);
       const budget = this.#options.heightTimeoutMs * heights;
@@ -189,7 +192,7 @@ export class WorkerExecutionHook {
 
   /** The driver's info (all zero/null when the driver has no `info()`). */
   info(): Promise<NodeExecutionHookInfo> {
-    return this.#serial(async () => {
+    return this.#queue.run(async () => {
       const info = await this.#call({ op: "info" }, this.#options.startTimeoutMs) as
         | NodeExecutionHookInfo
         | null;
@@ -205,7 +208,7 @@ export class WorkerExecutionHook {
 
   /** Lets the driver close (within the start budget), then terminates the worker. */
   close(): Promise<void> {
-    return this.#serial(async () => {
+    return this.#queue.run(async () => {
       if (this.#closed) return;
       try {
         // A worker whose driver never started has nothing to close.
@@ -216,14 +219,6 @@ export class WorkerExecutionHook {
         this.#kill(new DriverError("DRIVER_CLOSED", "the execution hook is closed"));
       }
     });
-  }
-
-  // One call at a time: the node keeps one in flight, but a second caller must not
-  // overtake the first, or results could come back out of height order.
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(fn, fn);
-    this.#tail = run.catch(() => {});
-    return run;
   }
 
   async #call(req: Request, budgetMs: number): Promise<unknown> {

@@ -11,6 +11,7 @@
  * CAS files, state file + records) is read through and continued (`recovery.ts`).
  * @module
  */
+import { SerialQueue } from "../std/serial_queue.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type {
@@ -18,25 +19,14 @@ import type {
   NodeExecutionCommitResult,
   NodeExecutionHookInfo,
 } from "../node/execution_hook.ts";
-import {
-  ensureDirDurable,
-  removeStaleTemps,
-  writeCopySync,
-  writeFileAtomic,
-} from "../storage/atomic.ts";
-import { type LayeredBlobs, layeredOver, packDir } from "../storage/blob_store.ts";
-import { PackStore } from "../storage/pack.ts";
+import { writeCopySync, writeFileAtomic } from "../storage/atomic.ts";
+import type { LayeredBlobs } from "../storage/blob_store.ts";
+import type { PackStore } from "../storage/pack.ts";
 import { encodeFile } from "../storage/schema.ts";
 import { type WorldSummary, worldSummary } from "../world/summary.ts";
 import { ExecutionError } from "./execution_error.ts";
-import { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts";
-import {
-  checkExisting,
-  checkWorldMatches,
-  conflicting,
-  type HeightInput,
-  heightInput,
-} from "./_core_checks.ts";
+import type { ExecutionCoreOptions } from "./core_options.ts";
+import { checkExisting, conflicting, type HeightInput, heightInput } from "./_core_checks.ts";
 import {
   buildRecord,
   encodeRecord,
@@ -44,27 +34,17 @@ import {
   readRecord,
   recordPath,
   recordResult,
-  recordsDir,
 } from "./records.ts";
-import { checkRederived, recoverExecutionState, type RederiveHeight } from "./recovery.ts";
+import { checkRederived, type RederiveHeight } from "./recovery.ts";
 import {
   EXECUTION_STATE_SCHEMA,
   type ExecutionState,
   executionStatePath,
   type ExecutorMode,
-  writeExecutionState,
 } from "./state_file.ts";
-import {
-  DEFAULT_RECORD_CHECK_WINDOW,
-  materialiseRecords,
-  recordEntry,
-  recordFromPack,
-  STATE_ENTRY,
-  stateFromPack,
-} from "./pack_state.ts";
+import { recordEntry, recordFromPack, STATE_ENTRY } from "./pack_state.ts";
 import { type WorldShape, WorldState } from "../state/world_state.ts";
-import { finishGc } from "./store_gc.ts";
-import { executionDir } from "../storage/data_dir.ts";
+import { openCoreStores } from "./core_open.ts";
 
 export { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts";
 
@@ -100,7 +80,7 @@ export class ExecutionCore {
   // Null after a failed height: the in-memory world may be ahead of the files, so
   // it is read back from the last stored manifest before the next height.
   #world: WorldState | null;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue({ name: "execution core" });
   #closed = false;
 
   private constructor(
@@ -127,20 +107,12 @@ export class ExecutionCore {
 
   /** Loads the state file (reconciled with the records) and the world it names. */
   static async open(options: ExecutionCoreOptions): Promise<ExecutionCore> {
-    if (!options.worldId) throw new ExecutionError("WORLD_MISMATCH", "worldId must not be empty");
-    const durable = options.durable ?? true;
     const logger = options.logger ?? silentLogger;
-    await ensureDirDurable(recordsDir(options.dataDir), durable);
-    await removeStaleTemps(executionDir(options.dataDir));
-    await removeStaleTemps(recordsDir(options.dataDir));
-    await finishGc(options.dataDir); // a store swap a crash interrupted
-    const pack = await PackStore.open(packDir(options.dataDir), {
-      durable,
-      maxSegmentBytes: options.maxSegmentBytes ?? CORE_SEGMENT_BYTES,
-      onSync: options.onSync,
-    });
+    const opened = await openCoreStores(options, logger);
     try {
-      const core = await ExecutionCore.#openOn(options, pack, durable, logger);
+      const { pack, cas, state, unknown, world } = opened;
+      const core = new ExecutionCore(options, pack, cas, state, unknown, world);
+      if (opened.rederive) await core.#rederive(opened.rederive);
       logger.info("execution core open", {
         world_id: options.worldId,
         height: core.#state.lastAppliedHeight,
@@ -148,41 +120,9 @@ export class ExecutionCore {
       });
       return core;
     } catch (err) {
-      await pack.close();
+      await opened.pack.close();
       throw err;
     }
-  }
-
-  static async #openOn(
-    options: ExecutionCoreOptions,
-    pack: PackStore,
-    durable: boolean,
-    logger: Logger,
-  ): Promise<ExecutionCore> {
-    if (pack.recovery) logger.warn("pack store tail cut at start-up", { ...pack.recovery });
-    const cas = layeredOver(pack, options.dataDir, durable);
-    // The pack's newest group is the truth; without one, this is a fresh or pre-pack data dir.
-    const packed = await stateFromPack(pack, options.worldId);
-    const rec = packed
-      ? { ...packed, changed: false, rederive: undefined }
-      : await recoverExecutionState(options.dataDir, options.worldId, cas, logger);
-    const state = { ...rec.value, worldId: options.worldId };
-    state.executorMode = options.mode ?? state.executorMode;
-    const world = state.lastManifest
-      ? await WorldState.load(cas, options.worldId, state.lastManifest)
-      : WorldState.genesis(options.worldId, options.shape);
-    checkWorldMatches(world, state);
-    if (packed) {
-      const window = options.recordCheckWindow ?? DEFAULT_RECORD_CHECK_WINDOW;
-      const fixed = await materialiseRecords(options.dataDir, pack, pack.heights(), window);
-      if (fixed.length) logger.warn("record files written again from the pack", { heights: fixed });
-      await writeExecutionState(options.dataDir, state, rec.unknown, false);
-    } else if (rec.changed && !rec.rederive) {
-      await writeExecutionState(options.dataDir, state, rec.unknown, durable);
-    }
-    const core = new ExecutionCore(options, pack, cas, state, rec.unknown, world);
-    if (rec.rederive) await core.#rederive(rec.rederive);
-    return core;
   }
 
   // Writes the newest record again by executing its height from its committed block;
@@ -232,7 +172,7 @@ export class ExecutionCore {
    * another node block hash is a `CONFLICTING_BLOCK` error.
    */
   executeThrough(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> {
-    return this.#serial(() => this.#executeThrough(ctx));
+    return this.#queue.run(() => this.#executeThrough(ctx));
   }
 
   /** The recorded result at `height`, or null when it has not been executed. */
@@ -269,18 +209,12 @@ export class ExecutionCore {
   /** Waits for the call in flight, then closes the pack; later calls fail with `CORE_CLOSED`. */
   async close(): Promise<void> {
     if (this.#closed) {
-      await this.#queue;
+      await this.#queue.idle();
       return;
     }
     this.#closed = true;
-    await this.#queue.catch(() => {});
+    await this.#queue.idle();
     await this.#pack.close();
-  }
-
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn);
-    this.#queue = run.catch(() => {});
-    return run;
   }
 
   async #executeThrough(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> {

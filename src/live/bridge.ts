@@ -2,16 +2,18 @@
  * The legacy execution bridge, kept as the fallback for nodes started with
  * node-internal execution off (`--execution bridge`). The reward runtime calls
  * `catchUp()`; it reads committed blocks from the block store and hands them to the
- * same driver (and so the same execution core) the node would use — only the
- * caller differs. In node mode this object is never built (DESIGN invariant 1).
+ * same driver (and so the same execution core) the node would use, through the same
+ * delivery loop ({@link ExecutionFeed}) — only the caller differs. In node mode this
+ * object is never built (DESIGN invariant 1).
  * @module
  */
+import { AwrError } from "../errors.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
+import { ExecutionFeed } from "../node/execution_feed.ts";
 import {
   commitContext,
   type NodeExecutionCommitResult,
   type NodeExecutionHook,
-  type NodeExecutionHookInfo,
 } from "../node/execution_hook.ts";
 
 /** Where the bridge stands. */
@@ -33,11 +35,11 @@ export interface BridgeProgress {
  */
 export class LegacyBridge {
   readonly #hook: NodeExecutionHook;
-  readonly #blocks: CommittedBlockReader;
-  readonly #worldId: string;
-  readonly #nodeId: string;
-  #progress: BridgeProgress;
+  readonly #feed: ExecutionFeed;
+  // The height the current catchUp() may deliver up to (the feed reads it).
+  #target = 0;
   #executions = 0;
+  #failure: AwrError | null = null;
   #onExecuted:
     | ((result: NodeExecutionCommitResult, nodeBlockHash: string, ms: number) => void)
     | null = null;
@@ -47,17 +49,38 @@ export class LegacyBridge {
     blocks: CommittedBlockReader,
     worldId: string,
     nodeId: string,
-    info: NodeExecutionHookInfo,
+    start: BridgeProgress,
   ) {
     this.#hook = hook;
-    this.#blocks = blocks;
-    this.#worldId = worldId;
-    this.#nodeId = nodeId;
-    this.#progress = {
-      height: info.lastHeight,
-      executionBlockHash: info.lastExecutionBlockHash,
-      executionStateRoot: info.lastExecutionStateRoot,
-    };
+    this.#target = start.height;
+    this.#feed = new ExecutionFeed({
+      hook,
+      committedHeight: () => this.#target,
+      contextFor: async (h) => {
+        const block = await blocks.getBlock(h);
+        if (!block) {
+          throw new AwrError(
+            "BRIDGE_BLOCK_MISSING",
+            `committed block ${h} is missing from the block store`,
+            { height: h },
+          );
+        }
+        return commitContext(worldId, nodeId, block);
+      },
+      onResult: (r, ctx, ms) => {
+        this.#executions++;
+        this.#onExecuted?.(r, ctx.nodeBlockHash, ms);
+      },
+      onError: (height, message, code) => {
+        this.#failure = new AwrError(code ?? "BRIDGE_EXECUTION_FAILED", `bridge: ${message}`, {
+          height,
+        });
+      },
+      // catchUp() retries at once on its next call; the reward runtime's interval paces it.
+      retryBaseMs: 0,
+      retryMaxMs: 0,
+      now: () => performance.now(),
+    }, start);
   }
 
   /** Opens the bridge at the driver's own last applied height. */
@@ -67,13 +90,12 @@ export class LegacyBridge {
     worldId: string,
     nodeId: string,
   ): Promise<LegacyBridge> {
-    const info = hook.info ? await hook.info() : {
-      lastHeight: 0,
-      lastNodeBlockHash: null,
-      lastExecutionBlockHash: null,
-      lastExecutionStateRoot: null,
-    };
-    return new LegacyBridge(hook, blocks, worldId, nodeId, info);
+    const info = hook.info ? await hook.info() : null;
+    return new LegacyBridge(hook, blocks, worldId, nodeId, {
+      height: info?.lastHeight ?? 0,
+      executionBlockHash: info?.lastExecutionBlockHash ?? null,
+      executionStateRoot: info?.lastExecutionStateRoot ?? null,
+    });
   }
 
   /** Subscribes to each executed height (the live node forwards them as `execution` events). */
@@ -85,7 +107,7 @@ export class LegacyBridge {
 
   /** Last height executed. */
   get progress(): Readonly<BridgeProgress> {
-    return this.#progress;
+    return this.#feed.progress;
   }
 
   /** Heights this bridge has executed since it opened. */
@@ -95,34 +117,21 @@ export class LegacyBridge {
 
   /**
    * Executes heights above the bridge's up to `committedHeight` (at most `limit`).
-   * Returns how many it executed; a driver error propagates after the heights
-   * before it were kept.
+   * Returns how many it executed; a driver error rejects (with the driver's code)
+   * after the heights before it were kept.
    */
   async catchUp(committedHeight: number, limit = 256): Promise<number> {
-    let done = 0;
-    while (this.#progress.height < committedHeight && done < limit) {
-      const h = this.#progress.height + 1;
-      const block = await this.#blocks.getBlock(h);
-      if (!block) throw new Error(`bridge: committed block ${h} is missing from the block store`);
-      const t0 = performance.now();
-      const r = await this.#hook.onCommit(commitContext(this.#worldId, this.#nodeId, block));
-      if (r.executionHeight !== h) {
-        throw new Error(`bridge: driver returned height ${r.executionHeight} for ${h}`);
-      }
-      this.#progress = {
-        height: h,
-        executionBlockHash: r.executionBlockHash,
-        executionStateRoot: r.executionStateRoot,
-      };
-      this.#executions++;
-      done++;
-      this.#onExecuted?.(r, block.hash, performance.now() - t0);
-    }
-    return done;
+    const before = this.#executions;
+    this.#target = Math.min(committedHeight, this.#feed.progress.height + limit);
+    this.#failure = null;
+    const ok = await this.#feed.catchUp();
+    if (!ok && this.#failure) throw this.#failure;
+    return this.#executions - before;
   }
 
   /** Closes the driver. */
   async close(): Promise<void> {
+    await this.#feed.idle();
     await this.#hook.close?.();
   }
 }

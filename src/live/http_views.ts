@@ -5,7 +5,7 @@
  * @module
  */
 import { HttpError, quoted } from "./http_input.ts";
-import type { LiveApi } from "./http.ts";
+import type { LiveApi } from "./http_routes.ts";
 import { JOURNAL_LIMIT } from "./driver_api.ts";
 
 /** Longest agent id a path may carry. */

@@ -10,7 +10,7 @@
 import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
 import { errorMessage } from "../errors.ts";
-import { createExecutionHook } from "../driver/create_hook.ts";
+import { createExecutionHook, type DriverExecutionHook } from "../driver/create_hook.ts";
 import type { DriverGrants } from "../driver/sandbox.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { NodeRuntime } from "../node/runtime.ts";
@@ -122,27 +122,9 @@ export async function startLiveNode(
   const options: LiveOptions = { ...defaultLiveOptions, ...input };
   const log = deps.logger ?? silentLogger;
   const print = deps.print ?? (() => {});
-  // One teardown path for both a failed start and stop(): steps run in reverse order.
-  const cleanup: Array<() => Promise<void> | void> = [];
-  let tearingDown: Promise<void> | null = null;
-  const teardown = () =>
-    tearingDown ??= (async () => {
-      for (const fn of cleanup.reverse()) {
-        await Promise.resolve().then(fn).catch((err) =>
-          log.warn("live node teardown step failed", { error: errorMessage(err) })
-        );
-      }
-    })();
+  const steps = new TeardownSteps(log);
   try {
-    const lock: DataDirLock = await lockDataDir(options.dataDir);
-    cleanup.push(() => lock.release());
-    // Temps a crash left in the folders this process owns (node, execution and store
-    // folders are cleaned by their own owners when they open).
-    const dir = options.dataDir;
-    for (const d of [dir, rewardDir(dir), reportsDir(dir), mempoolDir(dir)]) {
-      await removeStaleTemps(d);
-    }
-    const token = await loadOrCreateToken(options.dataDir);
+    const token = await claimDataDir(options, steps);
     const hook = await createExecutionHook({
       dataDir: options.dataDir,
       nodeId: options.nodeId,
@@ -154,149 +136,233 @@ export async function startLiveNode(
       driverAllow: options.driverAllow,
       logger: log,
     });
-    cleanup.push(() => hook.close?.());
-    let bridge: LegacyBridge | null = null;
-    const node = new NodeRuntime({
-      nodeId: options.nodeId,
-      worldId: options.worldId,
-      dataDir: options.dataDir,
-      tickIntervalMs: options.tickMs,
-      validators: options.validators ?? undefined,
-      maxExecutionLag: options.maxExecutionLag,
-      maxMempoolSize: options.maxMempoolSize,
-    }, {
-      executionHook: options.execution === "node" ? hook : undefined,
-      logger: log,
-      // Bridge mode: bound the lag by the bridge's progress (unknown until it opens).
-      executedHeight: () => bridge?.progress.height ?? null,
-      crashPoint: options.crashAt ? crashAtHook(options.crashAt) : undefined,
-    });
-    await node.start();
-    let reward: RewardRuntime | null = null;
-    // Node first (drains execution in node mode), then a last reward pass on what it left.
-    cleanup.push(async () => {
-      await node.stop();
-      await reward?.stop();
-    });
-    bridge = options.execution === "bridge"
-      ? await LegacyBridge.open(hook, node.blocks, options.worldId, options.nodeId)
-      : null;
-    bridge?.onExecuted((result, nodeBlockHash, durationMs) =>
-      node.events.emit("execution", { result, nodeBlockHash, durationMs })
-    );
-    const rewardRuntime = await RewardRuntime.open(
-      {
-        dataDir: options.dataDir,
-        nodeId: options.nodeId,
-        worldId: options.worldId,
-        mode: options.execution,
-        intervalMs: options.rewardIntervalMs,
-        logger: log,
-      },
-      node,
-      bridge,
-    );
-    reward = rewardRuntime;
-    rewardRuntime.start();
-
-    const metrics = new LiveMetrics();
-    cleanup.push(metrics.attach(node.events));
-    metrics.setGaugeSource(() => ({
-      committedHeight: node.snapshot().consensus.committedHeight,
-      executionHeight: rewardRuntime.executionProgress().height,
-      mempoolSize: node.mempoolSize,
-      running: node.snapshot().running,
-      halted: node.halted !== null,
-      lagLimitEngaged: node.snapshot().lagLimit?.engaged ?? false,
-      rewardFailing: rewardRuntime.lastError !== null,
-      rewardFailures: rewardRuntime.failures,
-      evidenceTotal: node.snapshot().evidence?.total ?? 0,
-    }));
-
-    const status = async (): Promise<Record<string, unknown>> => {
-      const json = snapshotToJson(node.snapshot());
-      const exec = rewardRuntime.executionProgress();
-      // In bridge mode the node does not execute; report the bridge's progress.
-      json.consensus.last_execution_height = exec.height;
-      json.consensus.last_execution_block_hash = exec.blockHash;
-      json.consensus.last_execution_state_root = exec.stateRoot;
-      return await Promise.resolve({
-        ...json,
-        execution_mode: options.execution,
-        driver: options.driver,
-        // Which world views the driver offers (the viewer asks only for those).
-        driver_capabilities: [...hook.capabilities],
-        execution_lag: json.consensus.committed_height - exec.height,
-        mempool_size: node.mempoolSize,
-        // The node's own error first; else the reward runtime's (unreadable record…).
-        last_error: json.last_error ?? rewardRuntime.lastError,
-        reward: {
-          last_error: rewardRuntime.lastError,
-          failures: rewardRuntime.failures,
-          settled_through_height: rewardRuntime.ledger.settledThroughHeight,
-          last_settled_epoch: rewardRuntime.ledger.lastSettledEpoch,
-          bridge_executions: rewardRuntime.bridgeExecutions,
-        },
-      });
-    };
-
-    const cas = await openBlobReader(options.dataDir); // read-only: never cuts the pack
-    const views = driverApi(hook, node, options.dataDir);
-    const api: LiveApi = {
-      status,
-      block: async (height: number) => {
-        if (height > node.durableCommittedHeight) return null;
-        const b = await node.blocks.getBlock(height);
-        return b ? committedBlockToWire(b) : null;
-      },
-      ...views,
-      submitActions: (actions: WorldAction[], idempotencyKey: string | null) =>
-        node.submitActions(actions, { idempotencyKey }),
-      actionStatus: async (id: string) => {
-        const s = node.actionStatus(id);
-        return s ? await actionReport(s, options.dataDir, cas) : null;
-      },
-      events: node.events,
-      metrics,
-      token,
-    };
-
+    steps.push(() => hook.close?.());
+    const { node, reward } = await startNodeAndRewards(options, hook, log, steps);
+    const metrics = attachMetrics(node, reward, steps);
+    const status = statusReader(options, hook, node, reward);
+    const api = await liveApi(options, hook, node, { status, metrics, token });
     let http: HttpServer | null = null;
     if (options.http) {
-      http = await startHttpServer(api, { ...options.http, logger: log });
-      cleanup.push(() => http!.shutdown());
+      const server = await startHttpServer(api, { ...options.http, logger: log });
+      steps.push(() => server.shutdown());
+      http = server;
     }
-
-    print(
-      `awr live: node ${options.nodeId} of world ${options.worldId}, execution ${options.execution} (driver ${options.driver})`,
-    );
-    print(`  data dir    ${options.dataDir}`);
-    print(`  http        ${http ? http.url : "off"}`);
-    print(`  api token   ${tokenPath(options.dataDir)} (send as: Authorization: Bearer <token>)`);
-    print(`  token       ${tokenHint(token)} (the full token is in the file only)`);
-
+    printBanner(print, options, http, token);
     if (options.statusEveryMs > 0) {
-      const statusTimer = setInterval(() => {
-        const c = node.snapshot().consensus;
-        const exec = rewardRuntime.executionProgress();
-        const err = node.snapshot().lastError;
-        const halted = node.halted;
-        const lagLimit = node.snapshot().lagLimit;
-        print(
-          `status: slot ${c.slot} epoch ${c.epoch} committed ${c.committedHeight} executed ${exec.height} ` +
-            `lag ${c.committedHeight - exec.height} root ${(exec.stateRoot ?? "-").slice(0, 12)}` +
-            (halted ? ` HALTED (${halted.code}, ${halted.retries} retries)` : "") +
-            (lagLimit?.engaged ? ` proposals paused (lag bound ${lagLimit.max})` : "") +
-            (lagLimit?.growing && !lagLimit.engaged ? " LAG GROWING" : "") +
-            (err ? ` error: ${err}` : ""),
-        );
-      }, options.statusEveryMs);
-      cleanup.push(() => clearInterval(statusTimer));
+      const statusTimer = setInterval(() => print(statusLine(node, reward)), options.statusEveryMs);
+      steps.push(() => clearInterval(statusTimer));
     }
-    return { options, node, reward: rewardRuntime, http, token, metrics, status, stop: teardown };
+    const stop = () => steps.run();
+    return { options, node, reward, http, token, metrics, status, stop };
   } catch (err) {
-    await teardown();
+    await steps.run();
     log.error("live node failed to start", { error: errorMessage(err) });
     throw err;
   }
+}
+
+/**
+ * One teardown path for both a failed start and stop(): steps run in reverse order,
+ * once; a failing step is logged and the others still run.
+ */
+class TeardownSteps {
+  readonly #steps: Array<() => Promise<void> | void> = [];
+  readonly #log: Logger;
+  #running: Promise<void> | null = null;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  push(step: () => Promise<void> | void): void {
+    this.#steps.push(step);
+  }
+
+  run(): Promise<void> {
+    return this.#running ??= (async () => {
+      for (const step of this.#steps.reverse()) {
+        await Promise.resolve().then(step).catch((err) =>
+          this.#log.warn("live node teardown step failed", { error: errorMessage(err) })
+        );
+      }
+    })();
+  }
+}
+
+/** Locks the data dir, removes stale temps of this process's folders, loads the API token. */
+async function claimDataDir(options: LiveOptions, steps: TeardownSteps): Promise<string> {
+  const lock: DataDirLock = await lockDataDir(options.dataDir);
+  steps.push(() => lock.release());
+  // Temps a crash left in the folders this process owns (node, execution and store
+  // folders are cleaned by their own owners when they open).
+  const dir = options.dataDir;
+  for (const d of [dir, rewardDir(dir), reportsDir(dir), mempoolDir(dir)]) {
+    await removeStaleTemps(d);
+  }
+  return await loadOrCreateToken(options.dataDir);
+}
+
+/**
+ * Starts the node (with the hook in node mode), opens the legacy bridge in bridge
+ * mode, and starts the reward runtime over both.
+ */
+async function startNodeAndRewards(
+  options: LiveOptions,
+  hook: DriverExecutionHook,
+  log: Logger,
+  steps: TeardownSteps,
+): Promise<{ node: NodeRuntime; reward: RewardRuntime }> {
+  let bridge: LegacyBridge | null = null;
+  const node = new NodeRuntime({
+    nodeId: options.nodeId,
+    worldId: options.worldId,
+    dataDir: options.dataDir,
+    tickIntervalMs: options.tickMs,
+    validators: options.validators ?? undefined,
+    maxExecutionLag: options.maxExecutionLag,
+    maxMempoolSize: options.maxMempoolSize,
+  }, {
+    executionHook: options.execution === "node" ? hook : undefined,
+    logger: log,
+    // Bridge mode: bound the lag by the bridge's progress (unknown until it opens).
+    executedHeight: () => bridge?.progress.height ?? null,
+    crashPoint: options.crashAt ? crashAtHook(options.crashAt) : undefined,
+  });
+  await node.start();
+  let reward: RewardRuntime | null = null;
+  // Node first (drains execution in node mode), then a last reward pass on what it left.
+  steps.push(async () => {
+    await node.stop();
+    await reward?.stop();
+  });
+  if (options.execution === "bridge") {
+    bridge = await LegacyBridge.open(hook, node.blocks, options.worldId, options.nodeId);
+    bridge.onExecuted((result, nodeBlockHash, durationMs) =>
+      node.events.emit("execution", { result, nodeBlockHash, durationMs })
+    );
+  }
+  reward = await RewardRuntime.open(
+    {
+      dataDir: options.dataDir,
+      nodeId: options.nodeId,
+      worldId: options.worldId,
+      mode: options.execution,
+      intervalMs: options.rewardIntervalMs,
+      logger: log,
+    },
+    node,
+    bridge,
+  );
+  reward.start();
+  return { node, reward };
+}
+
+/** Metrics fed by the node's events and gauges read on each scrape. */
+function attachMetrics(node: NodeRuntime, reward: RewardRuntime, steps: TeardownSteps) {
+  const metrics = new LiveMetrics();
+  steps.push(metrics.attach(node.events));
+  metrics.setGaugeSource(() => ({
+    committedHeight: node.snapshot().consensus.committedHeight,
+    executionHeight: reward.executionProgress().height,
+    mempoolSize: node.mempoolSize,
+    running: node.snapshot().running,
+    halted: node.halted !== null,
+    lagLimitEngaged: node.snapshot().lagLimit?.engaged ?? false,
+    rewardFailing: reward.lastError !== null,
+    rewardFailures: reward.failures,
+    evidenceTotal: node.snapshot().evidence?.total ?? 0,
+  }));
+  return metrics;
+}
+
+/** The `/v1/status` document: the node's snapshot plus execution, driver and reward fields. */
+function statusReader(
+  options: LiveOptions,
+  hook: DriverExecutionHook,
+  node: NodeRuntime,
+  reward: RewardRuntime,
+): () => Promise<Record<string, unknown>> {
+  return () => {
+    const json = snapshotToJson(node.snapshot());
+    const exec = reward.executionProgress();
+    // In bridge mode the node does not execute; report the bridge's progress.
+    json.consensus.last_execution_height = exec.height;
+    json.consensus.last_execution_block_hash = exec.blockHash;
+    json.consensus.last_execution_state_root = exec.stateRoot;
+    return Promise.resolve({
+      ...json,
+      execution_mode: options.execution,
+      driver: options.driver,
+      // Which world views the driver offers (the viewer asks only for those).
+      driver_capabilities: [...hook.capabilities],
+      execution_lag: json.consensus.committed_height - exec.height,
+      mempool_size: node.mempoolSize,
+      // The node's own error first; else the reward runtime's (unreadable record…).
+      last_error: json.last_error ?? reward.lastError,
+      reward: {
+        last_error: reward.lastError,
+        failures: reward.failures,
+        settled_through_height: reward.ledger.settledThroughHeight,
+        last_settled_epoch: reward.ledger.lastSettledEpoch,
+        bridge_executions: reward.bridgeExecutions,
+      },
+    });
+  };
+}
+
+/** The routes' data sources: node, block store, driver views, actions. */
+async function liveApi(
+  options: LiveOptions,
+  hook: DriverExecutionHook,
+  node: NodeRuntime,
+  parts: Pick<LiveApi, "status" | "metrics" | "token">,
+): Promise<LiveApi> {
+  const cas = await openBlobReader(options.dataDir); // read-only: never cuts the pack
+  return {
+    ...parts,
+    block: async (height: number) => {
+      if (height > node.durableCommittedHeight) return null;
+      const b = await node.blocks.getBlock(height);
+      return b ? committedBlockToWire(b) : null;
+    },
+    ...driverApi(hook, node, options.dataDir),
+    submitActions: (actions: WorldAction[], idempotencyKey: string | null) =>
+      node.submitActions(actions, { idempotencyKey }),
+    actionStatus: async (id: string) => {
+      const s = node.actionStatus(id);
+      return s ? await actionReport(s, options.dataDir, cas) : null;
+    },
+    events: node.events,
+  };
+}
+
+/** The start-up lines: where the node, its data and its API are. */
+function printBanner(
+  print: (line: string) => void,
+  options: LiveOptions,
+  http: HttpServer | null,
+  token: string,
+): void {
+  print(
+    `awr live: node ${options.nodeId} of world ${options.worldId}, execution ${options.execution} (driver ${options.driver})`,
+  );
+  print(`  data dir    ${options.dataDir}`);
+  print(`  http        ${http ? http.url : "off"}`);
+  print(`  api token   ${tokenPath(options.dataDir)} (send as: Authorization: Bearer <token>)`);
+  print(`  token       ${tokenHint(token)} (the full token is in the file only)`);
+}
+
+/** The periodic status line. */
+function statusLine(node: NodeRuntime, reward: RewardRuntime): string {
+  const snap = node.snapshot();
+  const c = snap.consensus;
+  const exec = reward.executionProgress();
+  const halted = node.halted;
+  const lagLimit = snap.lagLimit;
+  return `status: slot ${c.slot} epoch ${c.epoch} committed ${c.committedHeight} executed ${exec.height} ` +
+    `lag ${c.committedHeight - exec.height} root ${(exec.stateRoot ?? "-").slice(0, 12)}` +
+    (halted ? ` HALTED (${halted.code}, ${halted.retries} retries)` : "") +
+    (lagLimit?.engaged ? ` proposals paused (lag bound ${lagLimit.max})` : "") +
+    (lagLimit?.growing && !lagLimit.engaged ? " LAG GROWING" : "") +
+    (snap.lastError ? ` error: ${snap.lastError}` : "");
 }

@@ -3,7 +3,9 @@
  * flight, never blocking the tick loop. A failed call is retried with backoff from
  * the same height, so nothing is skipped and nothing succeeds twice. An exception
  * thrown by the node's own callbacks (`contextFor`, `onResult`, `onError`) is caught
- * here: it never leaves a call in flight for ever.
+ * here: it never leaves a call in flight for ever. The one delivery loop of both
+ * execution modes: the node runs it after each commit and tick, the legacy bridge
+ * (`live/bridge.ts`) on each reward pass.
  * @module
  */
 import { errorCode, errorMessage } from "../errors.ts";
@@ -42,7 +44,7 @@ export interface ExecutionFeedDeps {
 }
 
 /**
- * The node's execution delivery queue.
+ * The execution delivery loop (node mode and the legacy bridge).
  *
  * @example
  * ```ts
@@ -68,6 +70,11 @@ export class ExecutionFeed {
   constructor(deps: ExecutionFeedDeps, start: ExecutionProgress) {
     this.#deps = deps;
     this.#progress = { ...start };
+  }
+
+  /** Current execution position. */
+  get progress(): Readonly<ExecutionProgress> {
+    return this.#progress;
   }
 
   /** Height of the call in flight, or 0. */

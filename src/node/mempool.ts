@@ -18,17 +18,15 @@
  */
 import type { BlockAction } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
-import { removeStaleTemps, syncDir } from "../storage/atomic.ts";
-import { decodeCbor } from "../storage/cbor.ts";
 import type { Logger } from "../logger.ts";
 import type { BlockStore } from "./block_store.ts";
 import type { NodeConfig } from "./config.ts";
-import { decodeFrames, encodeFrame, GroupCommitLog } from "./mempool_log.ts";
-import { defaultMempoolOptions, mempoolLogPath, type MempoolOptions } from "./mempool_options.ts";
+import { encodeFrame, type GroupCommitLog } from "./mempool_log.ts";
+import { openMempoolLog } from "./mempool_open.ts";
+import { defaultMempoolOptions, type MempoolOptions } from "./mempool_options.ts";
 import {
   actionId,
   type ActionStatus,
-  decodeRecord,
   encodeCompactedLog,
   encodeRecord,
   type LogEntry,
@@ -37,7 +35,6 @@ import {
   sameAction,
   type SubmitResult,
 } from "./mempool_records.ts";
-import { mempoolDir } from "../storage/data_dir.ts";
 
 export { defaultMempoolOptions, mempoolLogPath, type MempoolOptions } from "./mempool_options.ts";
 export {
@@ -102,41 +99,8 @@ export class Mempool {
     blockActions: (height: number) => Promise<readonly BlockAction[] | null>,
   ): Promise<Mempool> {
     const opts: MempoolOptions = { ...defaultMempoolOptions, ...input };
-    const path = mempoolLogPath(opts.dataDir);
-    const dir = mempoolDir(opts.dataDir);
-    const existed = await Deno.stat(dir).then(() => true, () => false);
-    await Deno.mkdir(dir, { recursive: true });
-    // A new folder must survive a power cut too; temp files of a compaction a crash cut are stale.
-    if (!existed && opts.durable) await syncDir(opts.dataDir);
-    await removeStaleTemps(dir);
-    const bytes = await opts.fs.read(path) ?? new Uint8Array();
-    if (bytes.length > opts.maxLogBytes) {
-      throw new AwrError(
-        "MEMPOOL_LOG_TOO_LARGE",
-        `mempool log ${path} has ${bytes.length} bytes, more than the ${opts.maxLogBytes} allowed`,
-        { path, bytes: bytes.length },
-      );
-    }
-    const { payloads, validBytes } = decodeFrames(bytes, opts.maxFrameBytes);
-    const records = payloads.map((p, i) => decodeRecord(decodeCbor(p), path, i));
+    const { path, records, log } = await openMempoolLog(opts);
     const fresh = records.length === 0;
-    if (validBytes < bytes.length) {
-      opts.logger.warn("mempool log: cut a torn tail", {
-        path,
-        kept_bytes: validBytes,
-        cut_bytes: bytes.length - validBytes,
-      });
-      await opts.fs.truncate(path, validBytes);
-    }
-    if (records.length > 0 && records[0].type !== "base") {
-      throw new AwrError(
-        "MEMPOOL_LOG_MISMATCH",
-        `mempool log ${path} does not start with a base frame`,
-        { path },
-      );
-    }
-    const file = await opts.fs.openAppend(path);
-    const log = new GroupCommitLog(opts.fs, path, file, validBytes, opts.durable);
     const pool = new Mempool(opts, log, committedHeight);
     if (fresh) {
       // A new log: nothing committed so far is ours.

@@ -1,13 +1,15 @@
 /**
  * The invariants every simulated step is checked against: agreement, validity
  * (certificate of > 2/3 stake whose signatures verify), no honest double sign.
- * Liveness is checked by the simulator's clock (see simulator.ts).
+ * Liveness is checked on the simulator's clock ({@link livenessViolation}).
  * @module
  */
 import { checkCertificate } from "../consensus/bft/checks.ts";
 import { blockId, type Verifier } from "../consensus/bft/signing.ts";
 import type { BftCommit, BftMessage } from "../consensus/bft/types.ts";
 import type { BftValidatorSet } from "../consensus/bft/validators.ts";
+import type { SimNode } from "./cast.ts";
+import type { SimOptions } from "./options.ts";
 
 /**
  * Collects what honest nodes commit and sign; each method returns a violation
@@ -80,4 +82,26 @@ export class InvariantChecker {
     }
     return null;
   }
+}
+
+/**
+ * Liveness after stabilisation: the first honest node below the target height that
+ * has committed nothing for longer than `livenessBoundMs`, as a violation message,
+ * or null.
+ */
+export function livenessViolation(
+  nodes: readonly SimNode[],
+  now: number,
+  gst: number,
+  o: Pick<SimOptions, "heights" | "livenessBoundMs">,
+): string | null {
+  for (const m of nodes) {
+    if (m.byzantine !== null || m.blocks.length >= o.heights) continue;
+    const since = Math.max(gst, m.lastCommitAt);
+    if (now - since > o.livenessBoundMs) {
+      return `liveness: ${m.id} committed nothing for ${now - since} ms after ` +
+        `stabilisation (height ${m.blocks.length + 1}, round ${m.engine?.status.round ?? "down"})`;
+    }
+  }
+  return null;
 }

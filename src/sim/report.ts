@@ -3,7 +3,35 @@
  * per seed, the trace on a violation, and the closing `N seeds, K violations` line.
  * @module
  */
-import type { SimResult } from "./simulator.ts";
+import type { SimOptions } from "./options.ts";
+
+/** Counters of a run. */
+export interface SimStats {
+  events: number;
+  messages: number;
+  commits: number;
+  maxRound: number;
+  crashes: number;
+  rejected: number;
+  evidence: number;
+  evidenceCommitted: number;
+  simTimeMs: number;
+}
+
+/** The outcome of one run. */
+export interface SimResult {
+  readonly options: SimOptions;
+  /** The first violated invariant, or null. */
+  readonly violation: string | null;
+  /** The last events before the violation (empty when none). */
+  readonly trace: readonly string[];
+  readonly stats: SimStats;
+  /** BLAKE3 over the decided block ids, heights 1..max (same run → same digest). */
+  readonly digest: string;
+  /** Every honest commit: (node, height, simulated time). */
+  readonly commits: readonly { node: string; height: number; timeMs: number }[];
+  readonly byzantine: readonly string[];
+}
 
 /**
  * One line summarising a run (deterministic: no wall-clock values).

@@ -7,8 +7,7 @@
  * @module
  */
 import { BftEngine } from "../consensus/bft/engine.ts";
-import { type Signer, simPublicKey, simSigner, simVerifier } from "../consensus/bft/signing.ts";
-import { MemorySignerStateStore } from "../consensus/bft/signer_state.ts";
+import { simVerifier } from "../consensus/bft/signing.ts";
 import {
   BFT_GENESIS_PARENT,
   type BftCommit,
@@ -18,8 +17,12 @@ import {
 } from "../consensus/bft/types.ts";
 import { BftValidatorSet } from "../consensus/bft/validators.ts";
 import { hashCanonical } from "../storage/hash.ts";
-import { BYZANTINE_MODES, type ByzantineMode, byzantineSends } from "./byzantine.ts";
-import { InvariantChecker } from "./invariants.ts";
+import { byzantineSends } from "./byzantine.ts";
+import { InvariantChecker, livenessViolation } from "./invariants.ts";
+import { castValidators, type SimNode } from "./cast.ts";
+import type { SimResult, SimStats } from "./report.ts";
+
+export type { SimResult, SimStats } from "./report.ts";
 import { resolveSimOptions, type SimOptions } from "./options.ts";
 import { Prng } from "./prng.ts";
 import { EventQueue } from "./queue.ts";
@@ -28,47 +31,6 @@ import { type SimEvent, TraceRing } from "./trace.ts";
 const TICK_MS = 500;
 const GOSSIP_MS = 1000;
 const CATCH_UP_BATCH = 16;
-
-interface SimNode {
-  readonly id: string;
-  readonly byzantine: ByzantineMode | null;
-  readonly signer: Signer;
-  /** Survives crashes (the node's "disk"). */
-  readonly store: MemorySignerStateStore;
-  readonly blocks: BftCommit[];
-  engine: BftEngine | null;
-  incarnation: number;
-  lastCommitAt: number;
-  group: number;
-}
-
-/** Counters of a run. */
-export interface SimStats {
-  events: number;
-  messages: number;
-  commits: number;
-  maxRound: number;
-  crashes: number;
-  rejected: number;
-  evidence: number;
-  evidenceCommitted: number;
-  simTimeMs: number;
-}
-
-/** The outcome of one run. */
-export interface SimResult {
-  readonly options: SimOptions;
-  /** The first violated invariant, or null. */
-  readonly violation: string | null;
-  /** The last events before the violation (empty when none). */
-  readonly trace: readonly string[];
-  readonly stats: SimStats;
-  /** BLAKE3 over the decided block ids, heights 1..max (same run → same digest). */
-  readonly digest: string;
-  /** Every honest commit: (node, height, simulated time). */
-  readonly commits: readonly { node: string; height: number; timeMs: number }[];
-  readonly byzantine: readonly string[];
-}
 
 /**
  * Runs one simulation.
@@ -118,31 +80,11 @@ class Simulation {
     this.prng = new Prng(o.seed);
     this.worldId = `sim-${o.seed}`;
     this.trace = new TraceRing(o.traceLines);
-    const ids = Array.from({ length: o.nodes }, (_, i) => `v${String(i + 1).padStart(2, "0")}`);
-    const stakes = ids.map(() => 1 + this.prng.int(3));
-    this.set = new BftValidatorSet(
-      ids.map((id, i) => ({ id, publicKey: simPublicKey(this.worldId, id), stake: stakes[i] })),
-    );
-    // Byzantine: the lowest stakes (ties: higher id), so their stake stays < 1/3.
-    const byz = new Set(
-      ids.map((id, i) => ({ id, s: stakes[i] }))
-        .sort((a, b) => a.s - b.s || (a.id < b.id ? 1 : -1))
-        .slice(0, o.byzantine).map((x) => x.id),
-    );
-    for (const id of ids) {
-      const node: SimNode = {
-        id,
-        byzantine: byz.has(id) ? (o.byzantineMode ?? this.prng.pick(BYZANTINE_MODES)) : null,
-        signer: simSigner(this.worldId, id),
-        store: new MemorySignerStateStore(),
-        blocks: [],
-        engine: null,
-        incarnation: 0,
-        lastCommitAt: 0,
-        group: 0,
-      };
+    const cast = castValidators(o, this.prng, this.worldId);
+    this.set = cast.set;
+    for (const node of cast.nodes) {
       this.nodes.push(node);
-      this.byId.set(id, node);
+      this.byId.set(node.id, node);
     }
     this.checker = new InvariantChecker(this.worldId, this.set, simVerifier(this.worldId));
     this.stable = o.faults === null;
@@ -433,16 +375,6 @@ class Simulation {
     }
     // Liveness: after stabilisation every honest node commits within the bound.
     if (this.now <= this.gst || (!this.stable)) return;
-    for (const m of this.nodes) {
-      if (m.byzantine !== null || m.blocks.length >= this.o.heights) continue;
-      const since = Math.max(this.gst, m.lastCommitAt);
-      if (this.now - since > this.o.livenessBoundMs) {
-        this.violation = `liveness: ${m.id} committed nothing for ${this.now - since} ms after ` +
-          `stabilisation (height ${m.blocks.length + 1}, round ${
-            m.engine?.status.round ?? "down"
-          })`;
-        return;
-      }
-    }
+    this.violation ??= livenessViolation(this.nodes, this.now, this.gst, this.o);
   }
 }

@@ -23,10 +23,12 @@
  * @module
  */
 import { join } from "../std/path.ts";
+import { SerialQueue } from "../std/serial_queue.ts";
 import { syncDir } from "./atomic.ts";
 import { hashHex } from "./hash.ts";
 import { PackError, segmentName } from "./_pack_format.ts";
 import { encodeGroup } from "./_pack_group.ts";
+import { SegmentAppender } from "./_pack_writer.ts";
 import { payloadMatches, readAt, type ScannedEntry } from "./_pack_scan.ts";
 import { listSegments, ReadLimiter, recoverSegments, verifySegments } from "./_pack_open.ts";
 import {
@@ -40,6 +42,8 @@ import {
 } from "./_pack_types.ts";
 
 export { PACK_FORMAT_VERSION, PackError } from "./_pack_format.ts";
+// A deliberate twin of the import list above: this module is the public face of
+// the private `_pack_*` files, so it re-exports the types it also uses.
 export {
   defaultPackOptions,
   type PackCommit,
@@ -60,15 +64,6 @@ interface NamedLocation extends Location {
   digest: Uint8Array;
 }
 
-interface Writer {
-  seq: number;
-  path: string;
-  size: number;
-  file: Deno.FsFile | null;
-  /** Whether the file's folder entry is known durable (else the next commit syncs the folder). */
-  entrySynced: boolean;
-}
-
 /**
  * The pack store of one folder (e.g. `<data>/store/packs`).
  *
@@ -86,14 +81,12 @@ interface Writer {
 export class PackStore {
   readonly #dir: string;
   readonly #opts: Required<Omit<PackStoreOptions, "onSync">>;
-  readonly #onSync: PackStoreOptions["onSync"];
+  readonly #appender: SegmentAppender;
   readonly #blobs = new Map<string, Location>();
   readonly #named = new Map<string, NamedLocation>();
   readonly #heights: number[] = [];
   readonly #segments: number[] = [];
-  #writer: Writer | null = null;
-  #tail: Promise<unknown> = Promise.resolve();
-  #broken: string | null = null;
+  readonly #queue = new SerialQueue({ name: "pack store commits" });
   #closed = false;
   readonly #limiter: ReadLimiter;
   /** The tail cut off at open, or null when every segment ended cleanly. */
@@ -123,7 +116,11 @@ export class PackStore {
       maxConcurrentReads: o.maxConcurrentReads,
       verifyBlobHashes: o.verifyBlobHashes,
     };
-    this.#onSync = options.onSync;
+    this.#appender = new SegmentAppender(dir, {
+      durable: o.durable,
+      maxSegmentBytes: o.maxSegmentBytes,
+      onSync: options.onSync,
+    });
     this.#limiter = new ReadLimiter(o.maxConcurrentReads);
   }
 
@@ -222,9 +219,7 @@ export class PackStore {
    * call order; readers see the group only once this resolves.
    */
   commitGroup(group: PackGroup): Promise<PackCommit> {
-    const run = this.#tail.then(() => this.#commit(group));
-    this.#tail = run.catch(() => {});
-    return run;
+    return this.#queue.run(() => this.#commit(group));
   }
 
   /**
@@ -239,48 +234,26 @@ export class PackStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#tail;
-    this.#writer?.file?.close();
-    if (this.#writer) this.#writer.file = null;
+    await this.#queue.idle();
+    this.#appender.close();
   }
 
   async #load(): Promise<void> {
     const { seqs, created } = await listSegments(this.#dir);
-    const found = await recoverSegments(this.#dir, seqs, (p, n) => this.#truncate(p, n));
+    const found = await recoverSegments(this.#dir, seqs, (p, n) => this.#appender.truncate(p, n));
     this.recovery = found.recovery;
     for (const { seq, groups } of found.segments) {
       for (const g of groups) this.#index(seq, g.height, g.entries);
       this.#segments.push(seq);
     }
     const last = seqs[seqs.length - 1];
-    if (last !== undefined) {
-      this.#writer = {
-        seq: last,
-        path: join(this.#dir, segmentName(last)),
-        size: found.lastSize,
-        file: null,
-        entrySynced: true, // the folder is synced below, before any append
-      };
-    }
+    if (last !== undefined) this.#appender.resume(last, found.lastSize);
     if (this.#opts.durable) {
       // Make the folder entries we depend on (segments a killed process created,
       // the folder itself) durable before anything is appended.
-      this.#sync("dir", this.#dir);
+      this.#appender.noteSync("dir", this.#dir);
       await syncDir(this.#dir);
       if (created) await syncDir(join(this.#dir, ".."));
-    }
-  }
-
-  async #truncate(path: string, size: number): Promise<void> {
-    const f = await Deno.open(path, { write: true });
-    try {
-      await f.truncate(size);
-      if (this.#opts.durable) {
-        this.#sync("file", path);
-        await f.syncData();
-      }
-    } finally {
-      f.close();
     }
   }
 
@@ -294,15 +267,9 @@ export class PackStore {
     this.#heights.push(height);
   }
 
-  #sync(kind: "file" | "dir", path: string): void {
-    this.#onSync?.(kind, path);
-  }
-
   async #commit(group: PackGroup): Promise<PackCommit> {
     if (this.#closed) throw new PackError("PACK_CLOSED", `pack store ${this.#dir} is closed`);
-    if (this.#broken) {
-      throw new PackError("PACK_BROKEN", `pack store ${this.#dir} refuses writes: ${this.#broken}`);
-    }
+    this.#appender.checkWritable();
     const { height } = group;
     const last = this.lastHeight;
     if (!Number.isSafeInteger(height) || height < 0 || (last !== null && height <= last)) {
@@ -317,32 +284,9 @@ export class PackStore {
       maxGroupBytes: this.#opts.maxSegmentBytes,
       verifyBlobHashes: this.#opts.verifyBlobHashes,
     });
-    const w = this.#writerFor(enc.bytes.length);
-    const start = w.size;
-    const newSegment = !w.entrySynced;
-    let syncing = false;
-    try {
-      w.file ??= await Deno.open(w.path, { append: true, create: true });
-      let off = 0;
-      while (off < enc.bytes.length) off += await w.file.write(enc.bytes.subarray(off));
-      syncing = true;
-      if (this.#opts.durable) {
-        this.#sync("file", w.path);
-        await w.file.syncData();
-        if (newSegment) {
-          this.#sync("dir", this.#dir);
-          await syncDir(this.#dir);
-        }
-      }
-      w.entrySynced = true;
-    } catch (err) {
-      // After a failed fsync the kernel may have dropped the dirty pages: what the file
-      // holds is unknown until a reopen scans it, so the store stops taking writes.
-      if (syncing) this.#broken = `fsync of ${w.path} failed (${String(err)}); reopen to recover`;
-      await this.#undo(w, start, err);
-      throw err;
-    }
-    w.size += enc.bytes.length;
+    const w = await this.#appender.append(enc.bytes);
+    const start = w.start;
+    const newSegment = w.newSegment;
     if (this.#segments[this.#segments.length - 1] !== w.seq) this.#segments.push(w.seq);
     let written = 0;
     for (const e of enc.entries) {
@@ -362,31 +306,6 @@ export class PackStore {
       blobsSkipped: enc.skipped,
       newSegment,
     };
-  }
-
-  // The segment to append `size` bytes to: the current one, or the next sequence number
-  // when the group would push the current one past maxSegmentBytes.
-  #writerFor(size: number): Writer {
-    const w = this.#writer;
-    if (w && (w.size === 0 || w.size + size <= this.#opts.maxSegmentBytes)) {
-      return w;
-    }
-    w?.file?.close();
-    const seq = w ? w.seq + 1 : 1;
-    const path = join(this.#dir, segmentName(seq));
-    this.#writer = { seq, path, size: 0, file: null, entrySynced: false };
-    return this.#writer;
-  }
-
-  // A failed append is cut back so the segment ends at the last committed group; if even
-  // that fails, the store refuses writes until it is reopened (open cuts the tail then).
-  async #undo(w: Writer, start: number, cause: unknown): Promise<void> {
-    if (!w.file) return;
-    try {
-      await w.file.truncate(start);
-    } catch {
-      this.#broken = `a failed append to ${w.path} could not be cut back (${String(cause)})`;
-    }
   }
 
   async #read(loc: Location, what: string): Promise<Uint8Array> {

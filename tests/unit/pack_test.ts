@@ -309,3 +309,24 @@ Deno.test("pack: the hand-built blob entry equals the canonical encoder's bytes 
     );
   }
 });
+
+Deno.test("pack: commits queue behind each other up to the bound; one more is refused with SERIAL_QUEUE_FULL", async () => {
+  await withDir(async (dir) => {
+    const store = await PackStore.open(dir, { durable: false });
+    try {
+      // One running commit plus 64 waiting (the SerialQueue default) are accepted.
+      const calls = Array.from({ length: 66 }, (_, i) => store.commitGroup(heightGroup(i + 1, 1)));
+      const outcomes = await Promise.allSettled(calls);
+      const refused = outcomes.flatMap((o, i) =>
+        o.status === "rejected" ? [[i + 1, (o.reason as { code: string }).code]] : []
+      );
+      assertEquals(refused, [[66, "SERIAL_QUEUE_FULL"]]);
+      assertEquals(store.lastHeight, 65, "the accepted commits ran in call order");
+      // The queue drained: the refused height goes in now.
+      await store.commitGroup(heightGroup(66, 1));
+      assertEquals(store.heights().length, 66);
+    } finally {
+      await store.close();
+    }
+  });
+});
