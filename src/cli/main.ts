@@ -16,6 +16,7 @@ import { registerStoreCommands } from "./store.ts";
 import { registerSnapshotCommands, registerStatusCommand } from "./status.ts";
 import { registerSimCommand } from "./sim.ts";
 import { registerGenesisCommands } from "./genesis.ts";
+import { registerClusterCommand } from "./cluster.ts";
 
 /** Builds the program with every command registered. */
 export function buildProgram(io: CliIo): Command {
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIo): Command {
   registerSnapshotCommands(program, io);
   registerSimCommand(program, io);
   registerGenesisCommands(program, io);
+  registerClusterCommand(program, io);
   return program;
 }
 
