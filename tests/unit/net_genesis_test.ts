@@ -5,6 +5,9 @@ import { BftError } from "../../src/consensus/bft/errors.ts";
 import { simVerifier, voteSignBytes } from "../../src/consensus/bft/signing.ts";
 import { AwrError } from "../../src/errors.ts";
 import { startLiveNode } from "../../src/live/live.ts";
+import { CliError } from "../../src/cli/io.ts";
+import { genesisFlagError, genesisFlags } from "../../src/cli/live.ts";
+import { runCli } from "../../src/cli/main.ts";
 import {
   commandLine,
   initGenesis,
@@ -223,4 +226,56 @@ Deno.test("live --genesis: a node whose key the genesis does not list commits no
     );
     assertEquals(err.code, "GENESIS_CONFLICT");
   });
+});
+
+Deno.test("cli: genesis init prints each node's awr live line; a non-empty --out is refused", async () => {
+  await withTemp(async (tmp) => {
+    const out = join(tmp, "net");
+    const lines: string[] = [];
+    const io = {
+      out: (l: string) => lines.push(l),
+      err: (l: string) => lines.push(l),
+      isTerminal: false,
+    };
+    const args = ["genesis", "init", "--validators", "2", "--out", out, "--base-port", "5000"];
+    assertEquals(await runCli(args, io), 0);
+    assert(
+      lines.includes(
+        `awr live --data-dir ${out}/node1 --genesis ${out}/genesis.json ` +
+          `--listen /ip4/127.0.0.1/tcp/5000 --peers /ip4/127.0.0.1/tcp/5001`,
+      ),
+      lines.join("\n"),
+    );
+    lines.length = 0;
+    assertEquals(await runCli(args, io), 1);
+    assert(lines.some((l) => l.includes(`${out} is not empty`)), lines.join("\n"));
+    lines.length = 0;
+    assertEquals(await runCli([...args.slice(0, 3), "65", "--out", join(tmp, "b")], io), 2);
+    assert(lines.some((l) => l.includes("--validators must be at most 64")), lines.join("\n"));
+  });
+});
+
+Deno.test("cli: --genesis leaves world and node id to the genesis unless given; --world-id conflict names the flag", () => {
+  const flags = { genesis: "g.json", worldId: "world-1", nodeId: "node-1" };
+  assertEquals(genesisFlags(flags, () => false), {
+    genesis: "g.json",
+    worldId: undefined,
+    nodeId: undefined,
+  });
+  assertEquals(genesisFlags(flags, (o) => o === "worldId").worldId, "world-1");
+  assertEquals(genesisFlags({ ...flags, genesis: undefined }, () => true), {});
+  const conflict = new AwrError("GENESIS_CONFLICT", "x", {
+    option: "worldId",
+    path: "g.json",
+    genesisWorldId: "gw",
+  });
+  const err = genesisFlagError(conflict, { worldId: "mine" }) as CliError;
+  assert(err instanceof CliError);
+  assertEquals(err.exitCode, 2);
+  assertEquals(
+    err.message,
+    `--world-id "mine" contradicts the genesis g.json (world_id "gw"); leave --world-id out`,
+  );
+  const other = new AwrError("KEY_MODE", "y");
+  assertEquals(genesisFlagError(other, { worldId: "mine" }), other);
 });
