@@ -12,8 +12,9 @@ const ALLOWED: Record<string, string[]> = {
   node: ["consensus", "storage", "std"],
   execution: ["consensus", "node", "world", "storage", "std"],
   sim: ["consensus", "storage"],
-  live: ["consensus", "execution", "node", "world", "storage", "std"],
-  cli: ["consensus", "execution", "node", "world", "storage", "std", "live", "sim"],
+  live: ["consensus", "execution", "node", "world", "storage", "std", "net"],
+  net: ["consensus", "node", "storage", "std"],
+  cli: ["consensus", "execution", "node", "world", "storage", "std", "live", "sim", "net"],
 };
 
 /** Every .ts file below `dir` (subfolders included), as paths. */
