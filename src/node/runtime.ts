@@ -12,6 +12,7 @@
 import { epochOf } from "../consensus/proposer.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import type { BftOptions } from "../consensus/bft/options.ts";
+import type { BftMessage } from "../consensus/bft/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
@@ -76,6 +77,11 @@ export interface NodeRuntimeDeps {
    * `--crash-at` kills the process there).
    */
   crashPoint?: (point: CrashPoint) => void;
+  /**
+   * Called with each consensus message a local validator sends (after its signer state
+   * is durable): the network layer gossips it to the remote validators.
+   */
+  onBroadcast?: (message: BftMessage) => void;
 }
 
 const RECENT_BLOCKS = 1024;
@@ -107,6 +113,7 @@ export class NodeRuntime {
   readonly #keys: LocalKeys;
   readonly #crashPoint: ((point: CrashPoint) => void) | undefined;
   readonly #bft: Partial<BftOptions> | undefined;
+  readonly #onBroadcast: ((message: BftMessage) => void) | undefined;
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
   #mempool: Mempool | null = null;
@@ -133,6 +140,7 @@ export class NodeRuntime {
     this.#keys = deps.keys ?? localModeKeys(this.#config.worldId);
     this.#crashPoint = deps.crashPoint;
     this.#bft = deps.bft;
+    this.#onBroadcast = deps.onBroadcast;
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     this.#blocks = new BlockStore(join(dir, "blocks"), { durable: this.#config.durable });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
@@ -225,6 +233,7 @@ export class NodeRuntime {
       keys: this.#keys,
       crashPoint: this.#crashPoint,
       options: this.#bft,
+      onBroadcast: this.#onBroadcast,
       now: this.#clock(),
     });
 
