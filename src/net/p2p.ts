@@ -23,12 +23,9 @@ import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
 // deno-lint-ignore no-import-prefix
 import { identify } from "npm:@libp2p/identify@4.1.14";
 // deno-lint-ignore no-import-prefix
-import {
-  type GossipSub,
-  gossipsub,
-  type Message,
-  TopicValidatorResult,
-} from "npm:@libp2p/gossipsub@17.1.1";
+import { gossipsub, TopicValidatorResult } from "npm:@libp2p/gossipsub@17.1.1";
+// deno-lint-ignore no-import-prefix
+import type { GossipSub, Message } from "npm:@libp2p/gossipsub@17.1.1";
 // deno-lint-ignore no-import-prefix
 import { createTopicScoreParams } from "npm:@libp2p/gossipsub@17.1.1/score";
 // deno-lint-ignore no-import-prefix
