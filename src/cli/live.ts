@@ -11,6 +11,7 @@ import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/liv
 import { type DriverGrants, parseDriverAllow } from "../execution/sandbox.ts";
 import { defaultHttpLimits, type HttpLimits } from "../live/http_server.ts";
 import { defaultSseHubOptions } from "../live/sse.ts";
+import { AwrError } from "../errors.ts";
 import { CliError, type CliIo, parseIntFlag } from "./io.ts";
 import { processSignals, stopOnSignals } from "./stop_signals.ts";
 
@@ -64,6 +65,7 @@ interface LiveFlags {
   httpBodyTimeoutMs: string;
   httpIdleTimeoutMs: string;
   crashAt?: string;
+  genesis?: string;
 }
 
 /** Maps the `--http-*` limit flags onto {@link HttpLimits}. */
@@ -91,6 +93,34 @@ export function parseHeightTimeout(value: string): number {
   return ms;
 }
 
+/**
+ * Maps `--genesis` onto options: with it, the world id and node id are taken from the
+ * genesis and the key unless given, and a `--world-id` that contradicts the genesis is
+ * refused at start (naming the flag).
+ */
+export function genesisFlags(
+  flags: { genesis?: string; worldId: string; nodeId: string },
+  given: (option: "worldId" | "nodeId") => boolean,
+): Partial<LiveOptions> {
+  if (flags.genesis === undefined) return {};
+  return {
+    genesis: flags.genesis,
+    worldId: given("worldId") ? flags.worldId : undefined,
+    nodeId: given("nodeId") ? flags.nodeId : undefined,
+  };
+}
+
+/** A start-up error about an option given beside `--genesis`, reworded to name its flag. */
+export function genesisFlagError(err: unknown, flags: { worldId: string }): unknown {
+  if (!(err instanceof AwrError) || err.code !== "GENESIS_CONFLICT") return err;
+  if (err.context.option !== "worldId") return err;
+  return new CliError(
+    `--world-id "${flags.worldId}" contradicts the genesis ${err.context.path} ` +
+      `(world_id "${err.context.genesisWorldId}"); leave --world-id out`,
+    2,
+  );
+}
+
 /** Registers `awr live`. */
 export function registerLiveCommand(program: Command, io: CliIo): void {
   const d = defaultLiveOptions;
@@ -103,6 +133,11 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
     .option("-d, --data-dir <dir>", "data directory", d.dataDir)
     .option("--node-id <id>", "node id", d.nodeId)
     .option("--world-id <id>", "world id", d.worldId)
+    .option(
+      "--genesis <file>",
+      "genesis file of a network (awr genesis init): world id and validators from it, " +
+        "this node's validator from <data-dir>/validator_key.json (made when missing)",
+    )
     .option("--tick-ms <ms>", "consensus tick interval in milliseconds", String(d.tickMs))
     .option("--driver <name>", "execution driver plugin", d.driver)
     .option(
@@ -175,7 +210,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
     )
     // TEST ONLY (tests/full/signer_restart_test.ts): SIGKILL at a signer-persist point.
     .addOption(new Option("--crash-at <point:n>").hideHelp())
-    .action(async (flags: LiveFlags) => {
+    .action(async (flags: LiveFlags, cmd: Command) => {
       if (flags.execution !== "node" && flags.execution !== "bridge") {
         throw new CliError(`--execution must be node or bridge, got "${flags.execution}"`, 2);
       }
@@ -203,6 +238,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         driverAllow: parseDriverAllowFlag(flags.driverAllow),
         maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
         crashAt: flags.crashAt === undefined ? null : crashAtFlag(flags.crashAt),
+        ...genesisFlags(flags, (name) => cmd.getOptionValueSource(name) === "cli"),
       };
       const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
       // Signals are handled from before the start, so a Ctrl-C during start-up
@@ -227,7 +263,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         live = await started;
       } catch (err) {
         stopper.cancel();
-        throw err;
+        throw genesisFlagError(err, flags);
       }
       await stopper.done;
     });

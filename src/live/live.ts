@@ -10,7 +10,7 @@
 import { join } from "../std/path.ts";
 import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import { createExecutionHook } from "../execution/create_hook.ts";
 import type { DriverGrants } from "../execution/sandbox.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -28,6 +28,7 @@ import { LiveMetrics } from "./metrics.ts";
 import { RewardRuntime } from "./reward.ts";
 import { loadOrCreateToken, tokenHint, tokenPath } from "./token.ts";
 import { type CrashAt, crashAtHook } from "./crash_at.ts";
+import { type GenesisNode, openGenesisNode } from "../net/genesis_node.ts";
 
 /** Where execution runs. */
 export type ExecutionMode = "node" | "bridge";
@@ -59,6 +60,12 @@ export interface LiveOptions {
   driverAllow: DriverGrants;
   /** Most acknowledged actions waiting for a block (the durable mempool's bound). */
   maxMempoolSize: number;
+  /**
+   * Genesis file of a network of separate processes (`--genesis`), or null for local
+   * mode. It sets the world id, the validators and, through the data dir's key, which
+   * one this node is; a world id or validators given beside it must agree with it.
+   */
+  genesis: string | null;
   /** TEST ONLY (hidden `--crash-at`): SIGKILL this process at a signer-persist point. */
   crashAt?: CrashAt | null;
 }
@@ -80,6 +87,7 @@ export const defaultLiveOptions: LiveOptions = {
   maxExecutionLag: 64,
   driverAllow: {},
   maxMempoolSize: 10_000,
+  genesis: null,
 };
 
 /** What the live node prints and logs through. */
@@ -141,6 +149,7 @@ export async function startLiveNode(
     for (const d of ["", "reward", "reports", "mempool"]) {
       await removeStaleTemps(join(options.dataDir, d));
     }
+    const net = options.genesis === null ? null : await joinGenesis(options, input, log, print);
     const token = await loadOrCreateToken(options.dataDir);
     const hook = await createExecutionHook({
       dataDir: options.dataDir,
@@ -161,6 +170,7 @@ export async function startLiveNode(
       dataDir: options.dataDir,
       tickIntervalMs: options.tickMs,
       validators: options.validators ?? undefined,
+      localValidators: net ? (net.localValidator === null ? [] : [net.localValidator]) : undefined,
       maxExecutionLag: options.maxExecutionLag,
       maxMempoolSize: options.maxMempoolSize,
     }, {
@@ -169,6 +179,7 @@ export async function startLiveNode(
       // Bridge mode: bound the lag by the bridge's progress (unknown until it opens).
       executedHeight: () => bridge?.progress.height ?? null,
       crashPoint: options.crashAt ? crashAtHook(options.crashAt) : undefined,
+      keys: net?.keys,
     });
     await node.start();
     let reward: RewardRuntime | null = null;
@@ -298,4 +309,42 @@ export async function startLiveNode(
     log.error("live node failed to start", { error: errorMessage(err) });
     throw err;
   }
+}
+
+/**
+ * Reads the genesis and the node's key into `options` (world id, validators, and the
+ * node id when none was given: the local validator's id). A validator set given beside
+ * the genesis is refused (`GENESIS_CONFLICT`).
+ */
+async function joinGenesis(
+  options: LiveOptions,
+  input: Partial<LiveOptions>,
+  log: Logger,
+  print: (line: string) => void,
+): Promise<GenesisNode> {
+  if (input.validators) {
+    throw new AwrError(
+      "GENESIS_CONFLICT",
+      `validators are given beside the genesis ${options.genesis}; leave them out`,
+      { option: "validators", path: options.genesis },
+    );
+  }
+  const net = await openGenesisNode({
+    genesisPath: options.genesis!,
+    dataDir: options.dataDir,
+    worldId: input.worldId,
+  });
+  options.worldId = net.worldId;
+  options.validators = net.validators;
+  options.nodeId = input.nodeId ?? net.localValidator ?? defaultLiveOptions.nodeId;
+  const pub = net.key.publicKeyHex;
+  if (net.keyCreated) log.info("validator key created", { path: net.keyPath, public_key: pub });
+  print(
+    `awr live: ${net.keyCreated ? "created" : "loaded"} validator key ${net.keyPath} ` +
+      `(public key ${pub}); ` +
+      (net.localValidator === null
+        ? "not in the genesis: following the chain, proposing and voting nothing"
+        : `validator ${net.localValidator} of ${net.validators.length}`),
+  );
+  return net;
 }
