@@ -82,6 +82,11 @@ export interface NodeRuntimeDeps {
    * is durable): the network layer gossips it to the remote validators.
    */
   onBroadcast?: (message: BftMessage) => void;
+  /**
+   * The node is part of a network (validator or follower): blocks may carry actions
+   * other nodes queued, matched by content in the mempool (see `Mempool.committedBlock`).
+   */
+  networked?: boolean;
 }
 
 const RECENT_BLOCKS = 1024;
@@ -114,6 +119,7 @@ export class NodeRuntime {
   readonly #crashPoint: ((point: CrashPoint) => void) | undefined;
   readonly #bft: Partial<BftOptions> | undefined;
   readonly #onBroadcast: ((message: BftMessage) => void) | undefined;
+  readonly #networked: boolean;
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
   #mempool: Mempool | null = null;
@@ -141,6 +147,7 @@ export class NodeRuntime {
     this.#crashPoint = deps.crashPoint;
     this.#bft = deps.bft;
     this.#onBroadcast = deps.onBroadcast;
+    this.#networked = deps.networked ?? false;
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     this.#blocks = new BlockStore(join(dir, "blocks"), { durable: this.#config.durable });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
@@ -148,7 +155,7 @@ export class NodeRuntime {
     this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {
       this.#remember(block);
       // Trim only once the commit is on disk (a crash before is repaired at start).
-      this.#mempool?.committed(block.header.height, block.actions.length);
+      this.#mempool?.committedBlock(block.header.height, block.actions);
       this.events.emit("commit", { block });
     });
     this.#retry = new WriteRetry({
@@ -274,6 +281,7 @@ export class NodeRuntime {
       this.#state.committedHeight,
       this.#blocks,
       this.#log,
+      this.#networked,
     );
     this.#loop.start();
   }
@@ -332,6 +340,16 @@ export class NodeRuntime {
       );
     }
     return await this.#mempool.submit(actions, options.idempotencyKey ?? null);
+  }
+
+  /**
+   * Queues actions another node accepted and gossiped (same idempotency key, so the same
+   * ids): a batch already known, or one a committed block already carried, is ignored.
+   * Resolves once durable; throws like {@link submitActions}.
+   */
+  async receiveGossipedActions(key: string, actions: readonly BlockAction[]): Promise<void> {
+    if (!this.#mempool || actions.some((a) => this.#mempool!.includedElsewhere(a))) return;
+    await this.submitActions(actions, { idempotencyKey: key });
   }
 
   /** Where action `id` is (`pending` / `included`), or null when unknown or forgotten. */
