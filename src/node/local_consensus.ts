@@ -343,7 +343,11 @@ export class LocalConsensus {
           // Delivered once the sender's state is durable (#drain); alone: nobody to send to.
           this.#toAll(from, out.message);
           if (this.#o.onBroadcast && l.id !== "") {
-            this.#queue.push({ to: TO_NETWORK, from, input: { kind: "message", message: out.message } });
+            this.#queue.push({
+              to: TO_NETWORK,
+              from,
+              input: { kind: "message", message: out.message },
+            });
           }
           break;
         case "schedule":
