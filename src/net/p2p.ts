@@ -11,28 +11,15 @@
  * - Sync (`sync.ts`): a node behind the best announced head asks that peer for blocks.
  * @module
  */
-// Explicit npm: specifiers, so mod.ts imports from projects without our deno.json.
 // deno-lint-ignore no-import-prefix
-import { createLibp2p, type Libp2p } from "npm:libp2p@3.3.11";
+import { TopicValidatorResult } from "npm:@libp2p/gossipsub@17.1.1";
 // deno-lint-ignore no-import-prefix
-import { tcp } from "npm:@libp2p/tcp@11.0.28";
-// deno-lint-ignore no-import-prefix
-import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
-// deno-lint-ignore no-import-prefix
-import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
-// deno-lint-ignore no-import-prefix
-import { identify } from "npm:@libp2p/identify@4.1.14";
-// deno-lint-ignore no-import-prefix
-import { gossipsub, TopicValidatorResult } from "npm:@libp2p/gossipsub@17.1.1";
-// deno-lint-ignore no-import-prefix
-import type { GossipSub, Message } from "npm:@libp2p/gossipsub@17.1.1";
-// deno-lint-ignore no-import-prefix
-import { createTopicScoreParams } from "npm:@libp2p/gossipsub@17.1.1/score";
-// deno-lint-ignore no-import-prefix
-import { privateKeyFromRaw } from "npm:@libp2p/crypto@5.1.23/keys";
+import type { Message } from "npm:@libp2p/gossipsub@17.1.1";
 // deno-lint-ignore no-import-prefix
 import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
-import { AwrError, errorMessage } from "../errors.ts";
+import { createHost, type Lib, type PeerId, type Stream } from "./_libp2p.ts";
+import { SyncPeer } from "./sync_peer.ts";
+import { errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { toHex } from "../storage/hash.ts";
 import { BftValidatorSet } from "../consensus/bft/validators.ts";
@@ -46,23 +33,12 @@ import {
 } from "./envelope.ts";
 import { PeerBook, type PeerRecord } from "./peers.ts";
 import { checkConsensusBody, parseActionsBody, parseHeadBody } from "./bodies.ts";
-import {
-  buildSyncResponse,
-  type CommitSource,
-  encodeSyncRequest,
-  MAX_SYNC_REQUEST_BYTES,
-  parseSyncRequest,
-  verifySyncResponse,
-} from "./sync.ts";
+import type { CommitSource } from "./sync.ts";
 import { type P2pOptions, resolveP2pOptions } from "./p2p_options.ts";
 import type { BftMessage } from "../consensus/bft/types.ts";
 import type { BlockAction } from "../consensus/types.ts";
 
 export { defaultP2pOptions, type P2pOptions } from "./p2p_options.ts";
-
-type Lib = Libp2p<{ pubsub: GossipSub }>;
-type PeerId = Lib["peerId"];
-type Stream = Awaited<ReturnType<Lib["dialProtocol"]>>;
 
 /** What the network needs from the node. */
 export interface P2pHost {
@@ -127,10 +103,7 @@ export class P2pNode {
   readonly #topics: { consensus: string; actions: string; heads: string };
   readonly #syncProtocol: string;
   #timers: ReturnType<typeof setInterval>[] = [];
-  #syncInFlight = 0;
-  #syncWantedTo = 0;
-  #syncStartedAt = 0;
-  #sync = { requests: 0, failures: 0, commits: 0 };
+  readonly #sync: SyncPeer;
   #dialing = new Set<string>();
   #stopped = false;
 
@@ -163,54 +136,25 @@ export class P2pNode {
       heads: `${base}/heads/1`,
     };
     this.#syncProtocol = `${base}/sync/1`;
+    this.#sync = new SyncPeer({
+      lib,
+      protocol: this.#syncProtocol,
+      worldId: c.worldId,
+      validators: this.#set,
+      verifier: this.#verifier,
+      book: this.#book,
+      host: c.host,
+      options: o,
+      clock: this.#clock,
+      log: this.#log,
+    });
   }
 
   /** Starts the host, subscribes to the world's topics and dials the peers. */
   static async start(c: P2pNodeConfig): Promise<P2pNode> {
     const o = resolveP2pOptions(c.options ?? {});
-    const raw = new Uint8Array(64);
-    raw.set(c.key.seed, 0);
-    raw.set(c.key.publicKey, 32);
-    const base = `/awr/${c.worldId}`;
-    const topics = ["consensus", "actions", "heads"].map((t) => `${base}/${t}/1`);
-    const topicScore = createTopicScoreParams({
-      topicWeight: 1,
-      timeInMeshWeight: 0,
-      firstMessageDeliveriesWeight: 0,
-      meshMessageDeliveriesWeight: 0,
-      meshFailurePenaltyWeight: 0,
-      invalidMessageDeliveriesWeight: -10,
-      invalidMessageDeliveriesDecay: 0.9,
-    });
-    let lib: Lib;
-    try {
-      lib = await createLibp2p({
-        privateKey: privateKeyFromRaw(raw),
-        addresses: { listen: [...o.listen] },
-        transports: [tcp()],
-        connectionEncrypters: [noise()],
-        streamMuxers: [yamux()],
-        services: {
-          identify: identify(),
-          pubsub: gossipsub({
-            allowPublishToZeroTopicPeers: true,
-            emitSelf: false,
-            maxInboundDataLength: MAX_FRAME_BYTES + 4096,
-            allowedTopics: topics,
-            scoreParams: {
-              topics: Object.fromEntries(topics.map((t) => [t, topicScore])),
-              appSpecificScore: () => 0,
-            },
-          }),
-        },
-      });
-    } catch (err) {
-      throw new AwrError(
-        "P2P_START",
-        `cannot start the p2p host on --listen ${o.listen.join(",")}: ${errorMessage(err)}`,
-        { listen: o.listen },
-      );
-    }
+    const topics = ["consensus", "actions", "heads"].map((t) => `/awr/${c.worldId}/${t}/1`);
+    const lib = await createHost(c.key, o.listen, topics);
     const node = new P2pNode(lib, c, o);
     await node.#wire();
     return node;
@@ -226,12 +170,12 @@ export class P2pNode {
       ps.subscribe(topic);
     }
     await this.#lib.handle(this.#syncProtocol, (stream: Stream, conn) => {
-      this.#serveSync(stream, conn.remotePeer.toString()).catch((err) =>
+      this.#sync.serve(stream, conn.remotePeer.toString()).catch((err) =>
         this.#log.debug("sync request failed", { error: errorMessage(err) })
       );
     }, { maxInboundStreams: this.#o.maxSyncInFlight * 4 });
     this.#timers.push(setInterval(() => this.#announce(), this.#o.headIntervalMs));
-    this.#timers.push(setInterval(() => this.#maybeSync(), this.#o.syncIntervalMs));
+    this.#timers.push(setInterval(() => this.#sync.tick(), this.#o.syncIntervalMs));
     this.#timers.push(setInterval(() => this.#dialPeers(), this.#o.redialIntervalMs));
     this.#dialPeers();
   }
@@ -240,6 +184,7 @@ export class P2pNode {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#sync.stop();
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     await this.#lib.stop();
@@ -298,7 +243,7 @@ export class P2pNode {
       acceptedFrames: this.#book.acceptedTotal,
       rejectedFrames: this.#book.totals(),
       peers: this.#book.list(),
-      sync: { ...this.#sync },
+      sync: this.#sync.counters,
     };
   }
 
@@ -382,72 +327,6 @@ export class P2pNode {
         .finally(() => this.#dialing.delete(addr));
     }
   }
-
-  // ---- sync ----------------------------------------------------------------------
-
-  async #serveSync(stream: Stream, peerId: string): Promise<void> {
-    const signal = AbortSignal.timeout(this.#o.syncTimeoutMs);
-    const req = await readAll(stream, MAX_SYNC_REQUEST_BYTES, signal);
-    const r = req && parseSyncRequest(req, this.#o.maxSyncBatch);
-    if (!r) {
-      this.#book.reject(peerId, req ? "MALFORMED" : "TOO_LARGE");
-      stream.abort(new Error("bad sync request"));
-      return;
-    }
-    const bytes = await buildSyncResponse(r, this.#host.commitAt, this.#o.maxSyncResponseBytes);
-    stream.send(bytes);
-    await stream.close({ signal });
-  }
-
-  #maybeSync(): void {
-    if (this.#stopped || this.#syncInFlight >= this.#o.maxSyncInFlight) return;
-    const own = this.#host.head().height;
-    const best = this.#book.bestHeight();
-    if (best.peerId === null || best.height <= own) return;
-    // Wait for what was asked to be committed (or for it to time out) before asking more.
-    const now = this.#clock();
-    if (own < this.#syncWantedTo && now - this.#syncStartedAt < this.#o.syncTimeoutMs) return;
-    const from = own + 1;
-    const count = Math.min(this.#o.maxSyncBatch, best.height - own);
-    this.#syncInFlight++;
-    this.#syncWantedTo = from + count - 1;
-    this.#syncStartedAt = now;
-    this.#fetch(best.peerId, from, count)
-      .catch((err) => {
-        this.#sync.failures++;
-        this.#syncWantedTo = 0;
-        this.#log.debug("sync failed", { peer: best.peerId, error: errorMessage(err) });
-      })
-      .finally(() => this.#syncInFlight--);
-  }
-
-  async #fetch(peerId: string, from: number, count: number): Promise<void> {
-    this.#sync.requests++;
-    const signal = AbortSignal.timeout(this.#o.syncTimeoutMs);
-    const peer = this.#lib.getPeers().find((p) => p.toString() === peerId);
-    if (!peer) throw new Error(`peer ${peerId} is not connected`);
-    const stream = await this.#lib.dialProtocol(peer, this.#syncProtocol, { signal });
-    stream.send(encodeSyncRequest({ from, count }));
-    await stream.close({ signal });
-    const bytes = await readAll(stream, this.#o.maxSyncResponseBytes, signal);
-    if (!bytes) {
-      this.#book.reject(peerId, "TOO_LARGE");
-      throw new Error("sync response too large");
-    }
-    const commits = verifySyncResponse(bytes, {
-      worldId: this.#world,
-      validators: this.#set,
-      verifier: this.#verifier,
-      from,
-      count,
-    });
-    if (typeof commits === "string") {
-      this.#book.reject(peerId, "BAD_CERTIFICATE");
-      throw new Error(commits);
-    }
-    if (commits.length === 0) throw new Error("peer sent no commits");
-    for (const m of commits) if (this.#host.receiveConsensus(m)) this.#sync.commits++;
-  }
 }
 
 /** What {@link P2pNode.start} needs. */
@@ -464,36 +343,4 @@ export interface P2pNodeConfig {
   readonly logger?: Logger;
   /** Unix ms (tests inject one). */
   readonly clock?: () => number;
-}
-
-/** Reads a stream to its end; null when it is longer than `max` bytes (then aborted). */
-async function readAll(
-  stream: Stream,
-  max: number,
-  signal: AbortSignal,
-): Promise<Uint8Array | null> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const onAbort = () => stream.abort(new Error("timed out"));
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    for await (const c of stream) {
-      const b = c instanceof Uint8Array ? c : c.subarray();
-      size += b.length;
-      if (size > max) {
-        stream.abort(new Error(`more than ${max} bytes`));
-        return null;
-      }
-      chunks.push(b);
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const b of chunks) {
-    out.set(b, at);
-    at += b.length;
-  }
-  return out;
 }
