@@ -66,6 +66,27 @@ interface LiveFlags {
   httpIdleTimeoutMs: string;
   crashAt?: string;
   genesis?: string;
+  listen?: string;
+  peers?: string;
+}
+
+/**
+ * Maps `--listen` / `--peers` (comma-separated multiaddrs) onto the p2p options; null
+ * when neither is given. A value that is not a /ip4|/ip6|/dns…/tcp/PORT address is a
+ * usage error naming the flag.
+ */
+export function p2pFlags(flags: { listen?: string; peers?: string }): LiveOptions["p2p"] {
+  if (flags.listen === undefined && flags.peers === undefined) return null;
+  const list = (flag: string, v: string | undefined) =>
+    (v ?? "").split(",").map((a) => a.trim()).filter((a) => a !== "").map((a) => {
+      if (!/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d{1,5}(\/p2p\/[A-Za-z0-9]+)?$/.test(a)) {
+        throw new CliError(`${flag} must be multiaddrs like /ip4/HOST/tcp/PORT, got "${a}"`, 2);
+      }
+      return a;
+    });
+  const listen = list("--listen", flags.listen ?? "/ip4/127.0.0.1/tcp/26656");
+  if (listen.length === 0) throw new CliError("--listen needs at least one multiaddr", 2);
+  return { listen, peers: list("--peers", flags.peers) };
 }
 
 /** Maps the `--http-*` limit flags onto {@link HttpLimits}. */
@@ -137,6 +158,14 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
       "--genesis <file>",
       "genesis file of a network (awr genesis init): world id and validators from it, " +
         "this node's validator from <data-dir>/validator_key.json (made when missing)",
+    )
+    .option(
+      "--listen <multiaddrs>",
+      "p2p listen address(es), comma-separated, e.g. /ip4/0.0.0.0/tcp/26656 (needs --genesis)",
+    )
+    .option(
+      "--peers <multiaddrs>",
+      "p2p peers to dial, comma-separated (besides the genesis addresses)",
     )
     .option("--tick-ms <ms>", "consensus tick interval in milliseconds", String(d.tickMs))
     .option("--driver <name>", "execution driver plugin", d.driver)
@@ -239,6 +268,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
         crashAt: flags.crashAt === undefined ? null : crashAtFlag(flags.crashAt),
         ...genesisFlags(flags, (name) => cmd.getOptionValueSource(name) === "cli"),
+        p2p: p2pFlags(flags),
       };
       const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
       // Signals are handled from before the start, so a Ctrl-C during start-up

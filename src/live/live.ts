@@ -29,6 +29,13 @@ import { RewardRuntime } from "./reward.ts";
 import { loadOrCreateToken, tokenHint, tokenPath } from "./token.ts";
 import { type CrashAt, crashAtHook } from "./crash_at.ts";
 import { type GenesisNode, openGenesisNode } from "../net/genesis_node.ts";
+import type { P2pNode } from "../net/p2p.ts";
+import {
+  type LiveNetworkOptions,
+  networkGauges,
+  networkStatus,
+  startLiveNetwork,
+} from "./network.ts";
 
 /** Where execution runs. */
 export type ExecutionMode = "node" | "bridge";
@@ -66,6 +73,11 @@ export interface LiveOptions {
    * one this node is; a world id or validators given beside it must agree with it.
    */
   genesis: string | null;
+  /**
+   * The p2p network (`--listen`, `--peers`); needs `genesis`. Null: no network (a
+   * genesis node then runs alone).
+   */
+  p2p: LiveNetworkOptions | null;
   /** TEST ONLY (hidden `--crash-at`): SIGKILL this process at a signer-persist point. */
   crashAt?: CrashAt | null;
 }
@@ -88,6 +100,7 @@ export const defaultLiveOptions: LiveOptions = {
   driverAllow: {},
   maxMempoolSize: 10_000,
   genesis: null,
+  p2p: null,
 };
 
 /** What the live node prints and logs through. */
@@ -149,7 +162,13 @@ export async function startLiveNode(
     for (const d of ["", "reward", "reports", "mempool"]) {
       await removeStaleTemps(join(options.dataDir, d));
     }
+    if (options.p2p && options.genesis === null) {
+      throw new AwrError("P2P_NEEDS_GENESIS", "--listen/--peers need --genesis FILE", {
+        option: "p2p",
+      });
+    }
     const net = options.genesis === null ? null : await joinGenesis(options, input, log, print);
+    let p2p: P2pNode | null = null;
     const token = await loadOrCreateToken(options.dataDir);
     const hook = await createExecutionHook({
       dataDir: options.dataDir,
@@ -180,6 +199,8 @@ export async function startLiveNode(
       executedHeight: () => bridge?.progress.height ?? null,
       crashPoint: options.crashAt ? crashAtHook(options.crashAt) : undefined,
       keys: net?.keys,
+      onBroadcast: net && options.p2p ? (m) => p2p?.broadcast(m) : undefined,
+      networked: net !== null && options.p2p !== null,
     });
     await node.start();
     let reward: RewardRuntime | null = null;
@@ -188,6 +209,11 @@ export async function startLiveNode(
       await node.stop();
       await reward?.stop();
     });
+    if (net && options.p2p) {
+      p2p = await startLiveNetwork(net, node, options.p2p, log);
+      const started = p2p;
+      cleanup.push(() => started.stop()); // runs before node.stop (reverse order)
+    }
     bridge = options.execution === "bridge"
       ? await LegacyBridge.open(hook, node.blocks, options.worldId, options.nodeId)
       : null;
@@ -221,17 +247,25 @@ export async function startLiveNode(
       rewardFailing: rewardRuntime.lastError !== null,
       rewardFailures: rewardRuntime.failures,
       evidenceTotal: node.snapshot().evidence?.total ?? 0,
+      p2p: p2p ? networkGauges(p2p) : undefined,
     }));
 
     const status = async (): Promise<Record<string, unknown>> => {
       const json = snapshotToJson(node.snapshot());
       const exec = rewardRuntime.executionProgress();
+      const network = p2p ? networkStatus(p2p) : null;
+      if (network) {
+        const c = json.consensus as unknown as Record<string, unknown>;
+        c.network_committed_height = network.network_committed_height;
+        c.known_peer_heads = network.known_peer_heads;
+      }
       // In bridge mode the node does not execute; report the bridge's progress.
       json.consensus.last_execution_height = exec.height;
       json.consensus.last_execution_block_hash = exec.blockHash;
       json.consensus.last_execution_state_root = exec.stateRoot;
       return await Promise.resolve({
         ...json,
+        ...(network ? { p2p: network.p2p } : {}),
         execution_mode: options.execution,
         driver: options.driver,
         // Which world views the driver offers (the viewer asks only for those).
@@ -260,8 +294,13 @@ export async function startLiveNode(
         return b ? committedBlockToWire(b) : null;
       },
       ...views,
-      submitActions: (actions: WorldAction[], idempotencyKey: string | null) =>
-        node.submitActions(actions, { idempotencyKey }),
+      submitActions: async (actions: WorldAction[], idempotencyKey: string | null) => {
+        // A key of our own when none is given, so every node derives the same ids.
+        const key = idempotencyKey ?? (p2p ? crypto.randomUUID() : null);
+        const r = await node.submitActions(actions, { idempotencyKey: key });
+        if (p2p && key !== null && !r.replayed) p2p.gossipActions(key, actions);
+        return r;
+      },
       actionStatus: async (id: string) => {
         const s = node.actionStatus(id);
         return s ? await actionReport(s, options.dataDir, cas) : null;
@@ -282,6 +321,7 @@ export async function startLiveNode(
     );
     print(`  data dir    ${options.dataDir}`);
     print(`  http        ${http ? http.url : "off"}`);
+    if (p2p) print(`  p2p         ${p2p.addresses.join(" ")}`);
     print(`  api token   ${tokenPath(options.dataDir)} (send as: Authorization: Bearer <token>)`);
     print(`  token       ${tokenHint(token)} (the full token is in the file only)`);
 

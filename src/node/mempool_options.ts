@@ -24,6 +24,12 @@ export interface MempoolOptions {
   maxLogBytes: number;
   fs: LogFs;
   logger: Logger;
+  /**
+   * Blocks may carry actions in another order or that this node did not queue first (a
+   * network of validators, each proposing from its own mempool): committed actions are
+   * then matched by content, never refused (`MEMPOOL_LOG_MISMATCH`) at start.
+   */
+  foreignBlocks: boolean;
 }
 
 /** Defaults of {@link MempoolOptions} (besides `dataDir`). */
@@ -36,6 +42,7 @@ export const defaultMempoolOptions: Omit<MempoolOptions, "dataDir"> = {
   maxLogBytes: 512 << 20,
   fs: denoLogFs,
   logger: silentLogger,
+  foreignBlocks: false,
 };
 
 /** The path of the mempool log in `dataDir`. */
