@@ -110,7 +110,7 @@ export async function runCluster(
   const unsubscribe = signals((name) => stopSignal.resolve(name));
   let cluster: Cluster;
   try {
-    cluster = Cluster.start(net, o, io);
+    cluster = await Cluster.start(net, o, io);
   } catch (err) {
     unsubscribe();
     throw new CliError(`cluster: cannot start ${o.awr.join(" ")}: ${String(err)}`);

@@ -115,7 +115,7 @@ async function boundedText(res: Response, max: number): Promise<string | null> {
  *
  * @example
  * ```ts ignore
- * const cluster = Cluster.start(net, options, io);
+ * const cluster = await Cluster.start(net, options, io);
  * const exit = await Promise.race([cluster.unexpectedExit, signal]);
  * await cluster.stop();
  * ```
@@ -134,7 +134,7 @@ export class Cluster {
   }
 
   /** Spawns one `awr live` per node of `net`, each on its own free loopback HTTP port. */
-  static start(net: GenesisInit, o: ClusterOptions, io: ClusterIo): Cluster {
+  static async start(net: GenesisInit, o: ClusterOptions, io: ClusterIo): Promise<Cluster> {
     const ports = freeLoopbackPorts(net.nodes.length);
     const children: Child[] = [];
     const cluster = new Cluster(o, io, children);
@@ -168,7 +168,7 @@ export class Cluster {
       });
     } catch (err) {
       // A spawn failed part-way: take down what started, then report.
-      void cluster.stop();
+      await cluster.stop();
       throw err;
     }
     return cluster;

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { join } from "@std/path";
-import { awrCommand, clusterOptionsFromFlags } from "../../src/cli/cluster.ts";
+import { awrCommand, clusterOptionsFromFlags, runCluster } from "../../src/cli/cluster.ts";
 import { CliError } from "../../src/cli/io.ts";
 import { AwrError } from "../../src/errors.ts";
 import { freeLoopbackPorts } from "../../src/net/cluster.ts";
@@ -177,6 +177,28 @@ Deno.test("cluster: an empty folder gets genesis init; a reused one is checked",
     );
     assertEquals(notCluster.code, "CLUSTER_DIR");
     assert(notCluster.message.includes(other));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("cluster: an awr program that cannot start is named; nothing is left running", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "awr-cluster-" });
+  try {
+    const lines: string[] = [];
+    const io = {
+      out: (l: string) => lines.push(l),
+      err: (l: string) => lines.push(l),
+      isTerminal: false,
+    };
+    const o = {
+      ...defaultClusterOptions,
+      nodes: 2,
+      dataDir: join(tmp, "net"),
+      awr: [join(tmp, "no-such-awr")],
+    };
+    const err = await assertRejects(() => runCluster(o, io, () => () => {}), CliError);
+    assert(err.message.includes(`cannot start ${join(tmp, "no-such-awr")}`), err.message);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
