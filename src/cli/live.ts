@@ -11,6 +11,7 @@ import { defaultLiveOptions, type LiveOptions, startLiveNode } from "../live/liv
 import { type DriverGrants, parseDriverAllow } from "../driver/sandbox.ts";
 import { defaultHttpLimits, type HttpLimits } from "../live/http_server.ts";
 import { defaultSseHubOptions } from "../live/sse.ts";
+import { AwrError } from "../errors.ts";
 import { CliError, type CliIo, parseIntFlag } from "./io.ts";
 import { processSignals, stopOnSignals } from "./stop_signals.ts";
 
@@ -64,6 +65,28 @@ interface LiveFlags {
   httpBodyTimeoutMs: string;
   httpIdleTimeoutMs: string;
   crashAt?: string;
+  genesis?: string;
+  listen?: string;
+  peers?: string;
+}
+
+/**
+ * Maps `--listen` / `--peers` (comma-separated multiaddrs) onto the p2p options; null
+ * when neither is given. A value that is not a /ip4|/ip6|/dns…/tcp/PORT address is a
+ * usage error naming the flag.
+ */
+export function p2pFlags(flags: { listen?: string; peers?: string }): LiveOptions["p2p"] {
+  if (flags.listen === undefined && flags.peers === undefined) return null;
+  const list = (flag: string, v: string | undefined) =>
+    (v ?? "").split(",").map((a) => a.trim()).filter((a) => a !== "").map((a) => {
+      if (!/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d{1,5}(\/p2p\/[A-Za-z0-9]+)?$/.test(a)) {
+        throw new CliError(`${flag} must be multiaddrs like /ip4/HOST/tcp/PORT, got "${a}"`, 2);
+      }
+      return a;
+    });
+  const listen = list("--listen", flags.listen ?? "/ip4/127.0.0.1/tcp/26656");
+  if (listen.length === 0) throw new CliError("--listen needs at least one multiaddr", 2);
+  return { listen, peers: list("--peers", flags.peers) };
 }
 
 /** Maps the `--http-*` limit flags onto {@link HttpLimits}. */
@@ -91,6 +114,34 @@ export function parseHeightTimeout(value: string): number {
   return ms;
 }
 
+/**
+ * Maps `--genesis` onto options: with it, the world id and node id are taken from the
+ * genesis and the key unless given, and a `--world-id` that contradicts the genesis is
+ * refused at start (naming the flag).
+ */
+export function genesisFlags(
+  flags: { genesis?: string; worldId: string; nodeId: string },
+  given: (option: "worldId" | "nodeId") => boolean,
+): Partial<LiveOptions> {
+  if (flags.genesis === undefined) return {};
+  return {
+    genesis: flags.genesis,
+    worldId: given("worldId") ? flags.worldId : undefined,
+    nodeId: given("nodeId") ? flags.nodeId : undefined,
+  };
+}
+
+/** A start-up error about an option given beside `--genesis`, reworded to name its flag. */
+export function genesisFlagError(err: unknown, flags: { worldId: string }): unknown {
+  if (!(err instanceof AwrError) || err.code !== "GENESIS_CONFLICT") return err;
+  if (err.context.option !== "worldId") return err;
+  return new CliError(
+    `--world-id "${flags.worldId}" contradicts the genesis ${err.context.path} ` +
+      `(world_id "${err.context.genesisWorldId}"); leave --world-id out`,
+    2,
+  );
+}
+
 /** Registers `awr live`. */
 export function registerLiveCommand(program: Command, io: CliIo): void {
   const d = defaultLiveOptions;
@@ -103,6 +154,19 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
     .option("-d, --data-dir <dir>", "data directory", d.dataDir)
     .option("--node-id <id>", "node id", d.nodeId)
     .option("--world-id <id>", "world id", d.worldId)
+    .option(
+      "--genesis <file>",
+      "genesis file of a network (awr genesis init): world id and validators from it, " +
+        "this node's validator from <data-dir>/validator_key.json (made when missing)",
+    )
+    .option(
+      "--listen <multiaddrs>",
+      "p2p listen address(es), comma-separated, e.g. /ip4/0.0.0.0/tcp/26656 (needs --genesis)",
+    )
+    .option(
+      "--peers <multiaddrs>",
+      "p2p peers to dial, comma-separated (besides the genesis addresses)",
+    )
     .option("--tick-ms <ms>", "consensus tick interval in milliseconds", String(d.tickMs))
     .option("--driver <name>", "execution driver plugin", d.driver)
     .option(
@@ -175,7 +239,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
     )
     // TEST ONLY (tests/full/signer_restart_test.ts): SIGKILL at a signer-persist point.
     .addOption(new Option("--crash-at <point:n>").hideHelp())
-    .action(async (flags: LiveFlags) => {
+    .action(async (flags: LiveFlags, cmd: Command) => {
       if (flags.execution !== "node" && flags.execution !== "bridge") {
         throw new CliError(`--execution must be node or bridge, got "${flags.execution}"`, 2);
       }
@@ -203,6 +267,8 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         driverAllow: parseDriverAllowFlag(flags.driverAllow),
         maxMempoolSize: parseIntFlag("--max-mempool", flags.maxMempool, 1),
         crashAt: flags.crashAt === undefined ? null : crashAtFlag(flags.crashAt),
+        ...genesisFlags(flags, (name) => cmd.getOptionValueSource(name) === "cli"),
+        p2p: p2pFlags(flags),
       };
       const logger = consoleLogger(flags.logLevel as LogLevel, io.err);
       // Signals are handled from before the start, so a Ctrl-C during start-up
@@ -227,7 +293,7 @@ export function registerLiveCommand(program: Command, io: CliIo): void {
         live = await started;
       } catch (err) {
         stopper.cancel();
-        throw err;
+        throw genesisFlagError(err, flags);
       }
       await stopper.done;
     });

@@ -15,6 +15,8 @@ import { registerRecordsCommands } from "./records.ts";
 import { registerStoreCommands } from "./store.ts";
 import { registerSnapshotCommands, registerStatusCommand } from "./status.ts";
 import { registerSimCommand } from "./sim.ts";
+import { registerGenesisCommands } from "./genesis.ts";
+import { registerClusterCommand } from "./cluster.ts";
 
 /** Builds the program with every command registered. */
 export function buildProgram(io: CliIo): Command {
@@ -39,6 +41,8 @@ export function buildProgram(io: CliIo): Command {
   registerStoreCommands(program, io);
   registerSnapshotCommands(program, io);
   registerSimCommand(program, io);
+  registerGenesisCommands(program, io);
+  registerClusterCommand(program, io);
   return program;
 }
 

@@ -9,7 +9,7 @@
  */
 import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import { createExecutionHook, type DriverExecutionHook } from "../driver/create_hook.ts";
 import type { DriverGrants } from "../driver/sandbox.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -28,6 +28,14 @@ import { RewardRuntime } from "./reward.ts";
 import { loadOrCreateToken, tokenHint, tokenPath } from "./token.ts";
 import { type CrashAt, crashAtHook } from "./crash_at.ts";
 import { mempoolDir, reportsDir, rewardDir } from "../storage/data_dir.ts";
+import { type GenesisNode, openGenesisNode } from "../net/genesis_node.ts";
+import type { P2pNode } from "../net/p2p.ts";
+import {
+  type LiveNetworkOptions,
+  networkGauges,
+  networkStatus,
+  startLiveNetwork,
+} from "./network.ts";
 
 /** Where execution runs. */
 export type ExecutionMode = "node" | "bridge";
@@ -59,6 +67,17 @@ export interface LiveOptions {
   driverAllow: DriverGrants;
   /** Most acknowledged actions waiting for a block (the durable mempool's bound). */
   maxMempoolSize: number;
+  /**
+   * Genesis file of a network of separate processes (`--genesis`), or null for local
+   * mode. It sets the world id, the validators and, through the data dir's key, which
+   * one this node is; a world id or validators given beside it must agree with it.
+   */
+  genesis: string | null;
+  /**
+   * The p2p network (`--listen`, `--peers`); needs `genesis`. Null: no network (a
+   * genesis node then runs alone).
+   */
+  p2p: LiveNetworkOptions | null;
   /** TEST ONLY (hidden `--crash-at`): SIGKILL this process at a signer-persist point. */
   crashAt?: CrashAt | null;
 }
@@ -80,6 +99,8 @@ export const defaultLiveOptions: LiveOptions = {
   maxExecutionLag: 64,
   driverAllow: {},
   maxMempoolSize: 10_000,
+  genesis: null,
+  p2p: null,
 };
 
 /** What the live node prints and logs through. */
@@ -125,6 +146,12 @@ export async function startLiveNode(
   const steps = new TeardownSteps(log);
   try {
     const token = await claimDataDir(options, steps);
+    if (options.p2p && options.genesis === null) {
+      throw new AwrError("P2P_NEEDS_GENESIS", "--listen/--peers need --genesis FILE", {
+        option: "p2p",
+      });
+    }
+    const net = options.genesis === null ? null : await joinGenesis(options, input, log, print);
     const hook = await createExecutionHook({
       dataDir: options.dataDir,
       nodeId: options.nodeId,
@@ -137,17 +164,17 @@ export async function startLiveNode(
       logger: log,
     });
     steps.push(() => hook.close?.());
-    const { node, reward } = await startNodeAndRewards(options, hook, log, steps);
-    const metrics = attachMetrics(node, reward, steps);
-    const status = statusReader(options, hook, node, reward);
-    const api = await liveApi(options, hook, node, { status, metrics, token });
+    const { node, reward, p2p } = await startNodeAndRewards(options, hook, net, log, steps);
+    const metrics = attachMetrics(node, reward, p2p, steps);
+    const status = statusReader(options, hook, node, reward, p2p);
+    const api = await liveApi(options, hook, node, p2p, { status, metrics, token });
     let http: HttpServer | null = null;
     if (options.http) {
       const server = await startHttpServer(api, { ...options.http, logger: log });
       steps.push(() => server.shutdown());
       http = server;
     }
-    printBanner(print, options, http, token);
+    printBanner(print, options, http, p2p, token);
     if (options.statusEveryMs > 0) {
       const statusTimer = setInterval(() => print(statusLine(node, reward)), options.statusEveryMs);
       steps.push(() => clearInterval(statusTimer));
@@ -209,16 +236,19 @@ async function claimDataDir(options: LiveOptions, steps: TeardownSteps): Promise
 async function startNodeAndRewards(
   options: LiveOptions,
   hook: DriverExecutionHook,
+  net: GenesisNode | null,
   log: Logger,
   steps: TeardownSteps,
-): Promise<{ node: NodeRuntime; reward: RewardRuntime }> {
+): Promise<{ node: NodeRuntime; reward: RewardRuntime; p2p: P2pNode | null }> {
   let bridge: LegacyBridge | null = null;
+  let p2p: P2pNode | null = null;
   const node = new NodeRuntime({
     nodeId: options.nodeId,
     worldId: options.worldId,
     dataDir: options.dataDir,
     tickIntervalMs: options.tickMs,
     validators: options.validators ?? undefined,
+    localValidators: net ? (net.localValidator === null ? [] : [net.localValidator]) : undefined,
     maxExecutionLag: options.maxExecutionLag,
     maxMempoolSize: options.maxMempoolSize,
   }, {
@@ -227,6 +257,9 @@ async function startNodeAndRewards(
     // Bridge mode: bound the lag by the bridge's progress (unknown until it opens).
     executedHeight: () => bridge?.progress.height ?? null,
     crashPoint: options.crashAt ? crashAtHook(options.crashAt) : undefined,
+    keys: net?.keys,
+    onBroadcast: net && options.p2p ? (m) => p2p?.broadcast(m) : undefined,
+    networked: net !== null && options.p2p !== null,
   });
   await node.start();
   let reward: RewardRuntime | null = null;
@@ -235,6 +268,11 @@ async function startNodeAndRewards(
     await node.stop();
     await reward?.stop();
   });
+  if (net && options.p2p) {
+    const started = await startLiveNetwork(net, node, options.p2p, log);
+    p2p = started;
+    steps.push(() => started.stop()); // runs before node.stop (reverse order)
+  }
   if (options.execution === "bridge") {
     bridge = await LegacyBridge.open(hook, node.blocks, options.worldId, options.nodeId);
     bridge.onExecuted((result, nodeBlockHash, durationMs) =>
@@ -254,11 +292,16 @@ async function startNodeAndRewards(
     bridge,
   );
   reward.start();
-  return { node, reward };
+  return { node, reward, p2p };
 }
 
 /** Metrics fed by the node's events and gauges read on each scrape. */
-function attachMetrics(node: NodeRuntime, reward: RewardRuntime, steps: TeardownSteps) {
+function attachMetrics(
+  node: NodeRuntime,
+  reward: RewardRuntime,
+  p2p: P2pNode | null,
+  steps: TeardownSteps,
+) {
   const metrics = new LiveMetrics();
   steps.push(metrics.attach(node.events));
   metrics.setGaugeSource(() => ({
@@ -271,6 +314,7 @@ function attachMetrics(node: NodeRuntime, reward: RewardRuntime, steps: Teardown
     rewardFailing: reward.lastError !== null,
     rewardFailures: reward.failures,
     evidenceTotal: node.snapshot().evidence?.total ?? 0,
+    p2p: p2p ? networkGauges(p2p) : undefined,
   }));
   return metrics;
 }
@@ -281,16 +325,24 @@ function statusReader(
   hook: DriverExecutionHook,
   node: NodeRuntime,
   reward: RewardRuntime,
+  p2p: P2pNode | null,
 ): () => Promise<Record<string, unknown>> {
   return () => {
     const json = snapshotToJson(node.snapshot());
     const exec = reward.executionProgress();
+    const network = p2p ? networkStatus(p2p) : null;
+    if (network) {
+      const c = json.consensus as unknown as Record<string, unknown>;
+      c.network_committed_height = network.network_committed_height;
+      c.known_peer_heads = network.known_peer_heads;
+    }
     // In bridge mode the node does not execute; report the bridge's progress.
     json.consensus.last_execution_height = exec.height;
     json.consensus.last_execution_block_hash = exec.blockHash;
     json.consensus.last_execution_state_root = exec.stateRoot;
     return Promise.resolve({
       ...json,
+      ...(network ? { p2p: network.p2p } : {}),
       execution_mode: options.execution,
       driver: options.driver,
       // Which world views the driver offers (the viewer asks only for those).
@@ -315,6 +367,7 @@ async function liveApi(
   options: LiveOptions,
   hook: DriverExecutionHook,
   node: NodeRuntime,
+  p2p: P2pNode | null,
   parts: Pick<LiveApi, "status" | "metrics" | "token">,
 ): Promise<LiveApi> {
   const cas = await openBlobReader(options.dataDir); // read-only: never cuts the pack
@@ -326,8 +379,13 @@ async function liveApi(
       return b ? committedBlockToWire(b) : null;
     },
     ...driverApi(hook, node, options.dataDir),
-    submitActions: (actions: WorldAction[], idempotencyKey: string | null) =>
-      node.submitActions(actions, { idempotencyKey }),
+    submitActions: async (actions: WorldAction[], idempotencyKey: string | null) => {
+      // A key of our own when none is given, so every node derives the same ids.
+      const key = idempotencyKey ?? (p2p ? crypto.randomUUID() : null);
+      const r = await node.submitActions(actions, { idempotencyKey: key });
+      if (p2p && key !== null && !r.replayed) p2p.gossipActions(key, actions);
+      return r;
+    },
     actionStatus: async (id: string) => {
       const s = node.actionStatus(id);
       return s ? await actionReport(s, options.dataDir, cas) : null;
@@ -341,6 +399,7 @@ function printBanner(
   print: (line: string) => void,
   options: LiveOptions,
   http: HttpServer | null,
+  p2p: P2pNode | null,
   token: string,
 ): void {
   print(
@@ -348,6 +407,7 @@ function printBanner(
   );
   print(`  data dir    ${options.dataDir}`);
   print(`  http        ${http ? http.url : "off"}`);
+  if (p2p) print(`  p2p         ${p2p.addresses.join(" ")}`);
   print(`  api token   ${tokenPath(options.dataDir)} (send as: Authorization: Bearer <token>)`);
   print(`  token       ${tokenHint(token)} (the full token is in the file only)`);
 }
@@ -365,4 +425,41 @@ function statusLine(node: NodeRuntime, reward: RewardRuntime): string {
     (lagLimit?.engaged ? ` proposals paused (lag bound ${lagLimit.max})` : "") +
     (lagLimit?.growing && !lagLimit.engaged ? " LAG GROWING" : "") +
     (snap.lastError ? ` error: ${snap.lastError}` : "");
+}
+/**
+ * Reads the genesis and the node's key into `options` (world id, validators, and the
+ * node id when none was given: the local validator's id). A validator set given beside
+ * the genesis is refused (`GENESIS_CONFLICT`).
+ */
+async function joinGenesis(
+  options: LiveOptions,
+  input: Partial<LiveOptions>,
+  log: Logger,
+  print: (line: string) => void,
+): Promise<GenesisNode> {
+  if (input.validators) {
+    throw new AwrError(
+      "GENESIS_CONFLICT",
+      `validators are given beside the genesis ${options.genesis}; leave them out`,
+      { option: "validators", path: options.genesis },
+    );
+  }
+  const net = await openGenesisNode({
+    genesisPath: options.genesis!,
+    dataDir: options.dataDir,
+    worldId: input.worldId,
+  });
+  options.worldId = net.worldId;
+  options.validators = net.validators;
+  options.nodeId = input.nodeId ?? net.localValidator ?? defaultLiveOptions.nodeId;
+  const pub = net.key.publicKeyHex;
+  if (net.keyCreated) log.info("validator key created", { path: net.keyPath, public_key: pub });
+  print(
+    `awr live: ${net.keyCreated ? "created" : "loaded"} validator key ${net.keyPath} ` +
+      `(public key ${pub}); ` +
+      (net.localValidator === null
+        ? "not in the genesis: following the chain, proposing and voting nothing"
+        : `validator ${net.localValidator} of ${net.validators.length}`),
+  );
+  return net;
 }

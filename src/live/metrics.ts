@@ -26,6 +26,16 @@ export interface LiveGauges {
   rewardFailures?: number;
   /** Duplicate-vote evidence seen by the node since start (omitted = not reported). */
   evidenceTotal?: number;
+  /** The p2p network (omitted when the node runs without one). */
+  p2p?: {
+    connectedPeers: number;
+    networkCommittedHeight: number;
+    acceptedFrames: number;
+    /** Dropped gossip/sync frames by reason code. */
+    rejectedFrames: Readonly<Record<string, number>>;
+    /** Dropped frames per peer id (all reasons). */
+    rejectedByPeer: Readonly<Record<string, number>>;
+  };
 }
 
 /** Upper bounds (seconds) of the duration histograms; `+Inf` is implied. */
@@ -237,6 +247,30 @@ export class LiveMetrics {
       metric("awr_evidence_total", "counter", "Duplicate-vote evidence seen by the node.", [
         { value: g.evidenceTotal },
       ]);
+    }
+    if (g.p2p) {
+      const p = g.p2p;
+      metric("awr_p2p_connected_peers", "gauge", "Peers with an open libp2p connection.", [
+        { value: p.connectedPeers },
+      ]);
+      metric("awr_network_committed_height", "gauge", "Highest committed height known.", [
+        { value: p.networkCommittedHeight },
+      ]);
+      metric("awr_p2p_accepted_frames_total", "counter", "Gossip frames accepted.", [
+        { value: p.acceptedFrames },
+      ]);
+      metric(
+        "awr_p2p_rejected_frames_total",
+        "counter",
+        "Gossip and sync frames dropped, by reason.",
+        Object.entries(p.rejectedFrames).map(([code, value]) => ({ labels: { code }, value })),
+      );
+      metric(
+        "awr_p2p_peer_rejected_frames_total",
+        "counter",
+        "Frames dropped per peer (tracked peers only).",
+        Object.entries(p.rejectedByPeer).map(([peer, value]) => ({ labels: { peer }, value })),
+      );
     }
     metric("awr_node_halts_total", "counter", "Times a failed write halted the node.", [
       { value: this.#halts },

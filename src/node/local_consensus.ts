@@ -18,6 +18,7 @@ import type { SignerStateStore } from "../consensus/bft/signer_state.ts";
 import { type Signer, simSigner, simVerifier, type Verifier } from "../consensus/bft/signing.ts";
 import type {
   BftCommit,
+  BftMessage,
   DuplicateVoteEvidence,
   EngineInput,
   EngineOutput,
@@ -86,7 +87,21 @@ export interface LocalConsensusOptions {
   readonly options?: Partial<BftOptions>;
   /** TEST ONLY: called at each crash point (the CLI's `--crash-at` kills the process). */
   readonly crashPoint?: (point: CrashPoint) => void;
+  /**
+   * Called with each message a local engine broadcasts or relays, only once that
+   * engine's signer state is durable (the network sends it to remote validators).
+   */
+  readonly onBroadcast?: (message: BftMessage) => void;
 }
+
+/** Queue target meaning "the network" (the `onBroadcast` callback). */
+const TO_NETWORK = -2;
+
+/** The observer engine's store: it never signs, so nothing is ever saved. */
+const NO_SIGNER_STATE: SignerStateStore = {
+  load: () => Promise.resolve(null),
+  save: () => Promise.resolve(),
+};
 
 interface Local {
   readonly id: string;
@@ -147,6 +162,22 @@ export class LocalConsensus {
       [...o.validators].map((v) => ({ id: v.id, publicKey: "", stake: v.stake })),
     );
     const ids = [...o.localValidators].sort();
+    if (ids.length === 0) {
+      // A node that signs for no validator follows the chain: one observer engine
+      // decides the commits peers send (certificates checked), signs nothing.
+      const engine = new BftEngine({
+        worldId: o.worldId,
+        validators: set,
+        verifier: o.keys.verifier,
+        self: null,
+        signer: null,
+        height: o.height,
+        lastBlockId: o.lastBlockId,
+        options: o.options,
+        validPayload: (p) => parsePayload(p) !== null,
+      });
+      c.#locals.push({ id: "", engine, store: NO_SIGNER_STATE, dirty: null, request: null });
+    }
     for (const id of ids) {
       const store = o.store(id);
       const engine = new BftEngine({
@@ -226,7 +257,7 @@ export class LocalConsensus {
     }
     await this.#drain();
     if (this.#commits.length > 0) return this.#takeCommit(); // one decision per tick
-    if (this.#locals.length > 1 && now >= this.#nextGossip) {
+    if ((this.#locals.length > 1 || this.#o.onBroadcast) && now >= this.#nextGossip) {
       // Make up for messages a restart lost (an engine that has not moved relays its round).
       this.#nextGossip = now + GOSSIP_MS;
       for (let i = 0; i < this.#locals.length; i++) {
@@ -292,6 +323,10 @@ export class LocalConsensus {
       const { to, from, input } = this.#queue[0];
       if (from >= 0 && this.#locals[from].dirty !== null) await this.flush();
       this.#queue.shift();
+      if (to === TO_NETWORK) {
+        if (input.kind === "message") this.#o.onBroadcast?.(input.message as BftMessage);
+        continue;
+      }
       this.#perform(to, this.#locals[to].engine.step(input));
     }
   }
@@ -307,6 +342,13 @@ export class LocalConsensus {
         case "relay":
           // Delivered once the sender's state is durable (#drain); alone: nobody to send to.
           this.#toAll(from, out.message);
+          if (this.#o.onBroadcast && l.id !== "") {
+            this.#queue.push({
+              to: TO_NETWORK,
+              from,
+              input: { kind: "message", message: out.message },
+            });
+          }
           break;
         case "schedule":
           this.#addTimer(from, out.timeout, out.delayMs);

@@ -6,7 +6,7 @@
  */
 import { checkCertificate } from "../consensus/bft/checks.ts";
 import { blockId } from "../consensus/bft/signing.ts";
-import { BFT_GENESIS_PARENT } from "../consensus/bft/types.ts";
+import { BFT_GENESIS_PARENT, type BftMessage } from "../consensus/bft/types.ts";
 import { BftValidatorSet } from "../consensus/bft/validators.ts";
 import type { BftOptions } from "../consensus/bft/options.ts";
 import { type CommittedBlock, GENESIS_PARENT } from "../consensus/types.ts";
@@ -74,6 +74,7 @@ export async function openLocalConsensus(
     keys: LocalKeys;
     crashPoint?: (point: CrashPoint) => void;
     options?: Partial<BftOptions>;
+    onBroadcast?: (message: BftMessage) => void;
     now: number;
   },
 ): Promise<LocalConsensus> {
@@ -87,6 +88,7 @@ export async function openLocalConsensus(
     keys: deps.keys,
     crashPoint: deps.crashPoint,
     options: deps.options,
+    onBroadcast: deps.onBroadcast,
   }, deps.now);
 }
 

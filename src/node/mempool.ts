@@ -18,6 +18,7 @@
  */
 import type { BlockAction } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
+import { hashCanonical } from "../storage/hash.ts";
 import type { Logger } from "../logger.ts";
 import type { BlockStore } from "./block_store.ts";
 import type { NodeConfig } from "./config.ts";
@@ -74,6 +75,8 @@ export class Mempool {
   #pendingBytes = 0;
   #reserved = 0;
   #included = new Map<string, Included>();
+  /** Content hashes of committed actions this node had not queued (foreign blocks). */
+  #foreign = new Set<string>();
   #keys = new Map<string, { ids: string[]; durable: Promise<void> }>();
   #height: number;
   #compactions = 0;
@@ -223,6 +226,59 @@ export class Mempool {
     );
   }
 
+  /**
+   * Records the block at `height` with its actions. The head of the queue (this node's
+   * proposal) takes the cheap FIFO path ({@link committed}); otherwise (another
+   * validator's block) each action removes the first waiting entry equal to it, and the
+   * removal is logged by id. Actions nobody here queued are remembered (bounded), so a
+   * late gossiped copy is not proposed again ({@link includedElsewhere}).
+   */
+  committedBlock(height: number, actions: readonly BlockAction[]): void {
+    const head = this.#pending.slice(0, actions.length);
+    if (head.length === actions.length && actions.every((a, i) => sameAction(a, head[i].action))) {
+      return this.committed(height, actions.length);
+    }
+    this.#height = Math.max(this.#height, height);
+    const ids = this.#dropMatching(height, actions);
+    if (ids.length === 0) return;
+    const frame = encodeFrame(encodeRecord({ type: "drop", height, ids }));
+    this.#log.append(frame, false).catch((err) =>
+      this.#opts.logger.warn("mempool log: drop not written", { error: errorMessage(err) })
+    );
+  }
+
+  /** True when an equal action was committed in a block while not queued here. */
+  includedElsewhere(action: BlockAction): boolean {
+    return this.#foreign.has(hashCanonical(action));
+  }
+
+  #dropMatching(height: number, actions: readonly BlockAction[]): string[] {
+    const ids: string[] = [];
+    const taken = new Set<string>();
+    actions.forEach((a, index) => {
+      const e = this.#pending.find((p) => !taken.has(p.id) && sameAction(p.action, a));
+      if (!e) {
+        if (this.#foreign.size >= this.#opts.maxRememberedIds) this.#foreign.clear();
+        this.#foreign.add(hashCanonical(a));
+        return;
+      }
+      taken.add(e.id);
+      ids.push(e.id);
+      this.#remember(e.id, { height, index, key: e.key });
+    });
+    this.#removeIds(taken);
+    return ids;
+  }
+
+  #removeIds(ids: ReadonlySet<string>): void {
+    if (ids.size === 0) return;
+    const before = this.#pending.length;
+    this.#pending = this.#pending.filter((e) => !ids.has(e.id));
+    for (const id of ids) this.#pendingIds.delete(id);
+    if (this.#pending.length === 0) this.#pendingBytes = 0;
+    else this.#pendingBytes *= this.#pending.length / before;
+  }
+
   /** Status of action `id`, or null when it is unknown (never seen, or forgotten). */
   status(id: string): ActionStatus | null {
     if (this.#pendingIds.has(id)) return { state: "pending" };
@@ -282,6 +338,14 @@ export class Mempool {
         }
         this.#trim(r.height, r.count);
         this.#height = Math.max(this.#height, r.height);
+      } else if (r.type === "drop") {
+        const ids = new Set(r.ids.filter((id) => this.#pendingIds.has(id)));
+        r.ids.forEach((id, index) => {
+          const e = this.#pendingIds.get(id);
+          if (e) this.#remember(id, { height: r.height, index, key: e.key });
+        });
+        this.#removeIds(ids);
+        this.#height = Math.max(this.#height, r.height);
       } else {
         for (const inc of r.entries) this.#remember(inc.id, inc);
       }
@@ -324,6 +388,10 @@ export class Mempool {
       const head = this.#pending.slice(0, actions.length);
       const same = head.length === actions.length &&
         actions.every((a, i) => sameAction(a, head[i].action));
+      if (!same && this.#opts.foreignBlocks) {
+        this.committedBlock(h, actions);
+        continue;
+      }
       if (!same) {
         throw new AwrError(
           "MEMPOOL_LOG_MISMATCH",
@@ -369,6 +437,7 @@ export function openNodeMempool(
   committedHeight: number,
   blocks: BlockStore,
   logger: Logger,
+  foreignBlocks = false,
 ): Promise<Mempool> {
   return Mempool.open(
     {
@@ -377,6 +446,7 @@ export function openNodeMempool(
       maxRememberedIds: config.maxRememberedActionIds,
       durable: config.durable,
       logger,
+      foreignBlocks,
     },
     committedHeight,
     async (h) => (await blocks.getBlock(h))?.actions ?? null,

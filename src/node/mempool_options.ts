@@ -23,6 +23,12 @@ export interface MempoolOptions {
   maxLogBytes: number;
   fs: LogFs;
   logger: Logger;
+  /**
+   * Blocks may carry actions in another order or that this node did not queue first (a
+   * network of validators, each proposing from its own mempool): committed actions are
+   * then matched by content, never refused (`MEMPOOL_LOG_MISMATCH`) at start.
+   */
+  foreignBlocks: boolean;
 }
 
 /** Defaults of {@link MempoolOptions} (besides `dataDir`). */
@@ -35,6 +41,7 @@ export const defaultMempoolOptions: Omit<MempoolOptions, "dataDir"> = {
   maxLogBytes: 512 << 20,
   fs: denoLogFs,
   logger: silentLogger,
+  foreignBlocks: false,
 };
 
 /** Re-exported from the data-dir layout (`storage/data_dir.ts`). */

@@ -6,6 +6,7 @@
  * - `{type: "add", entries: [[id, key, after, action], …]}` one acknowledged batch
  *   (`after` = committed height when it was queued: no block at or below carries it);
  * - `{type: "done", height, count}` the block at `height` carried the first `count`;
+ * - `{type: "drop", height, ids}` the block at `height` carried these (not the head);
  * - `{type: "included", entries: [[id, key, height, index], …]}` remembered ids
  *   (written by compaction).
  * @module
@@ -75,6 +76,7 @@ export type LogRecord =
   | { readonly type: "base"; readonly height: number }
   | { readonly type: "add"; readonly entries: LogEntry[] }
   | { readonly type: "done"; readonly height: number; readonly count: number }
+  | { readonly type: "drop"; readonly height: number; readonly ids: readonly string[] }
   | { readonly type: "included"; readonly entries: IncludedEntry[] };
 
 /**
@@ -111,6 +113,12 @@ export function decodeRecord(value: unknown, path: string, frame: number): LogRe
       return { type: "base", height: nat(r.height, "height") };
     case "done":
       return { type: "done", height: nat(r.height, "height"), count: nat(r.count, "count") };
+    case "drop":
+      return {
+        type: "drop",
+        height: nat(r.height, "height"),
+        ids: list(r.ids, "ids").map((id, i) => str(id, `ids[${i}]`)),
+      };
     case "add":
       return {
         type: "add",

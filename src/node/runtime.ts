@@ -12,6 +12,7 @@
 import { epochOf } from "../consensus/proposer.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import type { BftOptions } from "../consensus/bft/options.ts";
+import type { BftMessage } from "../consensus/bft/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
@@ -76,6 +77,16 @@ export interface NodeRuntimeDeps {
    * `--crash-at` kills the process there).
    */
   crashPoint?: (point: CrashPoint) => void;
+  /**
+   * Called with each consensus message a local validator sends (after its signer state
+   * is durable): the network layer gossips it to the remote validators.
+   */
+  onBroadcast?: (message: BftMessage) => void;
+  /**
+   * The node is part of a network (validator or follower): blocks may carry actions
+   * other nodes queued, matched by content in the mempool (see `Mempool.committedBlock`).
+   */
+  networked?: boolean;
 }
 
 const RECENT_BLOCKS = 1024;
@@ -107,6 +118,8 @@ export class NodeRuntime {
   readonly #keys: LocalKeys;
   readonly #crashPoint: ((point: CrashPoint) => void) | undefined;
   readonly #bft: Partial<BftOptions> | undefined;
+  readonly #onBroadcast: ((message: BftMessage) => void) | undefined;
+  readonly #networked: boolean;
   #feed: ExecutionFeed | null = null;
   #recent = new Map<number, CommittedBlock>();
   #mempool: Mempool | null = null;
@@ -133,6 +146,8 @@ export class NodeRuntime {
     this.#keys = deps.keys ?? localModeKeys(this.#config.worldId);
     this.#crashPoint = deps.crashPoint;
     this.#bft = deps.bft;
+    this.#onBroadcast = deps.onBroadcast;
+    this.#networked = deps.networked ?? false;
     this.#blocks = new BlockStore(blocksDir(this.#config.dataDir, this.#config.nodeId), {
       durable: this.#config.durable,
     });
@@ -141,7 +156,7 @@ export class NodeRuntime {
     this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {
       this.#remember(block);
       // Trim only once the commit is on disk (a crash before is repaired at start).
-      this.#mempool?.committed(block.header.height, block.actions.length);
+      this.#mempool?.committedBlock(block.header.height, block.actions);
       this.events.emit("commit", { block });
     });
     this.#retry = new WriteRetry({
@@ -226,6 +241,7 @@ export class NodeRuntime {
       keys: this.#keys,
       crashPoint: this.#crashPoint,
       options: this.#bft,
+      onBroadcast: this.#onBroadcast,
       now: this.#clock(),
     });
 
@@ -266,6 +282,7 @@ export class NodeRuntime {
       this.#state.committedHeight,
       this.#blocks,
       this.#log,
+      this.#networked,
     );
     this.#loop.start();
   }
@@ -324,6 +341,16 @@ export class NodeRuntime {
       );
     }
     return await this.#mempool.submit(actions, options.idempotencyKey ?? null);
+  }
+
+  /**
+   * Queues actions another node accepted and gossiped (same idempotency key, so the same
+   * ids): a batch already known, or one a committed block already carried, is ignored.
+   * Resolves once durable; throws like {@link submitActions}.
+   */
+  async receiveGossipedActions(key: string, actions: readonly BlockAction[]): Promise<void> {
+    if (!this.#mempool || actions.some((a) => this.#mempool!.includedElsewhere(a))) return;
+    await this.submitActions(actions, { idempotencyKey: key });
   }
 
   /** Where action `id` is (`pending` / `included`), or null when unknown or forgotten. */

@@ -17,7 +17,8 @@ const ALLOWED: Record<string, string[]> = {
   execution: ["consensus", ...NODE_CONTRACT, "state", "world", "storage", "std"],
   driver: [...NODE_CONTRACT, "execution", "state", "storage", "std"],
   sim: ["consensus", "storage"],
-  live: ["consensus", "driver", "execution", "state", "node", "world", "storage", "std"],
+  live: ["consensus", "driver", "execution", "state", "node", "world", "storage", "std", "net"],
+  net: ["consensus", "node", "storage", "std"],
   cli: [
     "consensus",
     "driver",
@@ -29,6 +30,7 @@ const ALLOWED: Record<string, string[]> = {
     "std",
     "live",
     "sim",
+    "net",
   ],
 };
 

@@ -4,8 +4,12 @@
  *
  * ```json
  * { "version": 1, "world_id": "demo", "validators": [
- *     { "id": "v1", "public_key": "<hex>", "stake": 10 } ] }
+ *     { "id": "v1", "public_key": "<hex>", "stake": 10,
+ *       "address": "/ip4/127.0.0.1/tcp/26656" } ] }
  * ```
+ *
+ * `address` is optional: where the validator's node listens for peers, a libp2p
+ * multiaddr without the `/p2p/` part (the peer id follows from the public key).
  *
  * The parser names the first bad field in its error (`GENESIS_FIELD`).
  * @module
@@ -18,7 +22,12 @@ import { type BftValidator, BftValidatorSet } from "./validators.ts";
 export interface BftGenesis {
   readonly worldId: string;
   readonly validators: BftValidatorSet;
+  /** Validator id → its `address` (a multiaddr), for the entries that give one. */
+  readonly addresses: ReadonlyMap<string, string>;
 }
+
+/** Longest `address` a genesis entry may give. */
+export const MAX_GENESIS_ADDRESS_LENGTH = 256;
 
 /** Most validators a genesis may list. */
 export const MAX_GENESIS_VALIDATORS = 1024;
@@ -54,6 +63,7 @@ export function parseGenesis(raw: unknown): BftGenesis {
     fail("validators", `lists more than ${MAX_GENESIS_VALIDATORS} validators`);
   }
   const seen = new Set<string>();
+  const addresses = new Map<string, string>();
   const validators: BftValidator[] = g.validators.map((v: unknown, i: number) => {
     const at = `validators[${i}]`;
     if (v === null || typeof v !== "object") fail(at, "must be an object");
@@ -69,11 +79,25 @@ export function parseGenesis(raw: unknown): BftGenesis {
     if (typeof o.stake !== "number" || !Number.isSafeInteger(o.stake) || o.stake <= 0) {
       fail(`${at}.stake`, "must be a positive safe integer");
     }
+    if (o.address !== undefined) {
+      const a = o.address;
+      if (
+        typeof a !== "string" || a.length > MAX_GENESIS_ADDRESS_LENGTH ||
+        !/^(\/[A-Za-z0-9._:-]+)+$/.test(a) || /\/p2p(\/|$)/.test(a)
+      ) {
+        fail(
+          `${at}.address`,
+          `must be a multiaddr without /p2p (like /ip4/127.0.0.1/tcp/26656), ` +
+            `at most ${MAX_GENESIS_ADDRESS_LENGTH} characters`,
+        );
+      }
+      addresses.set(o.id, a);
+    }
     return { id: o.id, publicKey: o.public_key, stake: o.stake };
   });
   const total = validators.reduce((s, v) => s + v.stake, 0);
   if (!Number.isSafeInteger(total * 3)) fail("validators", "total stake is too large");
-  return { worldId: g.world_id, validators: new BftValidatorSet(validators) };
+  return { worldId: g.world_id, validators: new BftValidatorSet(validators), addresses };
 }
 
 /** Parses genesis file bytes: CBOR when `path` ends in `.cbor`, JSON otherwise. */

@@ -1,0 +1,78 @@
+/**
+ * Checks of gossip bodies after their envelope verified: consensus messages (shape and
+ * vote/proposal signatures against the genesis set), heads and action batches.
+ * @module
+ */
+import { parseMessage, verifyVote } from "../consensus/bft/checks.ts";
+import { proposalSignBytes, type Verifier } from "../consensus/bft/signing.ts";
+import type { BftValidatorSet } from "../consensus/bft/validators.ts";
+import type { BlockAction } from "../consensus/types.ts";
+import type { RejectCode } from "./envelope.ts";
+
+/**
+ * Null when `body` is a vote or proposal of a genesis validator with a valid signature;
+ * else why it is dropped. (Commits travel by sync, not gossip.)
+ */
+export function checkConsensusBody(
+  body: unknown,
+  worldId: string,
+  set: BftValidatorSet,
+  verifier: Verifier,
+): RejectCode | null {
+  const m = parseMessage(body);
+  if (typeof m === "string" || m.kind === "commit") return "BAD_BODY";
+  if (m.kind === "vote") {
+    if (set.stakeOf(m.vote.validator) === 0) return "UNKNOWN_VALIDATOR";
+    return verifyVote(worldId, set, verifier, { vote: m.vote, signature: m.signature })
+      ? null
+      : "BAD_SIGNATURE";
+  }
+  const p = m.proposal;
+  if (set.stakeOf(p.proposer) === 0) return "UNKNOWN_VALIDATOR";
+  return verifier.verify(p.proposer, proposalSignBytes(worldId, p), m.signature)
+    ? null
+    : "BAD_SIGNATURE";
+}
+
+/** A peer's announced head. */
+export interface HeadBody {
+  readonly height: number;
+  readonly blockHash: string | null;
+  readonly executionHeight: number;
+  readonly stateRoot: string | null;
+}
+
+const isHeight = (x: unknown): x is number =>
+  typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+const isHashOrNull = (x: unknown): x is string | null =>
+  x === null || (typeof x === "string" && /^[0-9a-f]{1,128}$/.test(x));
+
+/** The head in a heads body, or null when malformed. */
+export function parseHeadBody(body: unknown): HeadBody | null {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return null;
+  const b = body as Record<string, unknown>;
+  if (!isHeight(b.height) || !isHeight(b.execution_height)) return null;
+  if (!isHashOrNull(b.block_hash) || !isHashOrNull(b.state_root)) return null;
+  return {
+    height: b.height,
+    blockHash: b.block_hash,
+    executionHeight: b.execution_height,
+    stateRoot: b.state_root,
+  };
+}
+
+/** The key and actions of an actions body (≤ `max` actions), or null when malformed. */
+export function parseActionsBody(
+  body: unknown,
+  max: number,
+): { key: string; actions: BlockAction[] } | null {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return null;
+  const b = body as Record<string, unknown>;
+  if (typeof b.key !== "string" || b.key.length === 0 || b.key.length > 256) return null;
+  if (!Array.isArray(b.actions) || b.actions.length === 0 || b.actions.length > max) return null;
+  for (const a of b.actions) {
+    if (a === null || typeof a !== "object" || Array.isArray(a)) return null;
+    if (typeof (a as { kind?: unknown }).kind !== "string") return null;
+  }
+  return { key: b.key, actions: b.actions as BlockAction[] };
+}

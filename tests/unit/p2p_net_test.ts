@@ -1,0 +1,252 @@
+import { assert, assertEquals } from "@std/assert";
+import { P2pNode, type P2pNodeConfig } from "../../src/net/p2p.ts";
+import { sealEnvelope } from "../../src/net/envelope.ts";
+import { ed25519Signer, generateValidatorKey } from "../../src/net/keys.ts";
+import {
+  FakeHost,
+  makeChain,
+  makeSet,
+  signedVote,
+  type TestSet,
+  waitFor,
+} from "../support/p2p_fixture.ts";
+
+// js-libp2p leaves timers running after stop(), which no API reaches: the connection
+// manager's inbound rate limiter (@libp2p/utils rate-limiter MemoryStorage timeouts), the
+// address manager's debounce, gossipsub's post-stop heartbeat timeout and the peer store's
+// mortice lock (a BroadcastChannel plus timers). Only the tests that start libp2p nodes
+// turn the op/resource sanitizers off, for those leaks; every node is still stopped.
+const LIBP2P_LEAKS = { sanitizeOps: false, sanitizeResources: false };
+
+const FAST = {
+  headIntervalMs: 50,
+  syncIntervalMs: 30,
+  redialIntervalMs: 100,
+  listen: ["/ip4/127.0.0.1/tcp/0"],
+};
+
+async function startNode(
+  set: TestSet,
+  i: number,
+  host: FakeHost,
+  extra: Partial<P2pNodeConfig> = {},
+): Promise<P2pNode> {
+  return await P2pNode.start({
+    worldId: set.world,
+    key: set.keys[i],
+    self: set.validators[i].id,
+    validators: set.validators,
+    host,
+    options: FAST,
+    ...extra,
+  });
+}
+
+async function connect(a: P2pNode, b: P2pNode): Promise<void> {
+  await a.dial(b.addresses[0]);
+  // Gossipsub needs both sides subscribed and a heartbeat to graft the mesh.
+  assert(await waitFor(() => a.connectedPeers.includes(b.peerId)));
+}
+
+Deno.test(
+  "p2p: a signed vote gossiped by one validator reaches the other's node",
+  LIBP2P_LEAKS,
+  async () => {
+    const set = await makeSet(3);
+    const ha = new FakeHost();
+    const hb = new FakeHost();
+    const a = await startNode(set, 0, ha);
+    const b = await startNode(set, 1, hb);
+    try {
+      await connect(a, b);
+      const vote = signedVote(set, 0, { type: "prevote", height: 1, round: 0, block: null });
+      assert(
+        await waitFor(() => {
+          a.broadcast(vote as never);
+          return hb.consensus.length > 0;
+        }),
+      );
+      const got = hb.consensus[0] as { kind: string; vote: { validator: string } };
+      assertEquals(got.kind, "vote");
+      assertEquals(got.vote.validator, "v1");
+      const peer = b.status().peers.find((p) => p.peerId === a.peerId)!;
+      assertEquals(peer.validator, "v1");
+      assert(peer.accepted >= 1);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  },
+);
+
+Deno.test(
+  "p2p: heads give known peer heads; a node behind syncs certified commits in order",
+  LIBP2P_LEAKS,
+  async () => {
+    const set = await makeSet(3);
+    const chain = makeChain(set, 40);
+    const ha = new FakeHost();
+    ha.chain = chain;
+    ha.height = 40;
+    const hb = new FakeHost();
+    hb.followCommits = true;
+    const a = await startNode(set, 0, ha);
+    const b = await startNode(set, 1, hb, { options: { ...FAST, maxSyncBatch: 16 } });
+    try {
+      await connect(b, a);
+      assert(await waitFor(() => hb.height === 40), `synced to ${hb.height}`);
+      const heights = hb.consensus.map((m) => (m as { block: { height: number } }).block.height);
+      assertEquals(heights, Array.from({ length: 40 }, (_, i) => i + 1));
+      const st = b.status();
+      assertEquals(st.networkCommittedHeight, 40);
+      const peer = st.peers.find((p) => p.peerId === a.peerId)!;
+      assertEquals(peer.head?.height, 40);
+      assertEquals(peer.validator, "v1");
+      // Batches are bounded: 40 heights at 16 per request take at least 3 requests.
+      assert(st.sync.requests >= 3, `requests ${st.sync.requests}`);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  },
+);
+
+Deno.test(
+  "p2p: a sync response with a forged certificate is rejected and counted",
+  LIBP2P_LEAKS,
+  async () => {
+    const set = await makeSet(3);
+    const chain = makeChain(set, 3);
+    const bad = makeChain({ ...set, world: "other-world" }, 3); // signatures for another world
+    const ha = new FakeHost();
+    ha.chain = [chain[0], bad[1], bad[2]];
+    ha.height = 3;
+    const hb = new FakeHost();
+    hb.followCommits = true;
+    const a = await startNode(set, 0, ha);
+    const b = await startNode(set, 1, hb);
+    try {
+      await connect(b, a);
+      assert(await waitFor(() => b.status().rejectedFrames.BAD_CERTIFICATE > 0));
+      assertEquals(hb.height, 0); // nothing of a bad batch is handed over
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  },
+);
+
+Deno.test(
+  "p2p: forged, unknown-validator and wrong-world frames are rejected, counted per peer, scored down",
+  LIBP2P_LEAKS,
+  async () => {
+    const set = await makeSet(3);
+    const ha = new FakeHost();
+    const hb = new FakeHost();
+    const a = await startNode(set, 0, ha);
+    const b = await startNode(set, 1, hb);
+    try {
+      await connect(a, b);
+      const vote = signedVote(set, 0, { type: "prevote", height: 1, round: 0, block: null });
+      const sender = {
+        world: set.world,
+        from: "v1",
+        publicKey: set.keys[0].publicKey,
+        signer: ed25519Signer(set.keys[0]),
+      };
+      // Forged: well framed, signed by another key under v1's name and public key.
+      const stranger = await generateValidatorKey();
+      const forged = sealEnvelope(
+        { ...sender, signer: ed25519Signer(stranger) },
+        "consensus",
+        vote,
+      );
+      const wrongWorld = sealEnvelope({ ...sender, world: "other" }, "consensus", vote);
+      const unknown = sealEnvelope({ ...sender, from: "v9" }, "consensus", vote);
+      // The inner vote's signature forged, the envelope fine.
+      const badVote = { ...vote, signature: new Uint8Array(64) };
+      const innerForged = sealEnvelope(sender, "consensus", badVote);
+      assert(await waitFor(() => b.connectedPeers.includes(a.peerId)));
+      await waitFor(() => false, 1500); // mesh heartbeat (gossipsub grafts every second)
+      for (const f of [forged, wrongWorld, unknown, innerForged]) {
+        await a.publishFrame(
+          "consensus",
+          f,
+        );
+      }
+      assert(
+        await waitFor(() => {
+          const r = b.status().peers.find((p) => p.peerId === a.peerId)?.rejected ?? {};
+          return (r.BAD_SIGNATURE ?? 0) >= 2 && (r.WRONG_WORLD ?? 0) >= 1 &&
+            (r.UNKNOWN_VALIDATOR ?? 0) >= 1;
+        }),
+        JSON.stringify(b.status().peers),
+      );
+      assertEquals(hb.consensus.length, 0);
+      assert(await waitFor(() => b.peerScore(a.peerId) < 0), `score ${b.peerScore(a.peerId)}`);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  },
+);
+
+Deno.test(
+  "p2p fuzz: 10,000 random and mutated frames are all rejected and counted; a valid one still passes",
+  LIBP2P_LEAKS,
+  async () => {
+    const set = await makeSet(3);
+    const hb = new FakeHost();
+    const b = await startNode(set, 1, hb);
+    try {
+      const vote = signedVote(set, 0, { type: "prevote", height: 1, round: 0, block: null });
+      const sender = {
+        world: set.world,
+        from: "v1",
+        publicKey: set.keys[0].publicKey,
+        signer: ed25519Signer(set.keys[0]),
+      };
+      const valid = sealEnvelope(sender, "consensus", vote);
+      const pub = set.validators[0].publicKey;
+      // A seeded generator (xorshift32), so a failure reproduces.
+      let x = 0x9e3779b9;
+      const rnd = (n: number) => {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        return (x >>> 0) % n;
+      };
+      const N = 10_000;
+      const deadline = performance.now() + 60_000;
+      let rejected = 0;
+      for (let i = 0; i < N && performance.now() < deadline; i++) {
+        let frame: Uint8Array;
+        const mode = i % 4;
+        if (mode === 0) {
+          frame = new Uint8Array(rnd(300)).map(() => rnd(256));
+        } else if (mode === 1 || mode === 2) {
+          frame = valid.slice();
+          for (let k = 0; k <= rnd(3); k++) frame[rnd(frame.length)] ^= 1 + rnd(255);
+        } else {
+          frame = valid.slice(0, rnd(valid.length));
+        }
+        if (b.inbound("consensus", "fuzzer", frame, pub) === "reject") rejected++;
+      }
+      assertEquals(rejected, N);
+      const totals = b.status().rejectedFrames;
+      assertEquals(Object.values(totals).reduce((s, n) => s + n, 0), N);
+      assertEquals(hb.consensus.length, 0);
+      // Over the bound: one byte more than MAX_FRAME_BYTES is dropped unread.
+      assertEquals(
+        b.inbound("consensus", "fuzzer", new Uint8Array(1024 * 1024 + 1), pub),
+        "reject",
+      );
+      assertEquals(b.status().rejectedFrames.TOO_LARGE, totals.TOO_LARGE + 1);
+      // The node still accepts a valid frame.
+      assertEquals(b.inbound("consensus", "honest", valid, pub), "accept");
+      assertEquals(hb.consensus.length, 1);
+    } finally {
+      await b.stop();
+    }
+  },
+);
