@@ -143,6 +143,8 @@ export const VIEWER_BODY = `
           <dt>Lag limit</dt><dd id="lag-limit">${DASH}</dd>
           <dt>Execution</dt><dd id="execution-mode">${DASH}</dd>
           <dt>Ticks</dt><dd id="tick-count">${DASH}</dd>
+          <dt>Network height</dt><dd id="network-height">${DASH}</dd>
+          <dt>Peers</dt><dd id="peer-heads">${DASH}</dd>
         </dl>
       </section>
     </div>

@@ -42,6 +42,8 @@ export const VIEWER_ELEMENT_IDS: readonly string[] = [
   "lag-limit",
   "execution-mode",
   "tick-count",
+  "network-height",
+  "peer-heads",
   "consensus-slot",
   "consensus-epoch",
   "committed-height",

@@ -129,6 +129,11 @@ export const VIEWER_MAIN_SCRIPT = `
     show("execution-mode", pick(s, "execution_mode"));
     show("consensus-slot", num(c.slot));
     show("consensus-epoch", num(c.epoch));
+    show("network-height", num(c.network_committed_height));
+    const peers = c.known_peer_heads && typeof c.known_peer_heads === "object"
+      ? Object.entries(c.known_peer_heads).slice(0, 64) : [];
+    show("peer-heads", peers.length === 0 ? "none" : peers.map(([name, p]) =>
+      name + " @" + (p && typeof p === "object" ? num(p.height) : num(p))).join(", "));
     const h = s.halted;
     show("node-halted", h === undefined ? null : h ? "halted: " + (h.reason || h.code) : "no");
     $("halted-badge").hidden = !h;

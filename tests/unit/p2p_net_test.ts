@@ -250,3 +250,31 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "p2p: three nodes in a line: an action batch from the first reaches the third through the second",
+  LIBP2P_LEAKS,
+  async () => {
+    const set = await makeSet(3);
+    const hosts = [new FakeHost(), new FakeHost(), new FakeHost()];
+    const nodes: P2pNode[] = [];
+    try {
+      for (let i = 0; i < 3; i++) nodes.push(await startNode(set, i, hosts[i]));
+      await connect(nodes[0], nodes[1]);
+      await connect(nodes[1], nodes[2]);
+      const action = { kind: "register", agent: "ada" };
+      assert(
+        await waitFor(() => {
+          if (hosts[2].actions.length === 0) nodes[0].gossipActions("key-1", [action]);
+          return hosts[2].actions.length > 0;
+        }),
+      );
+      assertEquals(hosts[2].actions[0], { key: "key-1", actions: [action] });
+      assertEquals(hosts[1].actions[0], { key: "key-1", actions: [action] });
+      // The third never connected to the first: the frame was relayed, its envelope intact.
+      assert(!nodes[2].connectedPeers.includes(nodes[0].peerId));
+    } finally {
+      for (const n of nodes) await n.stop();
+    }
+  },
+);
