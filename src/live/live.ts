@@ -210,6 +210,8 @@ export async function startLiveNode(
       rewardFailing: rewardRuntime.lastError !== null,
       rewardFailures: rewardRuntime.failures,
       evidenceTotal: node.snapshot().evidence?.total ?? 0,
+      executionDiverged: node.snapshot().agreement?.divergence != null,
+      divergedValidators: node.snapshot().agreement?.divergedValidators.length ?? 0,
     }));
 
     const status = async (): Promise<Record<string, unknown>> => {

@@ -1,0 +1,147 @@
+/**
+ * The node's side of execution agreement ({@link ExecutionAgreement}): it feeds the
+ * claims of committed blocks and of verified incoming proposals, and the node's own
+ * execution results, to the check; on this node's divergence it logs one ERROR, emits
+ * an `error` event (code `EXECUTION_DIVERGED`) and calls the node back, which stops
+ * its engines from voting. Records are left as they are, for inspection.
+ * @module
+ */
+import { parseMessage } from "../consensus/bft/checks.ts";
+import { proposalSignBytes, type Verifier } from "../consensus/bft/signing.ts";
+import { BftValidatorSet } from "../consensus/bft/validators.ts";
+import type { CommittedBlock } from "../consensus/types.ts";
+import type { Logger } from "../logger.ts";
+import {
+  type AgreementSnapshot,
+  type Divergence,
+  ExecutionAgreement,
+} from "./agreement.ts";
+import { blockClaim, type ExecutionClaim, parsePayload, payloadClaim } from "./bft_block.ts";
+import type { NodeConfig } from "./config.ts";
+import type { NodeEvents } from "./events.ts";
+
+/** The claim a node proposes: its latest executed height and root, or null before any. */
+export function ownClaim(
+  s: { lastExecutionHeight: number; lastExecutionStateRoot: string | null },
+): ExecutionClaim | null {
+  if (s.lastExecutionHeight < 1 || s.lastExecutionStateRoot === null) return null;
+  return { height: s.lastExecutionHeight, stateRoot: s.lastExecutionStateRoot };
+}
+
+/**
+ * The claim of a message when it is a proposal its proposer signed of a block that
+ * proposer built (valid round -1, block proposer = signer, the round's proposer), with
+ * a claim; else null. Anything else (votes, relayed re-proposals, forgeries) is left
+ * to the engine.
+ */
+export function claimOfMessage(
+  message: unknown,
+  worldId: string,
+  set: BftValidatorSet,
+  verifier: Verifier,
+): { validator: string; claim: ExecutionClaim } | null {
+  if (message === null || typeof message !== "object") return null;
+  if ((message as { kind?: unknown }).kind !== "proposal") return null;
+  const m = parseMessage(message);
+  if (typeof m === "string" || m.kind !== "proposal") return null;
+  const p = m.proposal;
+  if (p.validRound !== -1 || p.block.proposer !== p.proposer) return null;
+  if (set.stakeOf(p.proposer) === 0 || set.proposer(p.height, p.round) !== p.proposer) return null;
+  const payload = parsePayload(p.block.payload);
+  const claim = payload ? payloadClaim(payload) : null;
+  if (!claim) return null;
+  if (!verifier.verify(p.proposer, proposalSignBytes(worldId, p), m.signature)) return null;
+  return { validator: p.proposer, claim };
+}
+
+/** What {@link NodeAgreement} needs. */
+export interface NodeAgreementDeps {
+  readonly verifier: Verifier;
+  readonly log: Logger;
+  readonly events: NodeEvents;
+  readonly clock: () => number;
+  /** Called once, when this node's divergence is found (with the one-line message). */
+  readonly onDiverged: (d: Divergence, message: string) => void;
+  /** Bounds (defaults in `agreement.ts`). */
+  readonly maxPendingClaims?: number;
+  readonly maxOwnRoots?: number;
+}
+
+/**
+ * Execution agreement wired to the node.
+ *
+ * @example
+ * ```ts ignore
+ * const agreement = new NodeAgreement(config, { verifier, log, events, clock, onDiverged });
+ * agreement.observeBlock(block); // each committed block
+ * agreement.executed(height, stateRoot); // each execution result
+ * ```
+ */
+export class NodeAgreement {
+  readonly #check: ExecutionAgreement;
+  readonly #deps: NodeAgreementDeps;
+  readonly #worldId: string;
+  readonly #set: BftValidatorSet;
+
+  /** @param config the node's options (validators, local validators, world id) */
+  constructor(config: NodeConfig, deps: NodeAgreementDeps) {
+    this.#deps = deps;
+    this.#worldId = config.worldId;
+    this.#set = new BftValidatorSet(
+      config.validators.map((v) => ({ id: v.id, publicKey: "", stake: v.stake })),
+    );
+    this.#check = new ExecutionAgreement({
+      validators: config.validators,
+      localValidators: config.localValidators ?? config.validators.map((v) => v.id),
+      maxPendingClaims: deps.maxPendingClaims,
+      maxOwnRoots: deps.maxOwnRoots,
+    });
+  }
+
+  /** Whether this node diverged (then its engines must not vote). */
+  get diverged(): boolean {
+    return this.#check.divergence !== null;
+  }
+
+  /** Findings and counters. */
+  snapshot(): AgreementSnapshot {
+    return this.#check.snapshot();
+  }
+
+  /** A committed block: its proposer's claim (certified with the block). */
+  observeBlock(block: CommittedBlock): void {
+    const c = blockClaim(block);
+    if (c) this.#found(this.#check.claim(block.header.proposer, c, this.#deps.clock()));
+  }
+
+  /** A consensus message from outside: the claim of a signed proposal. */
+  observeMessage(message: unknown): void {
+    const c = claimOfMessage(message, this.#worldId, this.#set, this.#deps.verifier);
+    if (c) this.#found(this.#check.claim(c.validator, c.claim, this.#deps.clock()));
+  }
+
+  /** This node executed `height` with `root` (null roots are not compared). */
+  executed(height: number, root: string | null): void {
+    if (height < 1 || root === null) return;
+    this.#found(this.#check.executed(height, root, this.#deps.clock()));
+  }
+
+  #found(d: Divergence | null): void {
+    if (!d) return;
+    const message = `execution diverged at height ${d.height}: own state root ${d.ownRoot}, ` +
+      `network root ${d.networkRoot} (claimed by ${d.claimant}); this node stops voting`;
+    this.#deps.log.error("execution diverged; this node stops voting (records kept)", {
+      height: d.height,
+      own_root: d.ownRoot,
+      network_root: d.networkRoot,
+      claimant: d.claimant,
+    });
+    this.#deps.events.emit("error", {
+      source: "execution",
+      height: d.height,
+      message,
+      code: "EXECUTION_DIVERGED",
+    });
+    this.#deps.onDiverged(d, message);
+  }
+}
