@@ -210,7 +210,7 @@ export async function startLiveNode(
       rewardFailing: rewardRuntime.lastError !== null,
       rewardFailures: rewardRuntime.failures,
       evidenceTotal: node.snapshot().evidence?.total ?? 0,
-      executionDiverged: node.snapshot().agreement?.divergence != null,
+      executionDiverged: (node.snapshot().agreement?.divergence ?? null) !== null,
       divergedValidators: node.snapshot().agreement?.divergedValidators.length ?? 0,
     }));
 

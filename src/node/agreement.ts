@@ -117,10 +117,12 @@ export class ExecutionAgreement {
     this.#local = new Set(o.localValidators);
     this.#maxPending = o.maxPendingClaims ?? DEFAULT_MAX_PENDING_CLAIMS;
     this.#maxRoots = o.maxOwnRoots ?? DEFAULT_MAX_OWN_ROOTS;
-    for (const [name, n] of [["maxPendingClaims", this.#maxPending], [
-      "maxOwnRoots",
-      this.#maxRoots,
-    ]] as const) {
+    for (
+      const [name, n] of [["maxPendingClaims", this.#maxPending], [
+        "maxOwnRoots",
+        this.#maxRoots,
+      ]] as const
+    ) {
       if (!Number.isSafeInteger(n) || n < 1) {
         throw new AwrError("INVALID_OPTION", `option ${name} must be an integer >= 1, got ${n}`, {
           option: name,

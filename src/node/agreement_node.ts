@@ -11,11 +11,7 @@ import { proposalSignBytes, type Verifier } from "../consensus/bft/signing.ts";
 import { BftValidatorSet } from "../consensus/bft/validators.ts";
 import type { CommittedBlock } from "../consensus/types.ts";
 import type { Logger } from "../logger.ts";
-import {
-  type AgreementSnapshot,
-  type Divergence,
-  ExecutionAgreement,
-} from "./agreement.ts";
+import { type AgreementSnapshot, type Divergence, ExecutionAgreement } from "./agreement.ts";
 import { blockClaim, type ExecutionClaim, parsePayload, payloadClaim } from "./bft_block.ts";
 import type { NodeConfig } from "./config.ts";
 import type { NodeEvents } from "./events.ts";
@@ -118,6 +114,12 @@ export class NodeAgreement {
   observeMessage(message: unknown): void {
     const c = claimOfMessage(message, this.#worldId, this.#set, this.#deps.verifier);
     if (c) this.#found(this.#check.claim(c.validator, c.claim, this.#deps.clock()));
+  }
+
+  /** A claim learnt another way (a peer's authenticated status). */
+  observeClaim(validator: string, claim: ExecutionClaim): void {
+    if (!Number.isSafeInteger(claim.height) || claim.height < 1) return;
+    this.#found(this.#check.claim(validator, claim, this.#deps.clock()));
   }
 
   /** This node executed `height` with `root` (null roots are not compared). */

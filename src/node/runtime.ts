@@ -356,6 +356,15 @@ export class NodeRuntime {
     return this.#consensus?.receive(message) ?? false;
   }
 
+  /**
+   * An execution claim learnt outside proposals (e.g. a peer's status: its execution
+   * height and state root), checked like a proposal's claim. Only for claims whose
+   * sender is authenticated as `validator` (its transport key).
+   */
+  observePeerClaim(validator: string, height: number, stateRoot: string): void {
+    this.#agreement.observeClaim(validator, { height, stateRoot });
+  }
+
   /** Actions waiting for a proposal. */
   get mempoolSize(): number {
     return this.#mempool?.size ?? 0;
