@@ -1,18 +1,23 @@
 /**
  * The node's side of execution agreement ({@link ExecutionAgreement}): it feeds the
- * claims of committed blocks and of verified incoming proposals, and the node's own
+ * claims of incoming proposals, of peers' authenticated status, and the node's own
  * execution results, to the check; on this node's divergence it logs one ERROR, emits
  * an `error` event (code `EXECUTION_DIVERGED`) and calls the node back, which stops
  * its engines from voting. Records are left as they are, for inspection.
+ *
+ * Only claims their validator signed count. A committed block's header names a
+ * proposer, but nothing makes a fresh value name its real builder (the engine checks
+ * only that it is a validator), so a Byzantine proposer could put a false claim in
+ * another validator's name into a block; a fresh proposal (valid round −1) whose block
+ * names its signer as builder cannot be forged that way.
  * @module
  */
 import { parseMessage } from "../consensus/bft/checks.ts";
 import { proposalSignBytes, type Verifier } from "../consensus/bft/signing.ts";
 import { BftValidatorSet } from "../consensus/bft/validators.ts";
-import type { CommittedBlock } from "../consensus/types.ts";
 import type { Logger } from "../logger.ts";
 import { type AgreementSnapshot, type Divergence, ExecutionAgreement } from "./agreement.ts";
-import { blockClaim, type ExecutionClaim, parsePayload, payloadClaim } from "./bft_block.ts";
+import { type ExecutionClaim, parsePayload, payloadClaim } from "./bft_block.ts";
 import type { NodeConfig } from "./config.ts";
 import type { NodeEvents } from "./events.ts";
 
@@ -69,7 +74,7 @@ export interface NodeAgreementDeps {
  * @example
  * ```ts ignore
  * const agreement = new NodeAgreement(config, { verifier, log, events, clock, onDiverged });
- * agreement.observeBlock(block); // each committed block
+ * agreement.observeMessage(message); // each consensus message from outside
  * agreement.executed(height, stateRoot); // each execution result
  * ```
  */
@@ -102,12 +107,6 @@ export class NodeAgreement {
   /** Findings and counters. */
   snapshot(): AgreementSnapshot {
     return this.#check.snapshot();
-  }
-
-  /** A committed block: its proposer's claim (certified with the block). */
-  observeBlock(block: CommittedBlock): void {
-    const c = blockClaim(block);
-    if (c) this.#found(this.#check.claim(block.header.proposer, c, this.#deps.clock()));
   }
 
   /** A consensus message from outside: the claim of a signed proposal. */

@@ -151,7 +151,6 @@ export class NodeRuntime {
     const real = nodeWriters(this.#blocks, this.#statePath, this.#config.durable);
     this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {
       this.#remember(block);
-      this.#agreement.observeBlock(block);
       // Trim only once the commit is on disk (a crash before is repaired at start).
       this.#mempool?.committed(block.header.height, block.actions.length);
       this.events.emit("commit", { block });

@@ -1,8 +1,8 @@
 /**
  * A deterministic in-process network of BFT validators, each with its own execution
  * (a state root per height) and its own execution agreement check, wired as the node
- * wires them: proposals carry the proposer's latest claim, received proposals and
- * committed blocks feed the check, a divergence stops the engine's votes. Messages are
+ * wires them: proposals carry the proposer's latest claim, received proposals feed
+ * the check, a divergence stops the engine's votes. Messages are
  * delivered FIFO to every other validator; timeouts fire on a simulated clock.
  * @module
  */
@@ -12,7 +12,7 @@ import type { BftCommit, EngineInput, TimeoutEvent } from "../../src/consensus/b
 import { BftValidatorSet } from "../../src/consensus/bft/validators.ts";
 import { type Divergence, ExecutionAgreement } from "../../src/node/agreement.ts";
 import { claimOfMessage } from "../../src/node/agreement_node.ts";
-import { makePayload, parsePayload, payloadClaim } from "../../src/node/bft_block.ts";
+import { makePayload, parsePayload } from "../../src/node/bft_block.ts";
 import { hashCanonical } from "../../src/storage/hash.ts";
 
 /** One validator of the network. */
@@ -126,9 +126,6 @@ export function runAgreementNet(o: AgreementNetOptions): NetNode[] {
         }
         case "commit": {
           n.commits.push(out.commit);
-          const p = parsePayload(out.commit.block.payload);
-          const c = p ? payloadClaim(p) : null;
-          if (c) found(n, n.agreement.claim(out.commit.block.proposer, c, now));
           while (n.executed < n.commits.length - o.lag) {
             const h = ++n.executed;
             n.roots.set(h, rootOf(o, n.id, h));

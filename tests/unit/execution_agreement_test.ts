@@ -3,6 +3,8 @@ import { blockId } from "../../src/consensus/bft/signing.ts";
 import type { BftCommit } from "../../src/consensus/bft/types.ts";
 import { hashHeader, makeBlock } from "../../src/consensus/block.ts";
 import { ExecutionAgreement } from "../../src/node/agreement.ts";
+import { LocalConsensus, localModeKeys } from "../../src/node/local_consensus.ts";
+import { MemorySignerStateStore } from "../../src/consensus/bft/signer_state.ts";
 import {
   bftBlockOf,
   blockClaim,
@@ -160,6 +162,10 @@ Deno.test("agreement: bounds must be positive integers", () => {
   assertEquals(code, "INVALID_OPTION");
 });
 
+// How soon is set by who proposes (a stake-weighted pick per height): v3 finds itself
+// once two others' proposals claim a height >= H it executed; the others find v3 at its
+// first proposal claiming such a height. With these ids and H = 6 both come within 5
+// heights; a peer's status claim (observePeerClaim) makes it independent of the schedule.
 for (const lag of [0, 1]) {
   Deno.test(`BFT network (lag ${lag}): a validator whose root differs from height H is found within 5 heights`, () => {
     const o = {
@@ -217,4 +223,31 @@ Deno.test("BFT network: nobody diverges when every root agrees", () => {
     assertEquals([s.divergence, s.divergedValidators.length], [null, 0]);
     assert(s.checkedClaims > 0, `${n.id} checked no claim`);
   }
+});
+
+Deno.test("LocalConsensus.setVoting: with every local engine muted nothing is decided", async () => {
+  const ids = ["v1", "v2", "v3", "v4"];
+  const stores = new Map(ids.map((id) => [id, new MemorySignerStateStore()]));
+  const c = await LocalConsensus.open({
+    worldId: "w-mute",
+    validators: ids.map((id) => ({ id, stake: 1 })),
+    localValidators: ids,
+    height: 1,
+    lastBlockId: "genesis",
+    store: (id) => stores.get(id)!,
+    keys: localModeKeys("w-mute"),
+  }, 0);
+  const run = async (from: number, ticks: number) => {
+    let commits = 0;
+    for (let t = from; t < from + ticks; t++) {
+      const now = t * 100;
+      if (await c.tick(now, () => makePayload(t + 1, 0, now, []))) commits++;
+      await c.flush();
+    }
+    return commits;
+  };
+  assert(await run(0, 50) > 0, "commits while voting");
+  c.setVoting(false);
+  await run(50, 5); // a height already precommitted may still finish
+  assertEquals(await run(55, 200), 0, "no decision without votes");
 });

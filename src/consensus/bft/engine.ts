@@ -42,7 +42,8 @@ export class BftEngine extends EngineBase {
   /**
    * Stops (false) or resumes signing prevotes and precommits. A validator that stopped
    * voting still follows: it takes proposals and votes, and decides on > 2/3 of the
-   * others' precommits. The host stops it when its execution diverged.
+   * others' precommits. The host stops it when its execution diverged. A resumed
+   * engine votes from its next step on (a step passed while muted is not voted again).
    */
   setVoting(on: boolean): void {
     this.#voting = on;
