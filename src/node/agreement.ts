@@ -32,7 +32,10 @@ export interface AgreementOptions {
   readonly validators: readonly Validator[];
   /** Validators this node signs for: their claims are this node's own. */
   readonly localValidators: readonly string[];
-  /** Claims for heights not executed yet that wait (beyond: new ones are dropped). */
+  /**
+   * Claims for heights not executed yet that wait; when full, a claim for a lower
+   * height replaces the highest one, others are dropped.
+   */
   readonly maxPendingClaims?: number;
   /** This node's most recent state roots kept to check claims against (by height). */
   readonly maxOwnRoots?: number;
@@ -159,7 +162,7 @@ export class ExecutionAgreement {
     if (c.height > this.#executed) {
       const key = `${c.height}/${validator}`;
       if (this.#pending.has(key)) return null;
-      if (this.#pending.size >= this.#maxPending) {
+      if (this.#pending.size >= this.#maxPending && !this.#evictAbove(c.height)) {
         this.#dropped++;
         return null;
       }
@@ -198,6 +201,17 @@ export class ExecutionAgreement {
       found ??= this.#compare(p.validator, p.height, p.root, own, nowUnixMs);
     }
     return found;
+  }
+
+  // Full: the claim for the highest height (checked last, or a far-future one a faulty
+  // validator sent) makes room for a lower one. False when none is higher.
+  #evictAbove(height: number): boolean {
+    let top: [string, Pending] | null = null;
+    for (const e of this.#pending) if (!top || e[1].height > top[1].height) top = e;
+    if (!top || top[1].height <= height) return false;
+    this.#pending.delete(top[0]);
+    this.#dropped++;
+    return true;
   }
 
   #compare(

@@ -17,7 +17,12 @@ import { proposalSignBytes, type Verifier } from "../consensus/bft/signing.ts";
 import { BftValidatorSet } from "../consensus/bft/validators.ts";
 import type { Logger } from "../logger.ts";
 import { type AgreementSnapshot, type Divergence, ExecutionAgreement } from "./agreement.ts";
-import { type ExecutionClaim, parsePayload, payloadClaim } from "./bft_block.ts";
+import {
+  type ExecutionClaim,
+  MAX_CLAIM_ROOT_CHARS,
+  parsePayload,
+  payloadClaim,
+} from "./bft_block.ts";
 import type { NodeConfig } from "./config.ts";
 import type { NodeEvents } from "./events.ts";
 
@@ -118,6 +123,8 @@ export class NodeAgreement {
   /** A claim learnt another way (a peer's authenticated status). */
   observeClaim(validator: string, claim: ExecutionClaim): void {
     if (!Number.isSafeInteger(claim.height) || claim.height < 1) return;
+    const root = claim.stateRoot;
+    if (typeof root !== "string" || root.length === 0 || root.length > MAX_CLAIM_ROOT_CHARS) return;
     this.#found(this.#check.claim(validator, claim, this.#deps.clock()));
   }
 

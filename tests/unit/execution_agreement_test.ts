@@ -142,6 +142,21 @@ Deno.test("agreement: pending claims are bounded (at the bound kept, beyond drop
   assertEquals([s.pendingClaims, s.checkedClaims, s.divergedValidators.length], [0, 4, 0]);
 });
 
+Deno.test("agreement: when full, a lower claim replaces the highest (far-future junk goes first)", () => {
+  const a = new ExecutionAgreement({
+    validators: FOUR,
+    localValidators: ["v1"],
+    maxPendingClaims: 4,
+  });
+  for (const h of [1, 2, 1_000_000, 3]) a.claim("v2", { height: h, stateRoot: `r${h}` }, 0);
+  a.claim("v3", { height: 4, stateRoot: "x4" }, 0);
+  assertEquals([a.snapshot().pendingClaims, a.snapshot().droppedClaims], [4, 1]);
+  for (let h = 1; h <= 4; h++) a.executed(h, `r${h}`, 0);
+  const s = a.snapshot();
+  assertEquals([s.pendingClaims, s.checkedClaims], [0, 4]);
+  assertEquals(s.divergedValidators.map((v) => [v.validator, v.height]), [["v3", 4]]);
+});
+
 Deno.test("agreement: own roots are bounded; a claim older than those kept is dropped", () => {
   const a = new ExecutionAgreement({ validators: FOUR, localValidators: ["v1"], maxOwnRoots: 3 });
   for (let h = 1; h <= 5; h++) a.executed(h, `r${h}`, 0);
