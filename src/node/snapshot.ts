@@ -101,6 +101,8 @@ export interface NodeSnapshotJson {
     their_root: string;
     since: number;
   }[];
+  /** Execution claims compared, waiting for their height, and dropped unchecked. */
+  execution_claims: { checked: number; pending: number; dropped: number };
 }
 
 /**
@@ -141,7 +143,7 @@ export function snapshotToJson(s: NodeSnapshot): NodeSnapshotJson {
 
 function agreementToJson(
   a: AgreementSnapshot | undefined,
-): Pick<NodeSnapshotJson, "divergence" | "diverged_validators"> {
+): Pick<NodeSnapshotJson, "divergence" | "diverged_validators" | "execution_claims"> {
   const d = a?.divergence;
   return {
     divergence: d
@@ -160,6 +162,11 @@ function agreementToJson(
       their_root: v.theirRoot,
       since: v.sinceUnixMs,
     })),
+    execution_claims: {
+      checked: a?.checkedClaims ?? 0,
+      pending: a?.pendingClaims ?? 0,
+      dropped: a?.droppedClaims ?? 0,
+    },
   };
 }
 

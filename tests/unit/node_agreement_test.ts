@@ -108,6 +108,7 @@ Deno.test("node: a validator whose signed proposal claims another root is listed
     assert(await waitFor(() => snapshotToJson(node.snapshot()).diverged_validators.length > 0));
     const json = snapshotToJson(node.snapshot());
     assertEquals(json.divergence, null);
+    assertEquals(json.execution_claims.checked, 1, "the forged claim was not checked");
     assertEquals(
       json.diverged_validators.map((v) => [v.validator, v.height, v.own_root, v.their_root]),
       [["b", 1, own, "other"]],
