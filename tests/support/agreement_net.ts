@@ -34,8 +34,8 @@ export interface NetNode {
 /** Options of {@link runAgreementNet}. */
 export interface AgreementNetOptions {
   readonly ids: readonly string[];
-  /** Validator whose execution root differs... */
-  readonly diverging: string;
+  /** Validators whose execution roots differ (each its own way)... */
+  readonly diverging: readonly string[];
   /** ...from this height on. */
   readonly fromHeight: number;
   /** Heights a node executes behind its committed height. */
@@ -48,8 +48,8 @@ const W = "world-agree";
 
 /** The state root validator `id` computes at `height`. */
 export function rootOf(o: AgreementNetOptions, id: string, height: number): string {
-  const bad = id === o.diverging && height >= o.fromHeight;
-  return hashCanonical([bad ? "diverged-root" : "root", height]);
+  const bad = o.diverging.includes(id) && height >= o.fromHeight;
+  return hashCanonical(bad ? ["diverged-root", id, height] : ["root", height]);
 }
 
 /** Runs the network; returns its nodes. Throws when it does not get there (bounded). */

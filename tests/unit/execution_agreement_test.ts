@@ -185,7 +185,7 @@ for (const lag of [0, 1]) {
   Deno.test(`BFT network (lag ${lag}): a validator whose root differs from height H is found within 5 heights`, () => {
     const o = {
       ids: ["v1", "v2", "v3", "v4"],
-      diverging: "v3",
+      diverging: ["v3"],
       fromHeight: 6,
       lag,
       untilHeight: 24,
@@ -228,7 +228,7 @@ for (const lag of [0, 1]) {
 Deno.test("BFT network: nobody diverges when every root agrees", () => {
   const nodes = runAgreementNet({
     ids: ["v1", "v2", "v3", "v4"],
-    diverging: "none",
+    diverging: [],
     fromHeight: 1,
     lag: 1,
     untilHeight: 12,
@@ -265,4 +265,33 @@ Deno.test("LocalConsensus.setVoting: with every local engine muted nothing is de
   c.setVoting(false);
   await run(50, 5); // a height already precommitted may still finish
   assertEquals(await run(55, 200), 0, "no decision without votes");
+});
+
+Deno.test("BFT network sweep: honest validators never think they diverged; every diverged one is found by all", () => {
+  const cases = [];
+  for (const fromHeight of [2, 9]) {
+    for (const lag of [0, 2]) {
+      for (const diverging of [["v1"], ["v4"]]) {
+        cases.push({ ids: ["v1", "v2", "v3", "v4"], diverging, fromHeight, lag, untilHeight: 40 });
+      }
+    }
+  }
+  // Seven validators, two of them diverged (2/7 < 1/3 of the stake).
+  const seven = ["v1", "v2", "v3", "v4", "v5", "v6", "v7"];
+  cases.push({ ids: seven, diverging: ["v2", "v6"], fromHeight: 4, lag: 1, untilHeight: 40 });
+  for (const o of cases) {
+    const what = `${o.ids.length} validators, ${o.diverging} from ${o.fromHeight}, lag ${o.lag}`;
+    const nodes = runAgreementNet(o);
+    for (const n of nodes) {
+      const bad = o.diverging.includes(n.id);
+      const s = n.agreement.snapshot();
+      if (bad) {
+        assert(s.divergence !== null, `${what}: ${n.id} did not find itself`);
+        assertEquals(n.votesAfterDivergence, 0, what);
+      } else {
+        assertEquals(s.divergence, null, `${what}: honest ${n.id} thinks it diverged`);
+        assertEquals(s.divergedValidators.map((v) => v.validator), [...o.diverging].sort(), what);
+      }
+    }
+  }
 });
