@@ -15,6 +15,9 @@ export interface BlockHeaderWire {
   proposer: string;
   actions_root: string;
   timestamp_ms: number;
+  /** The proposer's execution claim; both absent when the block carries none. */
+  execution_height?: number;
+  execution_state_root?: string;
 }
 
 /** Header to its wire form. */
@@ -27,6 +30,10 @@ export function headerToWire(h: BlockHeader): BlockHeaderWire {
     proposer: h.proposer,
     actions_root: h.actionsRoot,
     timestamp_ms: h.timestampMs,
+    // Only when present, so a header without a claim hashes as it always did.
+    ...(h.executionHeight !== undefined && h.executionStateRoot !== undefined
+      ? { execution_height: h.executionHeight, execution_state_root: h.executionStateRoot }
+      : {}),
   };
 }
 
@@ -40,6 +47,9 @@ export function headerFromWire(w: BlockHeaderWire): BlockHeader {
     proposer: w.proposer,
     actionsRoot: w.actions_root,
     timestampMs: w.timestamp_ms,
+    ...(w.execution_height !== undefined && w.execution_state_root !== undefined
+      ? { executionHeight: w.execution_height, executionStateRoot: w.execution_state_root }
+      : {}),
   };
 }
 

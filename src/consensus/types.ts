@@ -29,6 +29,13 @@ export interface BlockHeader {
   readonly actionsRoot: string;
   /** Proposer's timestamp: the slot's start time (unix ms). */
   readonly timestampMs: number;
+  /**
+   * The proposer's latest executed height when it proposed (execution agreement);
+   * absent (with {@link executionStateRoot}) in blocks without a claim.
+   */
+  readonly executionHeight?: number;
+  /** The proposer's state root after executing {@link executionHeight}. */
+  readonly executionStateRoot?: string;
 }
 
 /** A proposed block. */

@@ -314,6 +314,8 @@ function attachMetrics(
     rewardFailing: reward.lastError !== null,
     rewardFailures: reward.failures,
     evidenceTotal: node.snapshot().evidence?.total ?? 0,
+    executionDiverged: (node.snapshot().agreement?.divergence ?? null) !== null,
+    divergedValidators: node.snapshot().agreement?.divergedValidators.length ?? 0,
     p2p: p2p ? networkGauges(p2p) : undefined,
   }));
   return metrics;
@@ -330,7 +332,9 @@ function statusReader(
   return () => {
     const json = snapshotToJson(node.snapshot());
     const exec = reward.executionProgress();
-    const network = p2p ? networkStatus(p2p) : null;
+    const agreement = node.snapshot().agreement;
+    const diverged = new Set((agreement?.divergedValidators ?? []).map((v) => v.validator));
+    const network = p2p ? networkStatus(p2p, diverged) : null;
     if (network) {
       const c = json.consensus as unknown as Record<string, unknown>;
       c.network_committed_height = network.network_committed_height;

@@ -36,6 +36,10 @@ export interface LiveGauges {
     /** Dropped frames per peer id (all reasons). */
     rejectedByPeer: Readonly<Record<string, number>>;
   };
+  /** Whether this node's execution diverged from the network's (omitted = not reported). */
+  executionDiverged?: boolean;
+  /** Validators whose execution claims differ from this node's (omitted = not reported). */
+  divergedValidators?: number;
 }
 
 /** Upper bounds (seconds) of the duration histograms; `+Inf` is implied. */
@@ -238,6 +242,16 @@ export class LiveMetrics {
       g.lagLimitEngaged,
     );
     flag("awr_reward_failing", "1 while the reward runtime's passes fail.", g.rewardFailing);
+    flag(
+      "awr_execution_diverged",
+      "1 once this node's state root differs from the network's (it stopped voting).",
+      g.executionDiverged,
+    );
+    if (g.divergedValidators !== undefined) {
+      metric("awr_diverged_validators", "gauge", "Validators whose state roots differ.", [
+        { value: g.divergedValidators },
+      ]);
+    }
     if (g.rewardFailures !== undefined) {
       metric("awr_reward_failures_total", "counter", "Failed reward runtime passes.", [
         { value: g.rewardFailures },

@@ -55,7 +55,10 @@ export async function startLiveNetwork(
 }
 
 /** The status fields the network fills (`network_committed_height`, `known_peer_heads`, `p2p`). */
-export function networkStatus(p2p: P2pNode): Record<string, unknown> {
+export function networkStatus(
+  p2p: P2pNode,
+  diverged: ReadonlySet<string> = new Set(),
+): Record<string, unknown> {
   const s = p2p.status();
   const heads: Record<string, unknown> = {};
   for (const p of s.peers) {
@@ -68,6 +71,8 @@ export function networkStatus(p2p: P2pNode): Record<string, unknown> {
       execution_height: p.head.executionHeight,
       state_root: p.head.stateRoot,
       last_seen_unix_ms: p.head.lastSeenUnixMs,
+      // Its execution claims differ from this node's (execution agreement).
+      diverged: p.validator !== null && diverged.has(p.validator),
     };
   }
   return {

@@ -45,5 +45,6 @@ export function nodeHost(node: NodeRuntime): P2pHost {
       return { block: bft, certificate: block.certificate };
     },
     receiveActions: (key, actions) => node.receiveGossipedActions(key, actions),
+    receiveHead: (validator, height, root) => node.observePeerClaim(validator, height, root),
   };
 }

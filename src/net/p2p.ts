@@ -55,6 +55,11 @@ export interface P2pHost {
   commitAt: CommitSource;
   /** Queues actions another node accepted (same idempotency key ⇒ same ids). */
   receiveActions(key: string, actions: readonly BlockAction[]): Promise<void>;
+  /**
+   * A head announced by a genesis validator (its envelope key authenticated it): its
+   * execution claim, checked by the node's execution agreement. Optional.
+   */
+  receiveHead?(validator: string, executionHeight: number, stateRoot: string): void;
 }
 
 /** A validator of the genesis as the network sees it. */
@@ -272,6 +277,9 @@ export class P2pNode {
       const p = this.#book.accept(peerId);
       p.validator = this.#byKey.get(e.key) ?? null;
       p.head = { ...head, lastSeenUnixMs: this.#clock() };
+      if (p.validator !== null && head.executionHeight > 0 && head.stateRoot !== null) {
+        this.#host.receiveHead?.(p.validator, head.executionHeight, head.stateRoot);
+      }
     } else {
       const a = parseActionsBody(e.body, this.#o.maxGossipActions);
       if (!a) return reject("BAD_BODY");

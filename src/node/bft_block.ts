@@ -1,7 +1,9 @@
 /**
  * How local mode maps the node's blocks onto the BFT engine's: the proposal payload
- * (`{slot, epoch, timestamp_ms, actions}`), the committed block built from a decided
- * BFT block, and the stored certificate and evidence read back from a block file.
+ * (`{slot, epoch, timestamp_ms, actions}` plus the proposer's execution claim), the
+ * committed block built from a decided BFT block (the claim goes into its header, as
+ * CometBFT's app hash goes into the next header), and the stored certificate and
+ * evidence read back from a block file.
  *
  * The node's block hash stays BLAKE3 of the header only. The commit certificate is
  * NOT covered by it (as in CometBFT, where the commit of height h is carried
@@ -22,26 +24,61 @@ import { GENESIS_PARENT } from "../consensus/types.ts";
 import { AwrError } from "../errors.ts";
 import type { CborValue } from "../storage/cbor.ts";
 
-/** What a local-mode proposal carries: the slot, its epoch, the time and the actions. */
+/**
+ * What a local-mode proposal carries: the slot, its epoch, the time, the actions and,
+ * since execution agreement, the proposer's latest execution claim (both `execution_*`
+ * fields or neither; a payload without them is a block with no claim).
+ */
 export interface LocalPayload {
   readonly slot: number;
   readonly epoch: number;
   readonly timestamp_ms: number;
   readonly actions: readonly BlockAction[];
+  readonly execution_height?: number;
+  readonly execution_state_root?: string;
 }
 
-/** The payload a local proposer proposes. */
+/** A proposer's claim: "after executing `height` my state root is `stateRoot`". */
+export interface ExecutionClaim {
+  readonly height: number;
+  readonly stateRoot: string;
+}
+
+/** Longest state root a claim may carry (characters). */
+export const MAX_CLAIM_ROOT_CHARS = 256;
+
+/** The payload a local proposer proposes (`claim` null/absent = no execution claim). */
 export function makePayload(
   slot: number,
   epoch: number,
   timestampMs: number,
   actions: readonly BlockAction[],
+  claim?: ExecutionClaim | null,
 ): CborValue {
-  const p: LocalPayload = { slot, epoch, timestamp_ms: timestampMs, actions };
+  const p: LocalPayload = {
+    slot,
+    epoch,
+    timestamp_ms: timestampMs,
+    actions,
+    ...(claim ? { execution_height: claim.height, execution_state_root: claim.stateRoot } : {}),
+  };
   return p as unknown as CborValue;
 }
 
+/** The claim of a parsed payload, or null when it carries none. */
+export function payloadClaim(p: LocalPayload): ExecutionClaim | null {
+  if (p.execution_height === undefined || p.execution_state_root === undefined) return null;
+  return { height: p.execution_height, stateRoot: p.execution_state_root };
+}
+
 const isU64 = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+function claimFieldsValid(o: Record<string, unknown>): boolean {
+  const h = o.execution_height, r = o.execution_state_root;
+  if (h === undefined && r === undefined) return true;
+  return isU64(h) && (h as number) >= 1 && typeof r === "string" && r.length > 0 &&
+    r.length <= MAX_CLAIM_ROOT_CHARS;
+}
 
 /** The payload's fields, or null when it is not a local-mode payload (valid(v) is false). */
 export function parsePayload(p: CborValue): LocalPayload | null {
@@ -52,7 +89,7 @@ export function parsePayload(p: CborValue): LocalPayload | null {
   if (!isU64(o.slot) || (o.slot as number) < 1 || !isU64(o.epoch) || !isU64(o.timestamp_ms)) {
     return null;
   }
-  if (!Array.isArray(o.actions)) return null;
+  if (!Array.isArray(o.actions) || !claimFieldsValid(o)) return null;
   for (const a of o.actions) {
     if (a === null || typeof a !== "object" || typeof (a as { kind?: unknown }).kind !== "string") {
       return null;
@@ -92,6 +129,7 @@ export function committedFromBft(
     parentHash: parentHash ?? GENESIS_PARENT,
     proposer: b.proposer,
     timestampMs: p.timestamp_ms,
+    ...claimHeader(payloadClaim(p)),
   }, p.actions);
   return {
     ...block,
@@ -107,6 +145,17 @@ export function committedFromBft(
   };
 }
 
+function claimHeader(c: ExecutionClaim | null) {
+  return c ? { executionHeight: c.height, executionStateRoot: c.stateRoot } : {};
+}
+
+/** The execution claim a committed block's header carries, or null. */
+export function blockClaim(block: CommittedBlock): ExecutionClaim | null {
+  const h = block.header;
+  if (h.executionHeight === undefined || h.executionStateRoot === undefined) return null;
+  return { height: h.executionHeight, stateRoot: h.executionStateRoot };
+}
+
 /** The BFT block a stored committed block was decided as (`parent` = the previous BFT id). */
 export function bftBlockOf(block: CommittedBlock, parent: string): BftBlock {
   const h = block.header;
@@ -114,7 +163,7 @@ export function bftBlockOf(block: CommittedBlock, parent: string): BftBlock {
     height: h.height,
     parent,
     proposer: h.proposer,
-    payload: makePayload(h.slot, h.epoch, h.timestampMs, block.actions),
+    payload: makePayload(h.slot, h.epoch, h.timestampMs, block.actions, blockClaim(block)),
     evidence: block.evidence ?? [],
   };
 }

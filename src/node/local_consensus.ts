@@ -212,6 +212,14 @@ export class LocalConsensus {
     return this.#lastRefusal;
   }
 
+  /**
+   * Stops (false) or resumes every local engine's prevotes and precommits (execution
+   * divergence); the engines keep following the chain.
+   */
+  setVoting(on: boolean): void {
+    for (const l of this.#locals) l.engine.setVoting(on);
+  }
+
   /** (height, round, step) of the first local engine. */
   get status(): { height: number; round: number; step: string } {
     const s = this.#locals[0]?.engine.status;

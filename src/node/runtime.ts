@@ -28,6 +28,7 @@ import {
   type NodeExecutionHook,
 } from "./execution_hook.ts";
 import { ExecutionFeed } from "./execution_feed.ts";
+import { NodeAgreement, ownClaim } from "./agreement_node.ts";
 import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
 import { type HaltInfo, realRetryTimer, type RetryTimer, WriteRetry } from "./halt.ts";
@@ -133,6 +134,7 @@ export class NodeRuntime {
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
   #results: ExecutionResultLog | null = null;
+  readonly #agreement: NodeAgreement;
 
   /**
    * @param config node options (defaults fill the rest; invalid options throw naming the option)
@@ -146,6 +148,16 @@ export class NodeRuntime {
     this.#keys = deps.keys ?? localModeKeys(this.#config.worldId);
     this.#crashPoint = deps.crashPoint;
     this.#bft = deps.bft;
+    this.#agreement = new NodeAgreement(this.#config, {
+      verifier: this.#keys.verifier,
+      log: this.#log,
+      events: this.events,
+      clock: this.#clock,
+      onDiverged: (_d, message) => {
+        this.#lastError = message;
+        this.#consensus?.setVoting(false); // keeps following; records stay as they are
+      },
+    });
     this.#onBroadcast = deps.onBroadcast;
     this.#networked = deps.networked ?? false;
     this.#blocks = new BlockStore(blocksDir(this.#config.dataDir, this.#config.nodeId), {
@@ -244,6 +256,7 @@ export class NodeRuntime {
       onBroadcast: this.#onBroadcast,
       now: this.#clock(),
     });
+    if (this.#agreement.diverged) this.#consensus.setVoting(false);
 
     if (this.#hook) {
       this.#results ??= await ExecutionResultLog.open(dir, this.#config.durable);
@@ -260,6 +273,7 @@ export class NodeRuntime {
         from: pos.source,
       });
       this.#setExecution(pos.height, pos.executionBlockHash, pos.executionStateRoot);
+      this.#agreement.executed(pos.height, pos.executionStateRoot);
       // After a crash the hook's position may be ahead of the log: write that entry again.
       const atPos = pos.height > 0 ? await this.#blocks.getBlock(pos.height) : null;
       if (atPos && !await this.#results.get(pos.height)) {
@@ -365,7 +379,17 @@ export class NodeRuntime {
    * the message is then dropped.
    */
   receiveConsensusMessage(message: unknown): boolean {
+    this.#agreement.observeMessage(message);
     return this.#consensus?.receive(message) ?? false;
+  }
+
+  /**
+   * An execution claim learnt outside proposals (e.g. a peer's status: its execution
+   * height and state root), checked like a proposal's claim. Only for claims whose
+   * sender is authenticated as `validator` (its transport key).
+   */
+  observePeerClaim(validator: string, height: number, stateRoot: string): void {
+    this.#agreement.observeClaim(validator, { height, stateRoot });
   }
 
   /** Actions waiting for a proposal. */
@@ -390,6 +414,7 @@ export class NodeRuntime {
       halted: this.#retry.info ? { ...this.#retry.info } : null,
       lagLimit: this.#lagLimit.snapshot(),
       evidence: this.#consensus?.evidence ?? { total: 0, recent: [] },
+      agreement: this.#agreement.snapshot(),
     };
   }
 
@@ -445,6 +470,7 @@ export class NodeRuntime {
   #onExecuted(r: NodeExecutionCommitResult, ctx: NodeExecutionCommitContext, ms: number): void {
     this.#logResult(r.executionHeight, ctx.nodeBlockHash, r);
     this.#setExecution(r.executionHeight, r.executionBlockHash, r.executionStateRoot);
+    this.#agreement.executed(r.executionHeight, r.executionStateRoot);
     if (this.#lastError?.startsWith("execution of height")) this.#lastError = null;
     this.events.emit("execution", { result: r, nodeBlockHash: ctx.nodeBlockHash, durationMs: ms });
   }
@@ -516,7 +542,7 @@ export class NodeRuntime {
         now,
         parentHash: s.lastBlockHash,
         value: proposing
-          ? () => makePayload(slot, s.epoch, now, this.#mempool?.peek(max) ?? [])
+          ? () => makePayload(slot, s.epoch, now, this.#mempool?.peek(max) ?? [], ownClaim(s))
           : null,
       });
       if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";

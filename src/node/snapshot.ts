@@ -4,6 +4,7 @@
  * @module
  */
 import type { NodeRole } from "./config.ts";
+import type { AgreementSnapshot } from "./agreement.ts";
 import type { HaltInfo } from "./halt.ts";
 import type { LagLimitSnapshot } from "./lag_limit.ts";
 import type { EvidenceSummary } from "./local_consensus.ts";
@@ -44,6 +45,8 @@ export interface NodeSnapshot {
   lagLimit?: LagLimitSnapshot;
   /** Duplicate-vote evidence seen: total, and the newest (at most 16). */
   evidence?: { total: number; recent: readonly EvidenceSummary[] };
+  /** Execution agreement: this node's divergence and the validators that diverged. */
+  agreement?: AgreementSnapshot;
 }
 
 /** JSON form of {@link NodeConsensusSnapshot} (snake_case). */
@@ -82,6 +85,24 @@ export interface NodeSnapshotJson {
   lag_growing: boolean;
   /** Duplicate-vote evidence: `count` seen since start, `recent` the newest 16. */
   evidence: { count: number; recent: EvidenceSummary[] };
+  /** This node's execution divergence (it stopped voting), or null. */
+  divergence: {
+    height: number;
+    own_root: string;
+    network_root: string;
+    claimant: string;
+    since: number;
+  } | null;
+  /** Validators whose execution claims differ from this node's roots. */
+  diverged_validators: {
+    validator: string;
+    height: number;
+    own_root: string;
+    their_root: string;
+    since: number;
+  }[];
+  /** Execution claims compared, waiting for their height, and dropped unchecked. */
+  execution_claims: { checked: number; pending: number; dropped: number };
 }
 
 /**
@@ -116,6 +137,36 @@ export function snapshotToJson(s: NodeSnapshot): NodeSnapshotJson {
     lag_limit_engaged_count: s.lagLimit?.episodes ?? 0,
     lag_growing: s.lagLimit?.growing ?? false,
     evidence: { count: s.evidence?.total ?? 0, recent: [...(s.evidence?.recent ?? [])] },
+    ...agreementToJson(s.agreement),
+  };
+}
+
+function agreementToJson(
+  a: AgreementSnapshot | undefined,
+): Pick<NodeSnapshotJson, "divergence" | "diverged_validators" | "execution_claims"> {
+  const d = a?.divergence;
+  return {
+    divergence: d
+      ? {
+        height: d.height,
+        own_root: d.ownRoot,
+        network_root: d.networkRoot,
+        claimant: d.claimant,
+        since: d.sinceUnixMs,
+      }
+      : null,
+    diverged_validators: (a?.divergedValidators ?? []).map((v) => ({
+      validator: v.validator,
+      height: v.height,
+      own_root: v.ownRoot,
+      their_root: v.theirRoot,
+      since: v.sinceUnixMs,
+    })),
+    execution_claims: {
+      checked: a?.checkedClaims ?? 0,
+      pending: a?.pendingClaims ?? 0,
+      dropped: a?.droppedClaims ?? 0,
+    },
   };
 }
 

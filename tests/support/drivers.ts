@@ -30,6 +30,12 @@ export interface CountingDriverOptions {
    * `<state file>.fast` appears (see {@link recoverMarker}): the driver "recovers".
    */
   busyMsPerHeight?: number;
+  /**
+   * TEST ONLY divergence: when `<data>/drivers/<name>/diverge_at` holds a height D
+   * (decimal) at start, every state root from D on is salted, so this node's roots
+   * differ from every other node's (see {@link divergeMarker}).
+   */
+  divergeable?: boolean;
 }
 
 /**
@@ -51,6 +57,7 @@ const NAME = ${JSON.stringify(o.name)};
 const HANG_AT = ${o.hangOnceAt ?? 0};
 const CRASH_AT = ${o.crashOnceAt ?? 0};
 const BUSY_MS = ${o.busyMsPerHeight ?? 0};
+const DIVERGEABLE = ${o.divergeable === true};
 
 async function create(host${t(": Host")}) {
   // The driver's own folder: the only place under the data dir its sandbox may write.
@@ -64,6 +71,14 @@ async function create(host${t(": Host")}) {
     state = host.cbor.decode(await Deno.readFile(file));
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  let divergeAt = 0;
+  if (DIVERGEABLE) {
+    try {
+      divergeAt = Number((await Deno.readTextFile(dir + "/diverge_at")).trim());
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
   }
   const current = () => ({
     executionHeight: state.height,
@@ -102,7 +117,9 @@ async function create(host${t(": Host")}) {
       while (Date.now() < until) { /* burn CPU */ }
     }
     const actions = state.actions + actionCount;
-    const stateRoot = host.hash.canonical({ actions, height });
+    const stateRoot = divergeAt > 0 && height >= divergeAt
+      ? host.hash.canonical({ actions, height, diverged: true })
+      : host.hash.canonical({ actions, height });
     const executionBlockHash = host.hash.canonical({
       world_id: host.worldId,
       height,
@@ -142,6 +159,11 @@ export default { name: NAME, apiVersion: 1, description: "counts actions (test d
 /** Path of the file that makes a busy counting driver fast. */
 export function recoverMarker(dataDir: string, name: string): string {
   return join(dataDir, "drivers", name, "state.cbor.fast");
+}
+
+/** The file that makes a divergeable counting driver diverge (holds the first height). */
+export function divergeMarker(dataDir: string, name: string): string {
+  return join(dataDir, "drivers", name, "diverge_at");
 }
 
 /** Writes a counting driver into `dir` as `<file>`; returns its path. */

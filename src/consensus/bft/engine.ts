@@ -37,6 +37,27 @@ export type { BftEngineConfig, BftEngineStatus } from "./_engine_base.ts";
  * ```
  */
 export class BftEngine extends EngineBase {
+  #voting = true;
+
+  /**
+   * Stops (false) or resumes signing prevotes and precommits. A validator that stopped
+   * voting still follows: it takes proposals and votes, and decides on > 2/3 of the
+   * others' precommits. The host stops it when its execution diverged. A resumed
+   * engine votes from its next step on (a step passed while muted is not voted again).
+   */
+  setVoting(on: boolean): void {
+    this.#voting = on;
+  }
+
+  /** Whether the engine signs prevotes and precommits. */
+  get voting(): boolean {
+    return this.#voting;
+  }
+
+  protected override _vote(type: "prevote" | "precommit", block: string | null): void {
+    if (this.#voting) super._vote(type, block);
+  }
+
   /** Feeds one input; returns what the host must do, in order. */
   step(input: EngineInput): EngineOutput[] {
     this._out = [];
