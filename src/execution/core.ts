@@ -127,7 +127,11 @@ export class ExecutionCore {
 
   /** Loads the state file (reconciled with the records) and the world it names. */
   static async open(options: ExecutionCoreOptions): Promise<ExecutionCore> {
-    if (!options.worldId) throw new ExecutionError("WORLD_MISMATCH", "worldId must not be empty");
+    if (!options.worldId) {
+      throw new ExecutionError("WORLD_MISMATCH", "worldId must not be empty", {
+        found: options.worldId,
+      });
+    }
     const durable = options.durable ?? true;
     const logger = options.logger ?? silentLogger;
     await ensureDirDurable(recordsDir(options.dataDir), durable);
@@ -296,6 +300,7 @@ export class ExecutionCore {
       throw new ExecutionError(
         "BAD_HEIGHT",
         `height must be a positive integer, got ${ctx.height}`,
+        { height: ctx.height },
       );
     }
     const last = this.#state.lastAppliedHeight;

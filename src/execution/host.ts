@@ -6,6 +6,7 @@
  */
 import { join } from "../std/path.ts";
 import { AwrError, errorMessage } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { BlockStore } from "../node/block_store.ts";
 import { CasStore } from "../storage/cas.ts";
@@ -29,7 +30,7 @@ import {
 } from "./plugin.ts";
 
 /** Error raised around a driver: timeouts, crashes, bad results, or its own errors. */
-export class DriverError extends AwrError {}
+export class DriverError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /** What a driver's host is built from. */
 export interface DriverHostOptions {

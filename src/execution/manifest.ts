@@ -6,6 +6,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { isPowerOfTwo } from "../world/agent.ts";
 import type { WorldEvent } from "../world/events.ts";
@@ -49,7 +50,7 @@ export interface JournalSegment {
 }
 
 /** Error for a manifest or journal blob that is not what its reference promises. */
-export class ManifestError extends AwrError {}
+export class ManifestError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /**
  * The manifest as a CAS blob; its hash is the execution state root.

@@ -10,6 +10,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { decodeCbor, encodeCanonical } from "../storage/cbor.ts";
 import { fromHex, hashBytes, toHex } from "../storage/hash.ts";
 
@@ -45,7 +46,7 @@ export interface BlobReader {
 }
 
 /** Error for a tree whose nodes do not fit together. */
-export class StateTreeError extends AwrError {}
+export class StateTreeError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /**
  * Encodes a value canonically and hashes it.
@@ -134,7 +135,9 @@ export class StateTree {
 
   private constructor(fanout: number, levels: Uint8Array[][]) {
     if (!Number.isSafeInteger(fanout) || fanout < 2) {
-      throw new StateTreeError("TREE_FANOUT", `fanout must be an integer >= 2, got ${fanout}`);
+      throw new StateTreeError("TREE_FANOUT", `fanout must be an integer >= 2, got ${fanout}`, {
+        fanout,
+      });
     }
     this.fanout = fanout;
     this.#levels = levels;
@@ -179,6 +182,7 @@ export class StateTree {
         throw new StateTreeError(
           "TREE_GAP",
           `chunk ${index} would leave a gap after chunk ${chunks.length - 1}`,
+          { index, chunks: chunks.length },
         );
       }
       chunks[index] = digest;

@@ -13,7 +13,8 @@
  * what the operator grants (`--driver-allow`).
  * @module
  */
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorMessage, isErrorCode } from "../errors.ts";
+import type { ErrorCode, ErrorFields } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type {
   NodeExecutionCommitContext,
@@ -65,10 +66,22 @@ interface Pending {
 const WORKER_URL = new URL("./driver_worker.ts", import.meta.url);
 
 function fromPayload(driver: string, e: WorkerErrorPayload): DriverError {
-  return new DriverError(e.code ?? "DRIVER_ERROR", e.message, {
-    ...e.context,
+  // A code outside the registry (a driver's own, an OS error's) stays in the context.
+  if (isErrorCode(e.code)) {
+    return new DriverError(
+      e.code,
+      e.message,
+      {
+        ...e.context,
+        driver,
+        errorName: e.name,
+      } as ErrorFields[ErrorCode],
+    );
+  }
+  return new DriverError("DRIVER_ERROR", e.message, {
     driver,
     errorName: e.name,
+    ...(e.code !== null ? { driverCode: e.code } : {}),
   });
 }
 

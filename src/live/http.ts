@@ -344,7 +344,7 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
     const headers: Record<string, string> = status === 401
       ? { "www-authenticate": 'Bearer realm="awr"' }
       : status === 405
-      ? { allow: String(err.context.allow) }
+      ? { allow: String((err.context as { allow?: string }).allow) }
       : {};
     return jsonResponse(status, { ...err.context, error: err.message, code: err.code }, headers);
   }

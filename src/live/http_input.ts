@@ -5,6 +5,7 @@
  * @module
  */
 import { AwrError, errorMessage } from "../errors.ts";
+import type { ErrorArgs, ErrorCode } from "../errors.ts";
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from "../node/mempool.ts";
 import { ActionError, parseAction } from "../world/actions.ts";
 import type { WorldAction } from "../world/actions.ts";
@@ -58,20 +59,15 @@ export function parseActionId(text: string): string {
 }
 
 /** A request the server refuses, with its HTTP status. */
-export class HttpError extends AwrError {
+export class HttpError<C extends ErrorCode = ErrorCode> extends AwrError<C> {
   /** HTTP status code of the answer. */
   readonly status: number;
   /**
    * @param status HTTP status @param code machine-readable code @param message the
-   * client-facing message @param context extra JSON fields of the answer
+   * client-facing message @param args extra JSON fields of the answer, then `{ cause }`
    */
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    context: Record<string, unknown> = {},
-  ) {
-    super(code, message, context);
+  constructor(status: number, code: C, message: string, ...args: ErrorArgs<C>) {
+    super(code, message, ...args);
     this.status = status;
   }
 }

@@ -179,6 +179,7 @@ export class Mempool {
       throw new AwrError(
         "MEMPOOL_BAD_KEY",
         `idempotency key must have 1..${MAX_IDEMPOTENCY_KEY_LENGTH} characters, got ${key.length}`,
+        { length: key.length },
       );
     }
     const k = key ?? crypto.randomUUID();
@@ -215,6 +216,7 @@ export class Mempool {
       throw new AwrError(
         "MEMPOOL_BATCH_TOO_LARGE",
         `a batch of ${payload.length} bytes is larger than ${this.#opts.maxFrameBytes}`,
+        { bytes: payload.length, maxFrameBytes: this.#opts.maxFrameBytes },
       );
     }
     this.#reserved += entries.length;
@@ -248,6 +250,7 @@ export class Mempool {
       throw new AwrError(
         "MEMPOOL_TRIM",
         `block ${height} carries ${count} actions but only ${this.#pending.length} wait`,
+        { height, count, waiting: this.#pending.length },
       );
     }
     this.#height = Math.max(this.#height, height);

@@ -200,6 +200,8 @@ export class GroupCommitLog {
         new AwrError(
           "MEMPOOL_IO",
           `mempool log ${this.#path} is unusable: ${this.#broken.message}`,
+          { path: this.#path },
+          { cause: this.#broken },
         ),
       );
     }

@@ -6,6 +6,7 @@
  */
 import { dirname, join, resolve } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 
 let tempCounter = 0;
 // Marks this process's temp files: a temp carrying it is in flight, never stale, even
@@ -196,7 +197,7 @@ export async function removeStaleTemps(
 }
 
 /** What {@link readFileBounded} found when it refuses a file. */
-export class FileReadError extends AwrError {}
+export class FileReadError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 function fileTypeName(st: Deno.FileInfo): string {
   if (st.isDirectory) return "a folder";

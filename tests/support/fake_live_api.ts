@@ -348,7 +348,7 @@ export class FakeLiveApi implements LiveApi {
     return new AwrError(
       "NOT_PROVIDED_BY_DRIVER",
       `driver ${this.driver} does not provide the ${view} view`,
-      { driver: this.driver },
+      { driver: this.driver, capability: view },
     );
   }
 
@@ -387,7 +387,11 @@ export class FakeLiveApi implements LiveApi {
 
   #queue(actions: WorldAction[], key: string): string[] {
     if (this.#mempool.length + actions.length > this.#mempoolLimit) {
-      throw new AwrError("MEMPOOL_FULL", `mempool is full (${this.#mempoolLimit} actions)`);
+      throw new AwrError("MEMPOOL_FULL", `mempool is full (${this.#mempoolLimit} actions)`, {
+        size: this.#mempool.length,
+        limit: this.#mempoolLimit,
+        batch: actions.length,
+      });
     }
     const ids = actions.map((a, i) => actionId(key, i, a));
     this.#keys.set(key, ids);
