@@ -184,6 +184,9 @@ export const ERROR_REGISTRY = {
     { path: string; height: number; storedHash?: Hash; computedHash?: Hash }
   >("a block file does not match its height or hash"),
   BFT_PAYLOAD_INVALID: spec<{ height: number }>("a BFT block payload does not decode"),
+  WRITE_FAILED: spec<{ what: string; osCode: string }>(
+    "a block or state file write failed (`osCode`: ENOSPC…)",
+  ),
   COMMIT_WRITE_PENDING: spec<{ height: number }>("a commit was queued before the last was written"),
   BLOCK_HASH_MISMATCH: spec<
     {

@@ -143,8 +143,9 @@ export function errorJson(err: unknown, depth = 0): ErrorJson {
 }
 
 /**
- * The error's message followed by each cause's (`a: caused by [CODE] b`), for one-line
- * logs and operator messages.
+ * The error's message followed by each cause's (`a; caused by: [CODE] b`), for one-line
+ * logs and operator messages. A cause whose message the line already holds (a wrapper
+ * that quoted it) adds only its code.
  *
  * @example
  * ```ts
@@ -159,7 +160,12 @@ export function errorChain(err: unknown): string {
   for (let i = 0; i < MAX_CAUSE_DEPTH && at instanceof Error && at.cause !== undefined; i++) {
     at = at.cause;
     const code = errorCode(at);
-    out += `; caused by: ${code ? `[${code}] ` : ""}${errorMessage(at)}`;
+    const message = errorMessage(at);
+    if (out.includes(message)) {
+      if (code && !out.includes(code)) out += ` [${code}]`;
+    } else {
+      out += `; caused by: ${code ? `[${code}] ` : ""}${message}`;
+    }
   }
   return out;
 }

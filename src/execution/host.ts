@@ -248,6 +248,7 @@ export async function startDriver(options: StartDriverOptions): Promise<RunningD
       "DRIVER_CREATE_FAILED",
       `driver "${listing.name}" (${listing.file}) failed to start: ${errorMessage(err)}`,
       { driver: listing.name, file: listing.file },
+      { cause: err },
     );
   }
   if (driver === null || typeof driver !== "object" || typeof driver.onCommit !== "function") {

@@ -20,7 +20,7 @@
  * @module
  */
 import { join } from "../std/path.ts";
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import { BlockStore, type CommittedBlockReader } from "../node/block_store.ts";
 import { openBlobReader } from "../storage/blob_store.ts";
 import { decodeCbor } from "../storage/cbor.ts";
@@ -123,7 +123,11 @@ export async function verifyRecords(
       : await stateFromPack(cas.reader, null);
     if (cas.reader.problems.length) {
       const p = cas.reader.problems[0];
-      throw new Error(`pack segment ${p.segment} is damaged at offset ${p.offset}: ${p.reason}`);
+      throw new AwrError(
+        "PACK_CORRUPT",
+        `pack segment ${p.segment} is damaged at offset ${p.offset}: ${p.reason}`,
+        { segment: p.segment, offset: p.offset, reason: p.reason },
+      );
     }
   } catch (err) {
     return {

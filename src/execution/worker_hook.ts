@@ -135,7 +135,9 @@ export class WorkerExecutionHook {
     } catch (err) {
       if (!(err instanceof AwrError)) throw err;
       // Same error class as any other start failure of the driver.
-      throw new DriverError(err.code, err.message, { ...err.context, driver: options.driver });
+      throw new DriverError(err.code, err.message, { ...err.context, driver: options.driver }, {
+        cause: err,
+      });
     }
     // Made here, with the node's permissions: the sandbox may not touch <data> itself.
     for (const dir of driverWrites(options.dataDir, hook.#listing.name)) {
@@ -341,6 +343,7 @@ export class WorkerExecutionHook {
             "DRIVER_BAD_REQUEST",
             `cannot send ${req.op} to driver "${this.#name}": ${errorMessage(err)}`,
             { driver: this.#name, op: req.op },
+            { cause: err },
           ),
         );
       }

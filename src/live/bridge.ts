@@ -6,6 +6,7 @@
  * caller differs. In node mode this object is never built (DESIGN invariant 1).
  * @module
  */
+import { AwrError } from "../errors.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import {
   commitContext,
@@ -103,11 +104,25 @@ export class LegacyBridge {
     while (this.#progress.height < committedHeight && done < limit) {
       const h = this.#progress.height + 1;
       const block = await this.#blocks.getBlock(h);
-      if (!block) throw new Error(`bridge: committed block ${h} is missing from the block store`);
+      if (!block) {
+        throw new AwrError(
+          "BLOCK_MISSING",
+          `bridge: committed block ${h} is missing from the block store`,
+          { height: h },
+        );
+      }
       const t0 = performance.now();
       const r = await this.#hook.onCommit(commitContext(this.#worldId, this.#nodeId, block));
       if (r.executionHeight !== h) {
-        throw new Error(`bridge: driver returned height ${r.executionHeight} for ${h}`);
+        throw new AwrError(
+          "DRIVER_BAD_RESULT",
+          `bridge: driver returned height ${r.executionHeight} for ${h}`,
+          {
+            driver: this.#hook.driverName ?? "bridge",
+            height: h,
+            executionHeight: r.executionHeight,
+          },
+        );
       }
       this.#progress = {
         height: h,

@@ -5,7 +5,7 @@
  * no request can take the server down.
  * @module
  */
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain, errorJson, errorMessage } from "../errors.ts";
 import { silentLogger } from "../logger.ts";
 import type { Logger } from "../logger.ts";
 import type { NodeEvents } from "../node/events.ts";
@@ -298,6 +298,16 @@ export function statusOfCode(code: string): number | null {
   return Object.hasOwn(STATUS_OF_CODE, code) ? STATUS_OF_CODE[code] : null;
 }
 
+// The JSON answer of a refused request: context fields, message, code, and what caused it.
+function errorBody(err: AwrError): Record<string, unknown> {
+  return {
+    ...err.context,
+    error: err.message,
+    code: err.code,
+    ...(err.cause !== undefined ? { cause: errorJson(err.cause) } : {}),
+  };
+}
+
 /**
  * Whether `host` (a `Host` header value, with or without port) names this machine's
  * loopback interface: `localhost`, `127.x.x.x` or `[::1]`.
@@ -337,7 +347,7 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
     }
     // A refusal the client can retry later: say when (the node resumes by itself).
     const headers: Record<string, string> = mapped === 503 ? { "retry-after": "1" } : {};
-    return jsonResponse(mapped, { ...err.context, error: err.message, code: err.code }, headers);
+    return jsonResponse(mapped, errorBody(err), headers);
   }
   if (err instanceof HttpError || err instanceof ActionError) {
     const status = err instanceof HttpError ? err.status : 400;
@@ -346,12 +356,13 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
       : status === 405
       ? { allow: String((err.context as { allow?: string }).allow) }
       : {};
-    return jsonResponse(status, { ...err.context, error: err.message, code: err.code }, headers);
+    return jsonResponse(status, errorBody(err), headers);
   }
-  logger.error("request failed", { path, error: errorMessage(err) });
+  logger.error("request failed", { path, error: errorChain(err) });
   return jsonResponse(500, {
-    error: `internal error: ${errorMessage(err)}`,
+    error: `internal error: ${errorChain(err)}`,
     code: "HTTP_INTERNAL",
+    ...(err instanceof Error && err.cause !== undefined ? { cause: errorJson(err.cause) } : {}),
   });
 }
 
@@ -441,6 +452,7 @@ function startNow(api: LiveApi, options: Partial<HttpServerOptions>): HttpServer
       "HTTP_LISTEN",
       `cannot listen on ${hostname}:${opts.port}: ${errorMessage(err)}`,
       { hostname, port: opts.port },
+      { cause: err },
     );
   }
   api.metrics.setSseClientSource(() => hub.clientCount);

@@ -207,7 +207,9 @@ export function parseActionsBody(text: string): WorldAction[] {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, "HTTP_BAD_JSON", `malformed JSON: ${errorMessage(err)}`);
+    throw new HttpError(400, "HTTP_BAD_JSON", `malformed JSON: ${errorMessage(err)}`, {}, {
+      cause: err,
+    });
   }
   const isBatch = json !== null && typeof json === "object" && !Array.isArray(json) &&
     Object.hasOwn(json, "actions") && !Object.hasOwn(json, "kind");
@@ -232,7 +234,7 @@ export function parseActionsBody(text: string): WorldAction[] {
       throw new ActionError(err.code, `actions[${i}]: ${err.message}`, {
         ...err.context,
         index: i,
-      });
+      }, { cause: err });
     }
   });
 }

@@ -10,7 +10,7 @@
 import { join } from "../std/path.ts";
 import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
-import { errorMessage } from "../errors.ts";
+import { errorChain } from "../errors.ts";
 import { createExecutionHook } from "../execution/create_hook.ts";
 import type { DriverGrants } from "../execution/sandbox.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -129,7 +129,7 @@ export async function startLiveNode(
     tearingDown ??= (async () => {
       for (const fn of cleanup.reverse()) {
         await Promise.resolve().then(fn).catch((err) =>
-          log.warn("live node teardown step failed", { error: errorMessage(err) })
+          log.warn("live node teardown step failed", { error: errorChain(err) })
         );
       }
     })();
@@ -295,7 +295,7 @@ export async function startLiveNode(
     return { options, node, reward: rewardRuntime, http, token, metrics, status, stop: teardown };
   } catch (err) {
     await teardown();
-    log.error("live node failed to start", { error: errorMessage(err) });
+    log.error("live node failed to start", { error: errorChain(err) });
     throw err;
   }
 }

@@ -6,7 +6,7 @@
  * here: it never leaves a call in flight for ever.
  * @module
  */
-import { errorCode, errorMessage } from "../errors.ts";
+import { AwrError, errorChain, errorCode } from "../errors.ts";
 import type {
   NodeExecutionCommitContext,
   NodeExecutionCommitResult,
@@ -138,15 +138,21 @@ export class ExecutionFeed {
       ctx = await this.#deps.contextFor(height);
       result = await this.#deps.hook.onCommit(ctx);
       if (!result || result.executionHeight !== height) {
-        throw new Error(
+        throw new AwrError(
+          "BAD_HOOK_RESULT",
           `execution hook returned height ${result?.executionHeight} for committed height ${height}`,
+          { height, executionHeight: result?.executionHeight },
         );
       }
       if (
         typeof result.executionBlockHash !== "string" ||
         typeof result.executionStateRoot !== "string"
       ) {
-        throw new Error(`execution hook returned no hashes for height ${height}`);
+        throw new AwrError(
+          "BAD_HOOK_RESULT",
+          `execution hook returned no hashes for height ${height}`,
+          { height },
+        );
       }
     } catch (err) {
       this.#failures++;
@@ -156,7 +162,7 @@ export class ExecutionFeed {
         this.#deps.retryBaseMs * 2 ** Math.min(this.#failures - 1, 16),
       );
       this.#retryAt = this.#deps.now() + delay;
-      this.#report(height, errorMessage(err), errorCode(err));
+      this.#report(height, errorChain(err), errorCode(err));
       return false;
     }
     this.#failures = 0;
@@ -171,7 +177,7 @@ export class ExecutionFeed {
       // The height is executed; only the node's bookkeeping failed. Report it and go on.
       this.#report(
         height,
-        `handling the result of height ${height} failed: ${errorMessage(err)}`,
+        `handling the result of height ${height} failed: ${errorChain(err)}`,
         errorCode(err),
       );
     }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { CommittedBlock } from "../consensus/types.ts";
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { BlockStore, CommittedBlockReader } from "./block_store.ts";
@@ -188,7 +188,7 @@ export async function reconcileExecution(
           {
             height: want.height,
             hook_height: info.lastHeight,
-            error: errorMessage(err),
+            error: errorChain(err),
           },
         );
         return pos;

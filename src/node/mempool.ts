@@ -17,7 +17,7 @@
  * @module
  */
 import type { BlockAction } from "../consensus/types.ts";
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain } from "../errors.ts";
 import { removeStaleTemps, syncDir } from "../storage/atomic.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { join } from "../std/path.ts";
@@ -258,7 +258,7 @@ export class Mempool {
     this.#trim(height, count);
     const frame = encodeFrame(encodeRecord({ type: "done", height, count }));
     this.#log.append(frame, false).catch((err) =>
-      this.#opts.logger.warn("mempool log: trim not written", { error: errorMessage(err) })
+      this.#opts.logger.warn("mempool log: trim not written", { error: errorChain(err) })
     );
   }
 
@@ -388,7 +388,7 @@ export class Mempool {
       this.#pendingBytes = Math.max(0, out.length - this.#included.size * 96);
       this.#compactions++;
     } catch (err) {
-      this.#opts.logger.warn("mempool log: compaction failed", { error: errorMessage(err) });
+      this.#opts.logger.warn("mempool log: compaction failed", { error: errorChain(err) });
     }
   }
 }

@@ -240,7 +240,9 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
     if (err instanceof AwrError) throw err;
-    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path });
+    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path }, {
+      cause: err,
+    });
   }
   try {
     const buf = new Uint8Array(maxBytes + 1);
@@ -263,7 +265,9 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
     return buf.slice(0, off);
   } catch (err) {
     if (err instanceof AwrError) throw err;
-    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path });
+    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path }, {
+      cause: err,
+    });
   } finally {
     file.close();
   }

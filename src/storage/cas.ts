@@ -159,7 +159,9 @@ export class CasStore {
       bytes = await Deno.readFile(path);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        throw new CasError("CAS_MISSING", `blob ${hash} is missing (${path})`, { hash, path });
+        throw new CasError("CAS_MISSING", `blob ${hash} is missing (${path})`, { hash, path }, {
+          cause: err,
+        });
       }
       throw err;
     }
