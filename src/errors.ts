@@ -145,7 +145,7 @@ export function errorJson(err: unknown, depth = 0): ErrorJson {
 /**
  * The error's message followed by each cause's (`a; caused by: [CODE] b`), for one-line
  * logs and operator messages. A cause whose message the line already holds (a wrapper
- * that quoted it) adds only its code.
+ * that quoted it) adds nothing.
  *
  * @example
  * ```ts
@@ -161,11 +161,7 @@ export function errorChain(err: unknown): string {
     at = at.cause;
     const code = errorCode(at);
     const message = errorMessage(at);
-    if (out.includes(message)) {
-      if (code && !out.includes(code)) out += ` [${code}]`;
-    } else {
-      out += `; caused by: ${code ? `[${code}] ` : ""}${message}`;
-    }
+    if (!out.includes(message)) out += `; caused by: ${code ? `[${code}] ` : ""}${message}`;
   }
   return out;
 }
