@@ -94,7 +94,7 @@ export function buildDriverHost(options: DriverHostOptions): BuiltHost {
       info: () => c.info(),
       executeThrough: (ctx) => c.executeThrough(ctx),
       resultAt: (h) => c.resultAt(h),
-      summary: () => summaryAt(cas, c.info().lastExecutionStateRoot),
+      summary: (agentLimit) => summaryAt(cas, c.info().lastExecutionStateRoot, agentLimit),
       agent: (id) => agentAt(cas, c.info().lastExecutionStateRoot, id),
       journal: (from, limit) => journalAt(cas, options.dataDir, c.info().lastHeight, from, limit),
       close: async () => {
