@@ -1,11 +1,8 @@
 /**
- * The registry of every machine-readable error code the runtime raises or answers,
- * each with the typed fields its `context` carries. `AwrError`'s constructor takes
- * its types from here, so an unknown code or a wrong field is a compile error, and
- * callers (and HTTP/CLI clients reading `code`) have one list to switch on.
- *
- * To add a code: one line in {@link ERROR_REGISTRY} (a short meaning and the fields).
- * `tests/unit/error_codes_test.ts` checks that every code here is used in `src/`.
+ * Every machine-readable error code the runtime raises or answers, with the typed
+ * fields of its `context`: `AwrError` takes its types from here, and callers (HTTP and
+ * CLI clients too) switch on these. A new code is one line in {@link ERROR_REGISTRY};
+ * `tests/unit/error_codes_test.ts` checks each is used in `src/`.
  * @module
  */
 
@@ -26,15 +23,7 @@ function spec<F extends object = NoFields>(doc: string): CodeSpec<F> {
 
 type Hash = string;
 
-/**
- * Every error code with its meaning and the fields of its context, by area.
- *
- * @example
- * ```ts
- * import { ERROR_REGISTRY } from "./error_codes.ts";
- * console.log(ERROR_REGISTRY.BLOCK_MISSING.doc);
- * ```
- */
+/** Every error code with its meaning and the fields of its context, by area. */
 export const ERROR_REGISTRY = {
   // storage: files, CBOR, CAS, packs, schema files, data-dir lock
   NOT_A_DIRECTORY: spec<{ path: string }>("a path that must be a folder is not one"),
@@ -90,7 +79,6 @@ export const ERROR_REGISTRY = {
   DATA_DIR_LOCKED: spec<{ dataDir: string; holder: string }>(
     "another process holds the data-dir lock",
   ),
-
   // consensus (PoS engine): thrown, or returned as a rejection of a proposal/attestation
   INVALID_VALIDATORS: spec<
     { count?: number | null; index?: number; id?: unknown; stake?: unknown; total?: number }
@@ -145,13 +133,11 @@ export const ERROR_REGISTRY = {
     "an attestation names a block other than the pending one",
   ),
   NOT_PENDING: spec<{ height: number; blockHash: Hash }>("no proposal is pending"),
-
   // consensus/bft: genesis, signer guard, round engine
   GENESIS_DECODE: spec<{ path: string }>("a genesis file does not decode"),
   GENESIS_FIELD: spec<{ field?: string; path?: string }>("a genesis field is missing or wrong"),
   SIGNER_STATE_FIELD: spec<{ field: string }>("a signer-state file field is wrong"),
   ENGINE_LOOP: spec("the BFT engine looped without progress"),
-
   // world: actions, chunks, the world state
   ACTION_NOT_OBJECT: spec<ActionFields>("an action is not a JSON object"),
   ACTION_MISSING_FIELD: spec<ActionFields>("an action lacks a field"),
@@ -169,7 +155,6 @@ export const ERROR_REGISTRY = {
   WORLD_HEIGHT_ORDER: spec<{ clock: number; height: number }>(
     "the world is asked to apply an old height",
   ),
-
   // node: runtime, block store, handshake, mempool, result log
   NODE_ALREADY_RUNNING: spec("start() was called on a running node"),
   NODE_NOT_RUNNING: spec("the node is not running"),
@@ -244,7 +229,6 @@ export const ERROR_REGISTRY = {
   MEMPOOL_LOG_RECORD: spec<{ path: string; frame: number }>("a mempool log record is malformed"),
   MEMPOOL_LOG_TOO_LARGE: spec<{ path: string; bytes: number }>("the mempool log is too large"),
   RESULT_LOG_FIELD: spec<{ height: number; field?: string }>("a result log entry is malformed"),
-
   // execution: core, records, state, tree, manifest
   CORE_CLOSED: spec("the execution core is closed"),
   BAD_HEIGHT: spec<{ height?: number }>("a height is not a positive integer"),
@@ -292,7 +276,6 @@ export const ERROR_REGISTRY = {
   TREE_NODE_INVALID: spec<{ hash: Hash; level: number; position: number }>(
     "a state tree node is malformed",
   ),
-
   // drivers: loader, sandbox, host, worker
   PLUGINS_DIR_MISSING: spec<{ dir: string }>("the plugins folder does not exist"),
   PLUGIN_TOO_MANY: spec<PluginFields>("the plugins folder holds too many files"),
@@ -330,7 +313,6 @@ export const ERROR_REGISTRY = {
   NOT_PROVIDED_BY_DRIVER: spec<{ driver: string; capability: string }>(
     "the driver does not provide this capability",
   ),
-
   // live: HTTP API and server, token, rewards, legacy bridge
   HTTP_OPTIONS: spec<{ [option: string]: unknown }>("an HTTP server option is out of range"),
   HTTP_LISTEN: spec<{ hostname: string; port: number }>("the HTTP port cannot be bound"),
@@ -374,7 +356,6 @@ export const ERROR_REGISTRY = {
   LEDGER_WORLD_MISMATCH: spec<{ path: string; found: string; expected: string }>(
     "the reward ledger belongs to another world",
   ),
-
   // cli and sim
   CLI: spec("a command failed; the message says why"),
   SIM_OPTION: spec<{ option: string }>("a simulator option is out of range"),

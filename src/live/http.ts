@@ -5,7 +5,7 @@
  * no request can take the server down.
  * @module
  */
-import { AwrError, errorChain, errorJson, errorMessage } from "../errors.ts";
+import { AwrError, errorChain, errorMessage } from "../errors.ts";
 import { silentLogger } from "../logger.ts";
 import type { Logger } from "../logger.ts";
 import type { NodeEvents } from "../node/events.ts";
@@ -14,6 +14,8 @@ import type { ActionReport } from "./action_outcome.ts";
 import { ActionError } from "../world/actions.ts";
 import type { WorldAction } from "../world/actions.ts";
 import {
+  causeField,
+  errorBody,
   HttpError,
   MAX_ACTIONS_BODY_BYTES,
   parseActionId,
@@ -303,16 +305,6 @@ export function statusOfCode(code: string): number | null {
   return Object.hasOwn(STATUS_OF_CODE, code) ? STATUS_OF_CODE[code] : null;
 }
 
-// The JSON answer of a refused request: context fields, message, code, and what caused it.
-function errorBody(err: AwrError): Record<string, unknown> {
-  return {
-    ...err.context,
-    error: err.message,
-    code: err.code,
-    ...(err.cause !== undefined ? { cause: errorJson(err.cause) } : {}),
-  };
-}
-
 /**
  * Whether `host` (a `Host` header value, with or without port) names this machine's
  * loopback interface: `localhost`, `127.x.x.x` or `[::1]`.
@@ -367,7 +359,7 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
   return jsonResponse(500, {
     error: `internal error: ${errorChain(err)}`,
     code: "HTTP_INTERNAL",
-    ...(err instanceof Error && err.cause !== undefined ? { cause: errorJson(err.cause) } : {}),
+    ...causeField(err),
   });
 }
 

@@ -4,7 +4,7 @@
  * carrying its status, or the {@link ActionError} of the offending action.
  * @module
  */
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorJson, errorMessage } from "../errors.ts";
 import type { ErrorArgs, ErrorCode } from "../errors.ts";
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from "../node/mempool.ts";
 import { ActionError, parseAction } from "../world/actions.ts";
@@ -70,6 +70,16 @@ export class HttpError<C extends ErrorCode = ErrorCode> extends AwrError<C> {
     super(code, message, ...args);
     this.status = status;
   }
+}
+
+/** `{ cause }` (as {@link errorJson}) when `err` wraps another error, else `{}`. */
+export function causeField(err: unknown): { cause?: ReturnType<typeof errorJson> } {
+  return err instanceof Error && err.cause !== undefined ? { cause: errorJson(err.cause) } : {};
+}
+
+/** The JSON answer of a refused request: context fields, message, code, and its cause. */
+export function errorBody(err: AwrError): Record<string, unknown> {
+  return { ...err.context, error: err.message, code: err.code, ...causeField(err) };
 }
 
 /** `text` as a JSON string, cut at 40 characters (for messages). */
