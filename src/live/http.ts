@@ -351,7 +351,7 @@ function errorResponse(err: unknown, logger: Logger, path: string): Response {
     const headers: Record<string, string> = status === 401
       ? { "www-authenticate": 'Bearer realm="awr"' }
       : status === 405
-      ? { allow: String((err.context as { allow?: string }).allow) }
+      ? { allow: String(err.context.allow) }
       : {};
     return jsonResponse(status, errorBody(err), headers);
   }
