@@ -4,7 +4,16 @@
  * @module
  */
 export { AWR_VERSION } from "./src/version.ts";
-export { AwrError } from "./src/errors.ts";
+export {
+  AwrError,
+  ERROR_CODES,
+  ERROR_REGISTRY,
+  type ErrorCode,
+  type ErrorFields,
+  errorJson,
+  hasCode,
+  isErrorCode,
+} from "./src/errors.ts";
 export type { Logger, LogLevel } from "./src/logger.ts";
 export { consoleLogger, silentLogger } from "./src/logger.ts";
 export { decodeCbor, encodeCanonical } from "./src/storage/cbor.ts";

@@ -30,7 +30,7 @@ interface Info {
 interface ExecutionCore {
   info(): Info;
   executeThrough(ctx: CommitContext): Promise<CommitResult>;
-  summary(): Promise<Record<string, unknown>>;
+  summary(agentLimit?: number): Promise<Record<string, unknown>>;
   agent(id: string): Promise<Record<string, unknown> | null>;
   journal(from: number, limit: number): Promise<unknown>;
   close(): Promise<void>;
@@ -47,7 +47,7 @@ interface BridgeDriver {
   onCommit(ctx: CommitContext): Promise<CommitResult>;
   info(): Promise<Info>;
   close(): Promise<void>;
-  summary(): Promise<Record<string, unknown>>;
+  summary(agentLimit?: number): Promise<Record<string, unknown>>;
   agent(id: string): Promise<Record<string, unknown> | null>;
   journal(from: number, limit: number): Promise<unknown>;
 }
@@ -68,7 +68,7 @@ async function create(host: Host): Promise<BridgeDriver> {
     info: () => Promise.resolve(core.info()),
     close: () => core.close(),
     // The optional capabilities, read from the core's state (the host's helpers).
-    summary: () => core.summary(),
+    summary: (agentLimit) => core.summary(agentLimit),
     agent: (id) => core.agent(id),
     journal: (from, limit) => core.journal(from, limit),
   };

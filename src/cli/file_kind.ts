@@ -57,6 +57,15 @@ function ofMap(m: Record<string, unknown>): FileKind {
   };
 }
 
+// The decoded value, or null when the bytes are not CBOR.
+function tryDecodeCbor(bytes: Uint8Array): { value: unknown } | null {
+  try {
+    return { value: decodeCbor(bytes) };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Recognises `bytes`: a CBOR file of this project by its fields, a JSON document (a
  * report names its `kind`), or neither.
@@ -71,11 +80,8 @@ export function detectFileKind(bytes: Uint8Array): FileKind {
   // JSON first when it looks like JSON: a short JSON text can also be valid CBOR.
   const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
   const jsonFirst = first === 0x7b || first === 0x5b;
-  let value: unknown;
-  try {
-    if (jsonFirst) throw new Error("looks like JSON");
-    value = decodeCbor(bytes);
-  } catch {
+  const cbor = jsonFirst ? null : tryDecodeCbor(bytes);
+  if (cbor === null) {
     try {
       const json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
       if (json && typeof json === "object" && typeof json.kind === "string") {
@@ -91,6 +97,7 @@ export function detectFileKind(bytes: Uint8Array): FileKind {
       };
     }
   }
+  const value = cbor.value;
   if (value instanceof Uint8Array) return { kind: "cbor_bytes", description: "a CBOR byte string" };
   if (Array.isArray(value)) return { kind: "cbor_array", description: "a CBOR array" };
   if (value !== null && typeof value === "object") return ofMap(value as Record<string, unknown>);

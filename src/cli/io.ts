@@ -32,15 +32,16 @@ export function processIo(): CliIo {
 }
 
 /** A command failure that carries its exit code; `main.ts` prints its message. */
-export class CliError extends AwrError {
+export class CliError extends AwrError<"CLI"> {
   /** Exit code to return. */
   readonly exitCode: number;
   /**
    * @param message one line for the operator
    * @param exitCode process exit code (default 1)
+   * @param options `{ cause }`: the error this one reports
    */
-  constructor(message: string, exitCode = 1) {
-    super("CLI", message);
+  constructor(message: string, exitCode = 1, options?: ErrorOptions) {
+    super("CLI", message, {}, options);
     this.exitCode = exitCode;
   }
 }

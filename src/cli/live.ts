@@ -20,7 +20,7 @@ export function parseDriverAllowFlag(values: readonly string[]): DriverGrants {
   try {
     return parseDriverAllow(values);
   } catch (err) {
-    throw new CliError(err instanceof Error ? err.message : String(err), 2);
+    throw new CliError(err instanceof Error ? err.message : String(err), 2, { cause: err });
   }
 }
 
@@ -29,7 +29,7 @@ function crashAtFlag(value: string) {
   try {
     return parseCrashAt(value);
   } catch (err) {
-    throw new CliError(err instanceof Error ? err.message : String(err), 2);
+    throw new CliError(err instanceof Error ? err.message : String(err), 2, { cause: err });
   }
 }
 

@@ -6,7 +6,7 @@
 // Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
 // deno-lint-ignore no-import-prefix
 import { Command, CommanderError } from "npm:commander@14.0.3";
-import { errorMessage } from "../errors.ts";
+import { errorChain } from "../errors.ts";
 import { AWR_VERSION } from "../version.ts";
 import { CliError, type CliIo, processIo } from "./io.ts";
 import { registerDriversCommands } from "./drivers.ts";
@@ -66,10 +66,10 @@ export async function runCli(args: string[], io: CliIo = processIo()): Promise<n
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof CliError) {
-      io.err(`awr: ${err.message}`);
+      io.err(`awr: ${errorChain(err)}`);
       return err.exitCode;
     }
-    io.err(`awr: ${errorMessage(err)}`);
+    io.err(`awr: ${errorChain(err)}`);
     return 1;
   }
 }

@@ -5,7 +5,7 @@
 // Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
 // deno-lint-ignore no-import-prefix
 import type { Command } from "npm:commander@14.0.3";
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, type ErrorCode, errorJson, errorMessage } from "../errors.ts";
 import { readFileBounded } from "../storage/atomic.ts";
 import { type Decoded, decodeFile } from "../storage/schema.ts";
 import {
@@ -74,7 +74,9 @@ async function findNodeIds(dataDir: string): Promise<string[]> {
     }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new CliError(`no node state under ${dataDir} (missing ${nodesDir(dataDir)})`);
+      throw new CliError(`no node state under ${dataDir} (missing ${nodesDir(dataDir)})`, 1, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -83,10 +85,15 @@ async function findNodeIds(dataDir: string): Promise<string[]> {
 
 /** A snapshot file refused by {@link loadState}; `code` says why, `kind` what it is. */
 class SnapshotFileError extends CliError {
-  readonly reason: string;
+  readonly reason: ErrorCode;
   readonly kind: string | null;
-  constructor(reason: string, message: string, kind: string | null = null) {
-    super(message);
+  constructor(
+    reason: ErrorCode,
+    message: string,
+    kind: string | null = null,
+    options?: ErrorOptions,
+  ) {
+    super(message, 1, options);
     this.reason = reason;
     this.kind = kind;
   }
@@ -102,6 +109,8 @@ async function loadState(file: string): Promise<Decoded<PosNodeState>> {
     throw new SnapshotFileError(
       err instanceof AwrError ? err.code : "FILE_READ",
       errorMessage(err),
+      null,
+      { cause: err },
     );
   }
   if (!bytes) throw new SnapshotFileError("FILE_MISSING", `${file}: no such file`);
@@ -116,7 +125,12 @@ async function loadState(file: string): Promise<Decoded<PosNodeState>> {
   try {
     return decodeFile(POS_NODE_STATE_SCHEMA, bytes, file);
   } catch (err) {
-    throw new SnapshotFileError(err instanceof AwrError ? err.code : "DECODE", errorMessage(err));
+    throw new SnapshotFileError(
+      err instanceof AwrError ? err.code : "SNAPSHOT_CORRUPT",
+      errorMessage(err),
+      null,
+      { cause: err },
+    );
   }
 }
 
@@ -173,6 +187,9 @@ async function withJsonErrors(
           code: refused ? err.reason : err instanceof AwrError ? err.code : "ERROR",
           kind: refused ? err.kind : null,
           error: errorMessage(err),
+          ...(err instanceof Error && err.cause !== undefined
+            ? { cause: errorJson(err.cause) }
+            : {}),
         },
         null,
         2,

@@ -39,7 +39,7 @@ export function registerStoreCommands(program: Command, io: CliIo): void {
       try {
         r = await gcStore(opts.dataDir, opts.keepLast);
       } catch (err) {
-        throw new CliError(`store gc: ${errorMessage(err)}`);
+        throw new CliError(`store gc: ${errorMessage(err)}`, 1, { cause: err });
       }
       if (opts.json) {
         io.out(JSON.stringify(

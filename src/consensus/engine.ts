@@ -213,6 +213,7 @@ export class ConsensusEngine {
         "BAD_ACTIONS",
         `actions for slot ${slot} cannot be encoded: ${err instanceof Error ? err.message : err}`,
         { slot },
+        { cause: err },
       );
     }
     this.#makePending(block);

@@ -4,6 +4,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorArgs } from "../errors.ts";
 
 /** Machine-readable reasons the consensus engine raises or reports. */
 export type ConsensusErrorCode =
@@ -60,19 +61,8 @@ export type ConsensusErrorCode =
  * }
  * ```
  */
-export class ConsensusError extends AwrError {
-  /** Narrowed to the consensus vocabulary. */
-  declare readonly code: ConsensusErrorCode;
-
-  /**
-   * @param code consensus reason code
-   * @param message one line naming what is involved
-   * @param context the values behind the error
-   */
-  constructor(code: ConsensusErrorCode, message: string, context: Record<string, unknown> = {}) {
-    super(code, message, context);
-  }
-}
+export class ConsensusError<C extends ConsensusErrorCode = ConsensusErrorCode>
+  extends AwrError<C> {}
 
 /**
  * Why a proposal or attestation was refused: returned as data (not thrown), because
@@ -99,10 +89,10 @@ export interface ConsensusRejection {
  * rejection("STALE_SLOT", "slot 2 is not after 4", { slot: 2, lastSlot: 4 }).code; // "STALE_SLOT"
  * ```
  */
-export function rejection(
-  code: ConsensusErrorCode,
+export function rejection<C extends ConsensusErrorCode>(
+  code: C,
   message: string,
-  context: Record<string, unknown> = {},
+  ...args: ErrorArgs<C>
 ): ConsensusRejection {
-  return { code, message, context };
+  return { code, message, context: args[0] ?? {} };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { AwrError, errorMessage } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { BlockStore } from "../node/block_store.ts";
 import { CasStore } from "../storage/cas.ts";
@@ -28,7 +29,7 @@ import {
 import { blocksDir, storeDir } from "../storage/data_dir.ts";
 
 /** Error raised around a driver: timeouts, crashes, bad results, or its own errors. */
-export class DriverError extends AwrError {}
+export class DriverError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /** What a driver's host is built from. */
 export interface DriverHostOptions {
@@ -92,7 +93,7 @@ export function buildDriverHost(options: DriverHostOptions): BuiltHost {
       info: () => c.info(),
       executeThrough: (ctx) => c.executeThrough(ctx),
       resultAt: (h) => c.resultAt(h),
-      summary: () => summaryAt(cas, c.info().lastExecutionStateRoot),
+      summary: (agentLimit) => summaryAt(cas, c.info().lastExecutionStateRoot, agentLimit),
       agent: (id) => agentAt(cas, c.info().lastExecutionStateRoot, id),
       journal: (from, limit) => journalAt(cas, options.dataDir, c.info().lastHeight, from, limit),
       close: async () => {
@@ -245,6 +246,7 @@ export async function startDriver(options: StartDriverOptions): Promise<RunningD
       "DRIVER_CREATE_FAILED",
       `driver "${listing.name}" (${listing.file}) failed to start: ${errorMessage(err)}`,
       { driver: listing.name, file: listing.file },
+      { cause: err },
     );
   }
   if (driver === null || typeof driver !== "object" || typeof driver.onCommit !== "function") {

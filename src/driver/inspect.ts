@@ -6,7 +6,13 @@
  */
 import { extname } from "../std/path.ts";
 import { errorMessage } from "../errors.ts";
-import type { DriverListing, DriverSource, LoaderRuntime, PluginProblem } from "./loader.ts";
+import type {
+  DriverListing,
+  DriverSource,
+  LoaderRuntime,
+  PluginProblem,
+  PluginRefusalCode,
+} from "./loader.ts";
 import { DRIVER_API_VERSION, type DriverPlugin } from "./plugin.ts";
 import { type PluginShape, shapeOf } from "./plugin_shape.ts";
 import { probePlugin } from "./probe.ts";
@@ -29,7 +35,12 @@ export interface Found {
   readonly listing: DriverListing;
 }
 
-function problem(c: Candidate, code: string, message: string, name?: string): PluginProblem {
+function problem(
+  c: Candidate,
+  code: PluginRefusalCode,
+  message: string,
+  name?: string,
+): PluginProblem {
   return { file: c.file, code, message: `${c.file}: ${message}`, ...(name ? { name } : {}) };
 }
 

@@ -21,11 +21,12 @@
  */
 import { dirname, extname, fromFileUrl, join, SEPARATOR, toFileUrl } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import type { DriverPlugin } from "./plugin.ts";
 import { type Candidate, type Found, inspect, inspectAll } from "./inspect.ts";
 
 /** Error for a plugin that cannot be used, or a driver name that is not there. */
-export class PluginError extends AwrError {}
+export class PluginError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /** Where a driver came from. */
 export type DriverSource = "embedded" | "drop-in";
@@ -44,11 +45,14 @@ export interface DriverListing {
   readonly dir: string;
 }
 
+/** The codes of a refused plugin file. */
+export type PluginRefusalCode = Extract<ErrorCode, `PLUGIN_${string}`>;
+
 /** A plugin file that was refused, and why. */
 export interface PluginProblem {
   readonly file: string;
-  /** One of the `PLUGIN_*` codes of {@link PluginError}. */
-  readonly code: string;
+  /** Why the file is refused. */
+  readonly code: PluginRefusalCode;
   readonly message: string;
   /** The driver name the file declares, when it got that far. */
   readonly name?: string;

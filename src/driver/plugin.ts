@@ -83,9 +83,11 @@ export interface Driver {
   close?(): Promise<void>;
   /**
    * Optional capability: a JSON-like summary of the executed world (`GET /v1/world`),
-   * e.g. `{ height, agent_count, … }`. Without it the API answers 501.
+   * e.g. `{ height, agent_count, … }`. Without it the API answers 501. An `agents`
+   * array in it (`{id, x, y, energy, resources}` each) is drawn by the viewer; the
+   * node asks for at most `agentLimit` and cuts a longer list to that.
    */
-  summary?(): Promise<Record<string, unknown>>;
+  summary?(agentLimit?: number): Promise<Record<string, unknown>>;
   /** Optional capability: agent `id` as a JSON-like object, or null (`GET /v1/agents/:id`). */
   agent?(id: string): Promise<Record<string, unknown> | null>;
   /** Optional capability: up to `limit` journal events from index `from` (`GET /v1/journal`). */
@@ -122,8 +124,8 @@ export interface DriverExecutionCore {
   executeThrough(ctx: DriverCommitContext): Promise<DriverCommitResult>;
   /** The recorded result of an applied height, or null. */
   resultAt(height: number): Promise<DriverCommitResult | null>;
-  /** The world summary at the last applied height (snake_case keys). */
-  summary(): Promise<Record<string, unknown>>;
+  /** The world summary at the last applied height (snake_case keys), with an `agents` sample. */
+  summary(agentLimit?: number): Promise<Record<string, unknown>>;
   /** Agent `id` at the last applied height, or null. */
   agent(id: string): Promise<Record<string, unknown> | null>;
   /** Journal events `from`… (at most `limit`) up to the last applied height. */

@@ -17,9 +17,10 @@
 import { dirname, fromFileUrl, join, SEPARATOR } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 import { blocksDir, driverDir, executionDir, storeDir } from "../storage/data_dir.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /** Error for a bad `--driver-allow` value or a runtime that cannot sandbox drivers. */
-export class SandboxError extends AwrError {}
+export class SandboxError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /** The permission kinds an operator may grant a driver. */
 export const GRANT_KINDS = ["net", "env", "run", "sys", "ffi", "read", "write"] as const;

@@ -13,7 +13,8 @@
  * what the operator grants (`--driver-allow`).
  * @module
  */
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorMessage, isErrorCode } from "../errors.ts";
+import type { ErrorCode, ErrorFields } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { SerialQueue } from "../std/serial_queue.ts";
 import type {
@@ -66,10 +67,22 @@ interface Pending {
 const WORKER_URL = new URL("./driver_worker.ts", import.meta.url);
 
 function fromPayload(driver: string, e: WorkerErrorPayload): DriverError {
-  return new DriverError(e.code ?? "DRIVER_ERROR", e.message, {
-    ...e.context,
+  // A code outside the registry (a driver's own, an OS error's) stays in the context.
+  if (isErrorCode(e.code)) {
+    return new DriverError(
+      e.code,
+      e.message,
+      {
+        ...e.context,
+        driver,
+        errorName: e.name,
+      } as ErrorFields[ErrorCode],
+    );
+  }
+  return new DriverError("DRIVER_ERROR", e.message, {
     driver,
     errorName: e.name,
+    ...(e.code !== null ? { driverCode: e.code } : {}),
   });
 }
 
@@ -125,7 +138,9 @@ export class WorkerExecutionHook {
     } catch (err) {
       if (!(err instanceof AwrError)) throw err;
       // Same error class as any other start failure of the driver.
-      throw new DriverError(err.code, err.message, { ...err.context, driver: options.driver });
+      throw new DriverError(err.code, err.message, { ...err.context, driver: options.driver }, {
+        cause: err,
+      });
     }
     // Made here, with the node's permissions: the sandbox may not touch <data> itself.
     for (const dir of driverWrites(options.dataDir, hook.#listing.name)) {
@@ -323,6 +338,7 @@ export class WorkerExecutionHook {
             "DRIVER_BAD_REQUEST",
             `cannot send ${req.op} to driver "${this.#name}": ${errorMessage(err)}`,
             { driver: this.#name, op: req.op },
+            { cause: err },
           ),
         );
       }

@@ -230,6 +230,7 @@ export class ExecutionCore {
       throw new ExecutionError(
         "BAD_HEIGHT",
         `height must be a positive integer, got ${ctx.height}`,
+        { height: ctx.height },
       );
     }
     const last = this.#state.lastAppliedHeight;

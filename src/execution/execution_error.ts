@@ -5,6 +5,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /**
  * An execution failure; `context` holds the heights and hashes involved.
@@ -16,4 +17,4 @@ import { AwrError } from "../errors.ts";
  * e.code; // "BLOCK_MISSING"
  * ```
  */
-export class ExecutionError extends AwrError {}
+export class ExecutionError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}

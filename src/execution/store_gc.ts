@@ -122,7 +122,9 @@ async function markState(
  */
 export async function gcStore(dataDir: string, keepLast: number): Promise<GcReport> {
   if (!Number.isSafeInteger(keepLast) || keepLast < 1) {
-    throw new ExecutionError("BAD_OPTION", `--keep-last must be an integer >= 1, got ${keepLast}`);
+    throw new ExecutionError("BAD_OPTION", `--keep-last must be an integer >= 1, got ${keepLast}`, {
+      option: "--keep-last",
+    });
   }
   const lock = await lockDataDir(dataDir);
   try {

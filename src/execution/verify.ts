@@ -19,7 +19,7 @@
  * the record height, the blob and the height of the group that stored it.
  * @module
  */
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import { BlockStore, type CommittedBlockReader } from "../node/block_store.ts";
 import { readFileIfExists } from "../storage/atomic.ts";
 import { openBlobReader } from "../storage/blob_store.ts";
@@ -154,7 +154,11 @@ async function openStoreView(dataDir: string): Promise<StoreView> {
     : await stateFromPack(blobs.reader, null);
   if (blobs.reader.problems.length) {
     const p = blobs.reader.problems[0];
-    throw new Error(`pack segment ${p.segment} is damaged at offset ${p.offset}: ${p.reason}`);
+    throw new AwrError(
+      "PACK_CORRUPT",
+      `pack segment ${p.segment} is damaged at offset ${p.offset}: ${p.reason}`,
+      { segment: p.segment, offset: p.offset, reason: p.reason },
+    );
   }
   return { blobs, state, packed: new Set(blobs.reader.heights()) };
 }

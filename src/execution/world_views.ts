@@ -6,15 +6,27 @@
  * exposes them as its optional `summary` / `agent` / `journal` capabilities.
  * @module
  */
-import { type BlobReader, checkTreeShape, decodeTreeNode } from "../state/state_tree.ts";
+import {
+  type BlobReader,
+  checkTreeShape,
+  decodeTreeNode,
+  isDigestList,
+} from "../state/state_tree.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { toHex } from "../storage/hash.ts";
 import { bucketKeyOf, chunkFromWire } from "../world/agent.ts";
+import { WORLD_RULES } from "../world/rules.ts";
 import { decodeJournal, decodeManifest } from "../state/manifest.ts";
 import { readRecord } from "./records.ts";
 
 /** Most heights one journal page walks (heights without events cost a record read each). */
 export const JOURNAL_SCAN_MAX_HEIGHTS = 1_000;
+
+/**
+ * How many agents `/v1/world`'s `agents` sample lists: `default` unless `?limit=` asks
+ * for another count, never more than `max` (each one is a chunk walk away).
+ */
+export const WORLD_AGENTS_LIMIT = { default: 64, max: 1_000 } as const;
 
 /** A page of journal events. */
 export interface JournalPage {
@@ -28,20 +40,35 @@ export interface JournalPage {
 }
 
 /**
- * The world summary at state root `root` (snake_case, as `/v1/world` answers it).
+ * The world summary at state root `root` (snake_case, as `/v1/world` answers it),
+ * with a sample of at most `agentLimit` agents (clamped to
+ * {@link WORLD_AGENTS_LIMIT}`.max`) for the viewer's map: the agents of the lowest
+ * buckets (a bucket is a hash of the id, so the sample is stable and spread over
+ * the map), sorted by id; `agents_truncated` says whether the world has more.
  *
  * @example
  * ```ts ignore
  * import { summaryAt } from "./world_views.ts";
- * const summary = await summaryAt(cas, stateRoot);
+ * const summary = await summaryAt(cas, stateRoot, 64);
  * ```
  */
 export async function summaryAt(
   cas: BlobReader,
   root: string | null,
+  agentLimit: number = WORLD_AGENTS_LIMIT.default,
 ): Promise<Record<string, unknown>> {
-  if (!root) return { height: 0, agent_count: 0 };
+  if (!root) {
+    return {
+      height: 0,
+      agent_count: 0,
+      size: WORLD_RULES.size,
+      agents: [],
+      agents_truncated: false,
+    };
+  }
   const m = decodeManifest(await cas.get(root), `manifest ${root}`);
+  const limit = Math.max(0, Math.min(Math.floor(agentLimit) || 0, WORLD_AGENTS_LIMIT.max));
+  const agents = await agentSample(cas, m, limit);
   return {
     height: m.height,
     clock: m.clock,
@@ -53,7 +80,49 @@ export async function summaryAt(
     energy_total: m.energyTotal,
     resource_totals: m.resourceTotals,
     state_root: root,
+    size: WORLD_RULES.size,
+    agents,
+    agents_truncated: m.agentCount > agents.length,
   };
+}
+
+type Manifest = ReturnType<typeof decodeManifest>;
+
+// Up to `limit` agents, walking the state tree's chunks from bucket 0 upwards; stops
+// reading as soon as it has enough. Every empty bucket is one blob: read once.
+async function agentSample(
+  cas: BlobReader,
+  m: Manifest,
+  limit: number,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  const empty = new Set<string>();
+  const walk = async (hash: string, level: number, first: number): Promise<void> => {
+    if (out.length >= limit || empty.has(hash)) return;
+    if (level === 0) {
+      const agents = chunkFromWire(decodeCbor(await cas.get(hash)), first, m.bucketCount, hash);
+      if (agents.length === 0) empty.add(hash);
+      for (const a of agents) {
+        if (out.length >= limit) break;
+        out.push({
+          id: a.id,
+          x: a.x,
+          y: a.y,
+          energy: a.energy,
+          resources: Object.fromEntries(a.resources),
+        });
+      }
+      return;
+    }
+    const node = decodeCbor(await cas.get(hash)) as { children?: unknown };
+    if (!isDigestList(node?.children)) return;
+    const span = m.fanout ** (level - 1);
+    for (let i = 0; i < node.children.length && out.length < limit; i++) {
+      await walk(toHex(node.children[i]), level - 1, first + i * span);
+    }
+  };
+  if (limit > 0 && m.agentCount > 0) await walk(m.treeRoot, m.depth, 0);
+  return out.sort((a, b) => (a.id as string) < (b.id as string) ? -1 : 1);
 }
 
 /**

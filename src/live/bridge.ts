@@ -7,7 +7,7 @@
  * object is never built (DESIGN invariant 1).
  * @module
  */
-import { AwrError } from "../errors.ts";
+import { AwrError, isErrorCode } from "../errors.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import { ExecutionFeed } from "../node/execution_feed.ts";
 import {
@@ -72,9 +72,10 @@ export class LegacyBridge {
         this.#onExecuted?.(r, ctx.nodeBlockHash, ms);
       },
       onError: (height, message, code) => {
-        this.#failure = new AwrError(code ?? "BRIDGE_EXECUTION_FAILED", `bridge: ${message}`, {
-          height,
-        });
+        // The driver's own code when it is a registered one (DRIVER_TIMEOUT…).
+        this.#failure = code !== undefined && isErrorCode(code)
+          ? new AwrError(code, `bridge: ${message}`, { height } as never)
+          : new AwrError("BRIDGE_EXECUTION_FAILED", `bridge: ${message}`, { height });
       },
       // catchUp() retries at once on its next call; the reward runtime's interval paces it.
       retryBaseMs: 0,

@@ -9,6 +9,7 @@
 import { AwrError } from "../errors.ts";
 import type { DriverExecutionHook } from "../driver/create_hook.ts";
 import { readRecord } from "../execution/records.ts";
+import { WORLD_AGENTS_LIMIT } from "../execution/world_views.ts";
 import { resultEntryJson } from "../node/result_log.ts";
 import type { NodeRuntime } from "../node/runtime.ts";
 
@@ -19,8 +20,11 @@ export const JOURNAL_LIMIT = { default: 100, max: 1_000 } as const;
 export interface DriverApi {
   /** The node's result of `height` merged with the bridge record's fields; null = none. */
   record(height: number): Promise<Record<string, unknown> | null>;
-  /** The driver's `summary` (throws `NOT_PROVIDED_BY_DRIVER` without it). */
-  world(): Promise<Record<string, unknown>>;
+  /**
+   * The driver's `summary` with at most `agentLimit` agents (default
+   * {@link WORLD_AGENTS_LIMIT}`.default`; throws `NOT_PROVIDED_BY_DRIVER` without it).
+   */
+  world(agentLimit?: number): Promise<Record<string, unknown>>;
   /** The driver's `agent(id)`; null when the world has no such agent. */
   agent(id: string): Promise<Record<string, unknown> | null>;
   /** The driver's `journal(from, limit)` as `{from, events, next, journal_len}`. */
@@ -67,7 +71,14 @@ export function driverApi(
         ...(agrees ? recordJson(rich) : {}),
       };
     },
-    world: async () => await ask("summary", []) as Record<string, unknown>,
+    world: async (agentLimit = WORLD_AGENTS_LIMIT.default) => {
+      const limit = Math.min(agentLimit, WORLD_AGENTS_LIMIT.max);
+      const summary = await ask("summary", [limit]) as Record<string, unknown>;
+      // A driver may ignore the limit: the answer stays bounded anyway.
+      const agents = summary?.agents;
+      if (!Array.isArray(agents) || agents.length <= limit) return summary;
+      return { ...summary, agents: agents.slice(0, limit), agents_truncated: true };
+    },
     agent: async (id) => await ask("agent", [id]) as Record<string, unknown> | null,
     journal: async (from, limit) => {
       const page = await ask("journal", [from, limit]) as {

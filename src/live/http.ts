@@ -161,6 +161,7 @@ function startNow(api: LiveApi, options: Partial<HttpServerOptions>): HttpServer
       "HTTP_LISTEN",
       `cannot listen on ${hostname}:${opts.port}: ${errorMessage(err)}`,
       { hostname, port: opts.port },
+      { cause: err },
     );
   }
   api.metrics.setSseClientSource(() => hub.clientCount);

@@ -5,7 +5,7 @@
  * closes the socket.
  * @module
  */
-import { errorMessage } from "../errors.ts";
+import { errorChain, errorMessage } from "../errors.ts";
 import { type BoundedHandler, type BoundedServerOptions, ClientGoneError } from "./http_limits.ts";
 import {
   cannedJsonResponse,
@@ -279,7 +279,7 @@ export class HttpConnection {
         completed: completed.promise,
       });
     } catch (err) {
-      this.opts.logger.error("http handler failed", { error: errorMessage(err) });
+      this.opts.logger.error("http handler failed", { error: errorChain(err) });
       res = new Response(null, { status: 500 });
     }
     // A body the handler left unread makes the connection unusable for another request.

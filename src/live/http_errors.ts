@@ -4,10 +4,10 @@
  * Every answer is JSON `{"error": "...", "code": "..."}`.
  * @module
  */
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { ActionError } from "../world/actions.ts";
-import { HttpError } from "./http_input.ts";
+import { causeField, errorBody, HttpError } from "./http_input.ts";
 import { jsonResponse } from "./http_routes.ts";
 import { ClientGoneError } from "./http_server.ts";
 
@@ -59,7 +59,7 @@ export function errorResponse(err: unknown, logger: Logger, path: string): Respo
     }
     // A refusal the client can retry later: say when (the node resumes by itself).
     const headers: Record<string, string> = mapped === 503 ? { "retry-after": "1" } : {};
-    return jsonResponse(mapped, { ...err.context, error: err.message, code: err.code }, headers);
+    return jsonResponse(mapped, errorBody(err), headers);
   }
   if (err instanceof HttpError || err instanceof ActionError) {
     const status = err instanceof HttpError ? err.status : 400;
@@ -68,11 +68,12 @@ export function errorResponse(err: unknown, logger: Logger, path: string): Respo
       : status === 405
       ? { allow: String(err.context.allow) }
       : {};
-    return jsonResponse(status, { ...err.context, error: err.message, code: err.code }, headers);
+    return jsonResponse(status, errorBody(err), headers);
   }
-  logger.error("request failed", { path, error: errorMessage(err) });
+  logger.error("request failed", { path, error: errorChain(err) });
   return jsonResponse(500, {
-    error: `internal error: ${errorMessage(err)}`,
+    error: `internal error: ${errorChain(err)}`,
     code: "HTTP_INTERNAL",
+    ...causeField(err),
   });
 }

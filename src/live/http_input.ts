@@ -4,7 +4,8 @@
  * carrying its status, or the {@link ActionError} of the offending action.
  * @module
  */
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorJson, errorMessage } from "../errors.ts";
+import type { ErrorArgs, ErrorCode } from "../errors.ts";
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from "../node/mempool.ts";
 import { ActionError, parseAction } from "../world/actions.ts";
 import type { WorldAction } from "../world/actions.ts";
@@ -58,22 +59,27 @@ export function parseActionId(text: string): string {
 }
 
 /** A request the server refuses, with its HTTP status. */
-export class HttpError extends AwrError {
+export class HttpError<C extends ErrorCode = ErrorCode> extends AwrError<C> {
   /** HTTP status code of the answer. */
   readonly status: number;
   /**
    * @param status HTTP status @param code machine-readable code @param message the
-   * client-facing message @param context extra JSON fields of the answer
+   * client-facing message @param args extra JSON fields of the answer, then `{ cause }`
    */
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    context: Record<string, unknown> = {},
-  ) {
-    super(code, message, context);
+  constructor(status: number, code: C, message: string, ...args: ErrorArgs<C>) {
+    super(code, message, ...args);
     this.status = status;
   }
+}
+
+/** `{ cause }` (as {@link errorJson}) when `err` wraps another error, else `{}`. */
+export function causeField(err: unknown): { cause?: ReturnType<typeof errorJson> } {
+  return err instanceof Error && err.cause !== undefined ? { cause: errorJson(err.cause) } : {};
+}
+
+/** The JSON answer of a refused request: context fields, message, code, and its cause. */
+export function errorBody(err: AwrError): Record<string, unknown> {
+  return { ...err.context, error: err.message, code: err.code, ...causeField(err) };
 }
 
 /** `text` as a JSON string, cut at 40 characters (for messages). */
@@ -211,7 +217,9 @@ export function parseActionsBody(text: string): WorldAction[] {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, "HTTP_BAD_JSON", `malformed JSON: ${errorMessage(err)}`);
+    throw new HttpError(400, "HTTP_BAD_JSON", `malformed JSON: ${errorMessage(err)}`, {}, {
+      cause: err,
+    });
   }
   const isBatch = json !== null && typeof json === "object" && !Array.isArray(json) &&
     Object.hasOwn(json, "actions") && !Object.hasOwn(json, "kind");
@@ -236,7 +244,7 @@ export function parseActionsBody(text: string): WorldAction[] {
       throw new ActionError(err.code, `actions[${i}]: ${err.message}`, {
         ...err.context,
         index: i,
-      });
+      }, { cause: err });
     }
   });
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
 /** Limits of the bounded server (all durations in milliseconds). */
@@ -50,7 +51,7 @@ export interface BoundedServerOptions extends HttpLimits {
  * slow (`HTTP_BODY_TIMEOUT`), sent too much (`HTTP_BODY_TOO_LARGE`) or broke the
  * chunked framing (`HTTP_BAD_CHUNK`). None of these is a server failure.
  */
-export class ClientGoneError extends AwrError {}
+export class ClientGoneError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /** What a handler learns about the connection. */
 export interface ConnInfo {

@@ -20,7 +20,7 @@ import {
   requireBearerToken,
 } from "./http_input.ts";
 import type { ConnInfo } from "./http_server.ts";
-import { agentView, journalView } from "./http_views.ts";
+import { agentView, journalView, worldView } from "./http_views.ts";
 import type { LiveMetrics } from "./metrics.ts";
 import type { SseHub } from "./sse.ts";
 import { viewerPageCsp, viewerPageHtml } from "./viewer_page.ts";
@@ -44,10 +44,11 @@ export interface LiveApi {
   /** JSON of the execution record at `height`; null = 404. */
   record(height: number): Promise<unknown | null>;
   /**
-   * World summary for `GET /v1/world` and the page (the driver's `summary`
-   * capability; may throw `NOT_PROVIDED_BY_DRIVER`, answered 501).
+   * World summary for `GET /v1/world?limit=` and the page (the driver's `summary`
+   * capability, with at most `agentLimit` agents in `agents`; may throw
+   * `NOT_PROVIDED_BY_DRIVER`, answered 501).
    */
-  world(): Promise<Record<string, unknown>>;
+  world(agentLimit?: number): Promise<Record<string, unknown>>;
   /** Agent `id` (`agent` capability); null = 404. */
   agent(id: string): Promise<Record<string, unknown> | null>;
   /** Journal page `{from, events, next, journal_len}` (`journal` capability). */
@@ -163,7 +164,11 @@ export function routes(api: LiveApi, hub: SseHub, logger: Logger): Route[] {
       },
     },
     { name: "status", path: "/v1/status", methods: { GET: getJson(() => api.status()) } },
-    { name: "world", path: "/v1/world", methods: { GET: getJson(() => api.world()) } },
+    {
+      name: "world",
+      path: "/v1/world",
+      methods: { GET: async (req) => jsonResponse(200, await worldView(api, req.url)) },
+    },
     {
       name: "agent",
       path: /^\/v1\/agents\/([^/]*)$/,

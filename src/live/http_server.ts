@@ -24,7 +24,7 @@
  * event, not as a server error.
  * @module
  */
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain } from "../errors.ts";
 import { silentLogger } from "../logger.ts";
 import { HttpConnection } from "./http_connection.ts";
 import {
@@ -124,7 +124,7 @@ export function serveBounded(
       } catch (err) {
         if (stopping) break;
         // E.g. out of file descriptors: say so, and do not spin.
-        opts.logger.warn("http accept failed", { error: errorMessage(err) });
+        opts.logger.warn("http accept failed", { error: errorChain(err) });
         await new Promise<void>((wake) => backoff = { timer: setTimeout(wake, 100), wake });
         backoff = undefined;
         continue;
@@ -152,7 +152,7 @@ export function serveBounded(
           let first = true;
           while (await c.serveOne(first)) first = false;
         } catch (err) {
-          opts.logger.debug("http connection ended", { error: errorMessage(err) });
+          opts.logger.debug("http connection ended", { error: errorChain(err) });
         } finally {
           c.close();
           conns.delete(c);

@@ -7,6 +7,7 @@
 import { HttpError, quoted } from "./http_input.ts";
 import type { LiveApi } from "./http_routes.ts";
 import { JOURNAL_LIMIT } from "./driver_api.ts";
+import { WORLD_AGENTS_LIMIT } from "../execution/world_views.ts";
 
 /** Longest agent id a path may carry. */
 export const MAX_AGENT_ID_CHARS = 64;
@@ -69,6 +70,31 @@ export function parseJournalQuery(url: URL): { from: number; limit: number } {
     from: intParam(url, "from", 0, 0, Number.MAX_SAFE_INTEGER),
     limit: intParam(url, "limit", JOURNAL_LIMIT.default, 1, JOURNAL_LIMIT.max),
   };
+}
+
+/**
+ * Reads `limit` of `GET /v1/world` (agents in the `agents` sample; default
+ * {@link WORLD_AGENTS_LIMIT}`.default`, 0..`.max`). Throws {@link HttpError} 400
+ * `HTTP_BAD_QUERY`.
+ *
+ * @example
+ * ```ts
+ * import { parseWorldQuery } from "./http_views.ts";
+ * parseWorldQuery(new URL("http://x/v1/world?limit=10")); // { limit: 10 }
+ * ```
+ */
+export function parseWorldQuery(url: URL): { limit: number } {
+  return {
+    limit: intParam(url, "limit", WORLD_AGENTS_LIMIT.default, 0, WORLD_AGENTS_LIMIT.max),
+  };
+}
+
+/** Answer of `GET /v1/world?limit=`: the summary with a bounded `agents` sample. */
+export async function worldView(
+  api: Pick<LiveApi, "world">,
+  url: string,
+): Promise<Record<string, unknown>> {
+  return await api.world(parseWorldQuery(new URL(url)).limit);
 }
 
 /** Answer of `GET /v1/agents/:id` (404 `AGENT_UNKNOWN` when the world has none). */

@@ -5,6 +5,20 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorArgs } from "../errors.ts";
+
+/** The codes of a malformed request head (each carries the HTTP `status` answered). */
+export type WireCode =
+  | "HTTP_VERSION"
+  | "HTTP_BAD_REQUEST_LINE"
+  | "HTTP_BAD_TARGET"
+  | "HTTP_BAD_HEADER"
+  | "HTTP_NO_HOST"
+  | "HTTP_TRANSFER_CODING"
+  | "HTTP_BAD_FRAMING"
+  | "HTTP_BAD_CONTENT_LENGTH"
+  | "HTTP_HEADER_TOO_LARGE"
+  | "HTTP_BODY_TOO_LARGE";
 
 /** A parsed request head. */
 export interface RequestHead {
@@ -17,7 +31,7 @@ export interface RequestHead {
 }
 
 /** A malformed request head; `status` is what the client is answered. */
-export class HttpWireError extends AwrError {
+export class HttpWireError<C extends WireCode = WireCode> extends AwrError<C> {
   /** HTTP status to answer (400, 431, 501, 505). */
   readonly status: number;
   /**
@@ -25,8 +39,9 @@ export class HttpWireError extends AwrError {
    * @param code machine-readable code
    * @param message one line for the client
    */
-  constructor(status: number, code: string, message: string) {
-    super(code, message, { status });
+  constructor(status: number, code: C, message: string) {
+    // Every WireCode carries `{ status }`; TypeScript cannot see that through C.
+    super(code, message, ...([{ status }] as unknown as ErrorArgs<C>));
     this.status = status;
   }
 }

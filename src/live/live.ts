@@ -9,7 +9,7 @@
  */
 import { committedBlockToWire } from "../consensus/block.ts";
 import type { Validator } from "../consensus/types.ts";
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain } from "../errors.ts";
 import { createExecutionHook, type DriverExecutionHook } from "../driver/create_hook.ts";
 import type { DriverGrants } from "../driver/sandbox.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -183,7 +183,7 @@ export async function startLiveNode(
     return { options, node, reward, http, token, metrics, status, stop };
   } catch (err) {
     await steps.run();
-    log.error("live node failed to start", { error: errorMessage(err) });
+    log.error("live node failed to start", { error: errorChain(err) });
     throw err;
   }
 }
@@ -209,7 +209,7 @@ class TeardownSteps {
     return this.#running ??= (async () => {
       for (const step of this.#steps.reverse()) {
         await Promise.resolve().then(step).catch((err) =>
-          this.#log.warn("live node teardown step failed", { error: errorMessage(err) })
+          this.#log.warn("live node teardown step failed", { error: errorChain(err) })
         );
       }
     })();

@@ -7,7 +7,7 @@
  * @module
  */
 import type { CommittedBlock } from "../consensus/types.ts";
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import { readRecord } from "../execution/records.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
@@ -117,17 +117,20 @@ export class RewardRuntime {
     bridge: LegacyBridge | null,
   ): Promise<RewardRuntime> {
     if ((options.mode === "bridge") !== (bridge !== null)) {
-      throw new Error(
+      throw new AwrError(
+        "REWARD_SETUP",
         `reward runtime: a bridge is required in bridge mode and forbidden in node mode`,
+        { mode: options.mode },
       );
     }
     const ledger = await readLedger(options.dataDir);
     if (ledger.value.worldId === "") ledger.value.worldId = options.worldId;
     if (ledger.value.worldId !== options.worldId) {
-      throw new Error(
-        `${
-          ledgerPath(options.dataDir)
-        }: field "world_id" is "${ledger.value.worldId}" but this node runs "${options.worldId}"`,
+      const path = ledgerPath(options.dataDir);
+      throw new AwrError(
+        "LEDGER_WORLD_MISMATCH",
+        `${path}: field "world_id" is "${ledger.value.worldId}" but this node runs "${options.worldId}"`,
+        { path, found: ledger.value.worldId, expected: options.worldId },
       );
     }
     return new RewardRuntime(
@@ -232,7 +235,9 @@ export class RewardRuntime {
     while (this.#nextHeight <= executedHeight) {
       const h = this.#nextHeight;
       const block = await this.#source.blocks.getBlock(h);
-      if (!block) throw new Error(`committed block ${h} is missing`);
+      if (!block) {
+        throw new AwrError("BLOCK_MISSING", `committed block ${h} is missing`, { height: h });
+      }
       if (this.#open && block.header.epoch !== this.#open.epoch) await this.#closeEpoch();
       // The node's own result log (any driver); the bridge's records in bridge mode.
       const record = await this.#source.executionResult?.(h) ??

@@ -242,7 +242,8 @@ export const VIEWER_MAIN_SCRIPT = `
       if (source && source.readyState === EventSource.OPEN) setConnection("live", "live");
       else setConnection("polling", "polling every 2 s");
       // The node answers; a missing or failing view below is that view's problem only.
-      for (const step of [async () => applyWorld(await request("/v1/world")), pollJournal,
+      const world = "/v1/world?limit=" + LIMITS.mapAgents;
+      for (const step of [async () => applyWorld(await request(world)), pollJournal,
         followActions]) {
         try {
           await step();

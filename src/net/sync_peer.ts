@@ -8,7 +8,7 @@
  */
 import type { Verifier } from "../consensus/bft/signing.ts";
 import type { BftValidatorSet } from "../consensus/bft/validators.ts";
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type Lib, readAll, type Stream } from "./_libp2p.ts";
 import type { P2pOptions } from "./p2p_options.ts";
@@ -112,14 +112,16 @@ export class SyncPeer {
     this.#counters.requests++;
     const signal = AbortSignal.timeout(d.options.syncTimeoutMs);
     const peer = d.lib.getPeers().find((p) => p.toString() === peerId);
-    if (!peer) throw new Error(`peer ${peerId} is not connected`);
+    if (!peer) {
+      throw new AwrError("SYNC_FAILED", `peer ${peerId} is not connected`, { peer: peerId });
+    }
     const stream = await d.lib.dialProtocol(peer, d.protocol, { signal });
     stream.send(encodeSyncRequest({ from, count }));
     await stream.close({ signal });
     const bytes = await readAll(stream, d.options.maxSyncResponseBytes, signal);
     if (!bytes) {
       d.book.reject(peerId, "TOO_LARGE");
-      throw new Error("sync response too large");
+      throw new AwrError("SYNC_FAILED", "sync response too large", { peer: peerId });
     }
     const commits = verifySyncResponse(bytes, {
       worldId: d.worldId,
@@ -130,9 +132,11 @@ export class SyncPeer {
     });
     if (typeof commits === "string") {
       d.book.reject(peerId, "BAD_CERTIFICATE");
-      throw new Error(commits);
+      throw new AwrError("SYNC_FAILED", commits, { peer: peerId });
     }
-    if (commits.length === 0) throw new Error("peer sent no commits");
+    if (commits.length === 0) {
+      throw new AwrError("SYNC_FAILED", "peer sent no commits", { peer: peerId });
+    }
     for (const m of commits) if (d.host.receiveConsensus(m)) this.#counters.commits++;
   }
 }

@@ -19,6 +19,7 @@ import {
 import type { CommittedBlock } from "../consensus/types.ts";
 import { parseStoredBft } from "./bft_block.ts";
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "../storage/atomic.ts";
 import { decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
 
@@ -29,7 +30,7 @@ export interface CommittedBlockReader {
 }
 
 /** Error for a block file that is unreadable or inconsistent. */
-export class BlockStoreError extends AwrError {}
+export class BlockStoreError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 type BlockFile = CommittedBlockWire & {
   /** `{}` when the block has no certificate (written before BFT). */

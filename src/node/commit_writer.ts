@@ -6,7 +6,7 @@
  * @module
  */
 import type { CommittedBlock } from "../consensus/types.ts";
-import { errorMessage } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import type { BlockStore } from "./block_store.ts";
 import { writeErrorCode } from "./halt.ts";
 import { type PosNodeState, writeNodeState } from "./state_file.ts";
@@ -24,9 +24,12 @@ async function named(what: string, write: Promise<void>): Promise<void> {
   try {
     await write;
   } catch (err) {
-    throw Object.assign(new Error(`writing ${what}: ${errorMessage(err)}`), {
-      code: writeErrorCode(err),
-    });
+    throw new AwrError(
+      "WRITE_FAILED",
+      `writing ${what}: ${errorMessage(err)}`,
+      { what, osCode: writeErrorCode(err) },
+      { cause: err },
+    );
   }
 }
 
@@ -107,7 +110,12 @@ export class CommitWriter {
     alongside: (() => Promise<void>) | null = null,
   ): void {
     if (this.#pending) {
-      throw new Error(`commit ${this.#pending.block.header.height} is still waiting for its write`);
+      const height = this.#pending.block.header.height;
+      throw new AwrError(
+        "COMMIT_WRITE_PENDING",
+        `commit ${height} is still waiting for its write`,
+        { height },
+      );
     }
     this.#pending = { block, slot, blockWritten: false, alongside };
   }

@@ -5,6 +5,7 @@
  */
 import type { Validator } from "../consensus/types.ts";
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /** What a node does in the network. Only sequencers propose in local mode. */
 export type NodeRole = "sequencer" | "storage" | "observer";
@@ -77,7 +78,7 @@ export const defaultNodeOptions: Omit<NodeConfig, "nodeId" | "worldId" | "dataDi
   };
 
 /** Error for an option that cannot be used. */
-export class NodeConfigError extends AwrError {}
+export class NodeConfigError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

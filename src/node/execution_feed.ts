@@ -8,7 +8,7 @@
  * (`live/bridge.ts`) on each reward pass.
  * @module
  */
-import { errorCode, errorMessage } from "../errors.ts";
+import { AwrError, errorChain, errorCode } from "../errors.ts";
 import type {
   NodeExecutionCommitContext,
   NodeExecutionCommitResult,
@@ -140,15 +140,21 @@ export class ExecutionFeed {
       ctx = await this.#deps.contextFor(height);
       result = await this.#deps.hook.onCommit(ctx);
       if (!result || result.executionHeight !== height) {
-        throw new Error(
+        throw new AwrError(
+          "BAD_HOOK_RESULT",
           `execution hook returned height ${result?.executionHeight} for committed height ${height}`,
+          { height, executionHeight: result?.executionHeight },
         );
       }
       if (
         typeof result.executionBlockHash !== "string" ||
         typeof result.executionStateRoot !== "string"
       ) {
-        throw new Error(`execution hook returned no hashes for height ${height}`);
+        throw new AwrError(
+          "BAD_HOOK_RESULT",
+          `execution hook returned no hashes for height ${height}`,
+          { height },
+        );
       }
     } catch (err) {
       this.#failures++;
@@ -158,7 +164,7 @@ export class ExecutionFeed {
         this.#deps.retryBaseMs * 2 ** Math.min(this.#failures - 1, 16),
       );
       this.#retryAt = this.#deps.now() + delay;
-      this.#report(height, errorMessage(err), errorCode(err));
+      this.#report(height, errorChain(err), errorCode(err));
       return false;
     }
     this.#failures = 0;
@@ -173,7 +179,7 @@ export class ExecutionFeed {
       // The height is executed; only the node's bookkeeping failed. Report it and go on.
       this.#report(
         height,
-        `handling the result of height ${height} failed: ${errorMessage(err)}`,
+        `handling the result of height ${height} failed: ${errorChain(err)}`,
         errorCode(err),
       );
     }

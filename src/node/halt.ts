@@ -5,7 +5,7 @@
  * drive the retries without sleeping.
  * @module
  */
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorMessage, hasCode } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { NodeEvents } from "./events.ts";
 
@@ -50,6 +50,7 @@ export function haltRetryDelayMs(retries: number, baseMs: number, maxMs: number)
 
 /** Reads the OS code of a failed write (`ENOSPC`…), else the error's name. */
 export function writeErrorCode(err: unknown): string {
+  if (hasCode(err, "WRITE_FAILED")) return err.context.osCode;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === "string" && code !== "") return code;
   return err instanceof Error && err.name !== "Error" ? err.name : "WRITE_FAILED";

@@ -5,7 +5,8 @@
  * @module
  */
 import type { CommittedBlock } from "../consensus/types.ts";
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { BlockStore, CommittedBlockReader } from "./block_store.ts";
 import {
@@ -17,7 +18,7 @@ import {
 import type { PosNodeState } from "./state_file.ts";
 
 /** A node/execution state that cannot be reconciled. */
-export class HandshakeError extends AwrError {}
+export class HandshakeError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /** Where execution stands after the handshake. */
 export interface ExecutionPosition {
@@ -187,7 +188,7 @@ export async function reconcileExecution(
           {
             height: want.height,
             hook_height: info.lastHeight,
-            error: errorMessage(err),
+            error: errorChain(err),
           },
         );
         return pos;
@@ -302,7 +303,7 @@ export async function checkLastBlock(
     throw new HandshakeError(
       "BLOCK_MISSING",
       `${file}: committed height ${h} but block ${h} is missing from ${blocks.dir}`,
-      { committedHeight: h },
+      { height: h, dir: blocks.dir },
     );
   }
   if (state.lastBlockHash !== null && block.hash !== state.lastBlockHash) {

@@ -17,7 +17,7 @@
  * @module
  */
 import type { BlockAction } from "../consensus/types.ts";
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain, errorMessage } from "../errors.ts";
 import { hashCanonical } from "../storage/hash.ts";
 import type { Logger } from "../logger.ts";
 import type { BlockStore } from "./block_store.ts";
@@ -146,6 +146,7 @@ export class Mempool {
       throw new AwrError(
         "MEMPOOL_BAD_KEY",
         `idempotency key must have 1..${MAX_IDEMPOTENCY_KEY_LENGTH} characters, got ${key.length}`,
+        { length: key.length },
       );
     }
     const k = key ?? crypto.randomUUID();
@@ -182,6 +183,7 @@ export class Mempool {
       throw new AwrError(
         "MEMPOOL_BATCH_TOO_LARGE",
         `a batch of ${payload.length} bytes is larger than ${this.#opts.maxFrameBytes}`,
+        { bytes: payload.length, maxFrameBytes: this.#opts.maxFrameBytes },
       );
     }
     this.#reserved += entries.length;
@@ -215,6 +217,7 @@ export class Mempool {
       throw new AwrError(
         "MEMPOOL_TRIM",
         `block ${height} carries ${count} actions but only ${this.#pending.length} wait`,
+        { height, count, waiting: this.#pending.length },
       );
     }
     this.#height = Math.max(this.#height, height);
@@ -222,7 +225,7 @@ export class Mempool {
     this.#trim(height, count);
     const frame = encodeFrame(encodeRecord({ type: "done", height, count }));
     this.#log.append(frame, false).catch((err) =>
-      this.#opts.logger.warn("mempool log: trim not written", { error: errorMessage(err) })
+      this.#opts.logger.warn("mempool log: trim not written", { error: errorChain(err) })
     );
   }
 
@@ -417,7 +420,7 @@ export class Mempool {
       this.#pendingBytes = Math.max(0, out.length - this.#included.size * 96);
       this.#compactions++;
     } catch (err) {
-      this.#opts.logger.warn("mempool log: compaction failed", { error: errorMessage(err) });
+      this.#opts.logger.warn("mempool log: compaction failed", { error: errorChain(err) });
     }
   }
 }

@@ -200,6 +200,8 @@ export class GroupCommitLog {
         new AwrError(
           "MEMPOOL_IO",
           `mempool log ${this.#path} is unusable: ${this.#broken.message}`,
+          { path: this.#path },
+          { cause: this.#broken },
         ),
       );
     }
@@ -229,7 +231,7 @@ export class GroupCommitLog {
   async close(): Promise<void> {
     await this.flush();
     this.#file.close();
-    this.#broken ??= new Error("closed");
+    this.#broken ??= new AwrError("MEMPOOL_IO", "closed", { path: this.#path });
   }
 
   async #run(): Promise<void> {
@@ -256,12 +258,15 @@ export class GroupCommitLog {
           "MEMPOOL_IO",
           `cannot write the mempool log ${this.#path}: ${errorMessage(err)}`,
           { path: this.#path },
+          { cause: err },
         );
         try {
           await this.#file.truncate(this.#size);
         } catch (cut) {
           // The file may now hold bytes nobody was told about: refuse further appends.
-          this.#broken = new Error(errorMessage(cut));
+          this.#broken = new AwrError("MEMPOOL_IO", errorMessage(cut), { path: this.#path }, {
+            cause: cut,
+          });
         }
         for (const p of group) p.reject(error);
         continue;

@@ -17,7 +17,7 @@
  * at start-up the node writes the entry of the hook's reported position again.
  * @module
  */
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { ensureDirDurable } from "../storage/atomic.ts";
 import { join } from "../std/path.ts";
@@ -240,7 +240,7 @@ export class ExecutionResultLog {
         receivedAtUnixMs: atUnixMs,
       });
     } catch (err) {
-      log.warn("execution result not logged", { height, error: errorMessage(err) });
+      log.warn("execution result not logged", { height, error: errorChain(err) });
     }
   }
 

@@ -13,7 +13,7 @@ import { epochOf } from "../consensus/proposer.ts";
 import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
 import type { BftOptions } from "../consensus/bft/options.ts";
 import type { BftMessage } from "../consensus/bft/types.ts";
-import { AwrError, errorMessage } from "../errors.ts";
+import { AwrError, errorChain } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { makePayload } from "./bft_block.ts";
@@ -223,7 +223,9 @@ export class NodeRuntime {
    * Throws {@link HandshakeError} when the two cannot be reconciled.
    */
   async start(): Promise<void> {
-    if (this.#loop.running) throw new Error("node is already running");
+    if (this.#loop.running) {
+      throw new AwrError("NODE_ALREADY_RUNNING", "node is already running: stop() it first");
+    }
     this.#stopping = false;
     // A commit left pending by a stop while halted is not on disk: rebuild from the files.
     this.#writer.discardPending();
@@ -326,7 +328,7 @@ export class NodeRuntime {
       } catch (err) {
         this.#log.error("stopped while halted; the state on disk stays as last persisted", {
           committed_height: this.#writer.persistedHeight,
-          error: errorMessage(err),
+          error: errorChain(err),
         });
       }
     }
@@ -463,7 +465,13 @@ export class NodeRuntime {
 
   async #contextFor(height: number): Promise<NodeExecutionCommitContext> {
     const block = this.#recent.get(height) ?? await this.#blocks.getBlock(height);
-    if (!block) throw new Error(`committed block ${height} is missing from ${this.#blocks.dir}`);
+    if (!block) {
+      throw new AwrError(
+        "BLOCK_MISSING",
+        `committed block ${height} is missing from ${this.#blocks.dir}`,
+        { height, dir: this.#blocks.dir },
+      );
+    }
     return commitContext(this.#config.worldId, this.#config.nodeId, block);
   }
 

@@ -5,7 +5,8 @@
  * a `kind`, so tools can tell blobs apart without the record.
  * @module
  */
-import { AwrError } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { decodeCbor } from "../storage/cbor.ts";
 import { isPowerOfTwo } from "../world/agent.ts";
 import type { WorldEvent } from "../world/events.ts";
@@ -49,7 +50,7 @@ export interface JournalSegment {
 }
 
 /** Error for a manifest or journal blob that is not what its reference promises. */
-export class ManifestError extends AwrError {}
+export class ManifestError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /**
  * The manifest as a CAS blob; its hash is the execution state root.
@@ -90,7 +91,9 @@ function asMap(bytes: Uint8Array, kind: string, where: string): Record<string, u
   try {
     raw = decodeCbor(bytes);
   } catch (err) {
-    throw new ManifestError("BLOB_UNREADABLE", `${where}: ${(err as Error).message}`, { where });
+    throw new ManifestError("BLOB_UNREADABLE", `${where}: ${errorMessage(err)}`, { where }, {
+      cause: err,
+    });
   }
   const m = raw as Record<string, unknown> | null;
   if (m === null || typeof m !== "object" || Array.isArray(m) || m.kind !== kind) {

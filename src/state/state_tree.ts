@@ -10,6 +10,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { decodeCbor, encodeCanonical } from "../storage/cbor.ts";
 import { fromHex, hashBytes, toHex } from "../storage/hash.ts";
 
@@ -45,7 +46,7 @@ export interface BlobReader {
 }
 
 /** Error for a tree whose nodes do not fit together. */
-export class StateTreeError extends AwrError {}
+export class StateTreeError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /**
  * Encodes a value canonically and hashes it.
@@ -202,7 +203,9 @@ export class StateTree {
 
   private constructor(fanout: number, levels: Uint8Array[][]) {
     if (!Number.isSafeInteger(fanout) || fanout < 2) {
-      throw new StateTreeError("TREE_FANOUT", `fanout must be an integer >= 2, got ${fanout}`);
+      throw new StateTreeError("TREE_FANOUT", `fanout must be an integer >= 2, got ${fanout}`, {
+        fanout,
+      });
     }
     this.fanout = fanout;
     this.#levels = levels;

@@ -9,6 +9,7 @@
 // deno-lint-ignore no-import-prefix
 import { blake3 } from "npm:@noble/hashes@2.4.0/blake3.js";
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { decodeCbor, encodeCanonical } from "./cbor.ts";
 import { toHex } from "./hash.ts";
 
@@ -26,7 +27,7 @@ const HASH_RE = /^[0-9a-f]{64}$/;
 const textEncoder = new TextEncoder();
 
 /** Error raised by the pack store; `code` says which rule broke. */
-export class PackError extends AwrError {}
+export class PackError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /** File name of segment `seq`. */
 export function segmentName(seq: number): string {

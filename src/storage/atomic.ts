@@ -6,6 +6,7 @@
  */
 import { dirname, join, resolve } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 
 let tempCounter = 0;
 // Marks this process's temp files: a temp carrying it is in flight, never stale, even
@@ -196,7 +197,7 @@ export async function removeStaleTemps(
 }
 
 /** What {@link readFileBounded} found when it refuses a file. */
-export class FileReadError extends AwrError {}
+export class FileReadError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 function fileTypeName(st: Deno.FileInfo): string {
   if (st.isDirectory) return "a folder";
@@ -239,7 +240,9 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
     if (err instanceof AwrError) throw err;
-    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path });
+    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path }, {
+      cause: err,
+    });
   }
   try {
     const buf = new Uint8Array(maxBytes + 1);
@@ -262,7 +265,9 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
     return buf.slice(0, off);
   } catch (err) {
     if (err instanceof AwrError) throw err;
-    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path });
+    throw new FileReadError("FILE_READ", `cannot read ${path}: ${osReason(err)}`, { path }, {
+      cause: err,
+    });
   } finally {
     file.close();
   }

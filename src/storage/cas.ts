@@ -6,11 +6,12 @@
  */
 import { join } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { removeStaleTemps, syncDir, writeFileAtomic } from "./atomic.ts";
 import { HASH_NAME, hashHex } from "./hash.ts";
 
 /** Error for a missing or corrupt blob. */
-export class CasError extends AwrError {}
+export class CasError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
@@ -156,7 +157,9 @@ export class CasStore {
       bytes = await Deno.readFile(path);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        throw new CasError("CAS_MISSING", `blob ${hash} is missing (${path})`, { hash, path });
+        throw new CasError("CAS_MISSING", `blob ${hash} is missing (${path})`, { hash, path }, {
+          cause: err,
+        });
       }
       throw err;
     }

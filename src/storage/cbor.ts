@@ -15,6 +15,7 @@
 // deno-lint-ignore no-import-prefix
 import { Decoder, Encoder } from "npm:cbor-x@1.6.9";
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /** A value the canonical encoder accepts. */
 export type CborValue =
@@ -52,7 +53,7 @@ const textEncoder = new TextEncoder();
 const TWO_32 = 2 ** 32;
 
 /** Error raised for values the canonical codec refuses, and for undecodable bytes. */
-export class CborError extends AwrError {}
+export class CborError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);

@@ -8,6 +8,7 @@
 // deno-lint-ignore no-import-prefix
 import { blake3 } from "npm:@noble/hashes@2.4.0/blake3.js";
 import { encodeCanonical } from "./cbor.ts";
+import { AwrError } from "../errors.ts";
 
 /** Name recorded in files next to every hash. */
 export const HASH_NAME = "blake3";
@@ -24,7 +25,9 @@ export function toHex(bytes: Uint8Array): string {
 /** Bytes of a hex string; throws on odd length or a non-hex character. */
 export function fromHex(hex: string): Uint8Array {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
-    throw new Error(`not a hex string: ${hex.slice(0, 80)}`);
+    throw new AwrError("HEX_INVALID", `not a hex string: ${hex.slice(0, 80)}`, {
+      length: hex.length,
+    });
   }
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);

@@ -6,9 +6,10 @@
  */
 import { AwrError } from "../errors.ts";
 import { lockPath } from "./data_dir.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /** Error raised when another process holds the data dir. */
-export class DataDirLockedError extends AwrError {}
+export class DataDirLockedError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /** A held data-dir lock. */
 export interface DataDirLock {

@@ -12,6 +12,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { decodeCbor, encodeCanonical } from "./cbor.ts";
 
 /** Field types understood by the codec. */
@@ -60,7 +61,7 @@ export interface Decoded<T> {
 }
 
 /** Error for a file that cannot be read as its schema says. */
-export class SnapshotError extends AwrError {}
+export class SnapshotError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 function typeOk(type: FieldType, v: unknown): boolean {
   switch (type) {

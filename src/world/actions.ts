@@ -6,6 +6,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { WORLD_RULES } from "./rules.ts";
 
 /** Adds an agent; without `x`/`y` its position derives from the block hash. */
@@ -53,7 +54,7 @@ export const ACTION_KINDS: readonly WorldAction["kind"][] = [
 ];
 
 /** Error for a value that is not a valid action; `context.field` names the field. */
-export class ActionError extends AwrError {}
+export class ActionError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 const AGENT_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const RESOURCE_RE = /^[a-z][a-z0-9_]*$/;
@@ -77,7 +78,21 @@ function describe(v: unknown): string {
   return typeof v === "object" ? "an object" : typeof v;
 }
 
-function fail(code: string, kind: string, field: string | undefined, message: string): never {
+/** The codes of a refused action (`context.kind` and `context.field` name what). */
+export type ActionErrorCode =
+  | "ACTION_NOT_OBJECT"
+  | "ACTION_MISSING_FIELD"
+  | "ACTION_UNKNOWN_KIND"
+  | "ACTION_UNKNOWN_FIELD"
+  | "ACTION_FIELD_TYPE"
+  | "ACTION_FIELD_RANGE";
+
+function fail(
+  code: ActionErrorCode,
+  kind: string,
+  field: string | undefined,
+  message: string,
+): never {
   throw new ActionError(code, message, { kind, field });
 }
 

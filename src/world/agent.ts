@@ -6,6 +6,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { hashBytes } from "../storage/hash.ts";
 
 /** An agent in memory. `resources` holds only non-zero balances. */
@@ -43,7 +44,7 @@ export interface ChunkWire {
 export const CHUNK_SCHEMA = 2;
 
 /** Error for a chunk blob that does not hold what its manifest promises. */
-export class ChunkError extends AwrError {}
+export class ChunkError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 const utf8 = new TextEncoder();
 
@@ -125,7 +126,7 @@ export function chunkFromWire(
   bucketCount: number,
   where: string,
 ): Agent[] {
-  const bad = (what: string, code = "CHUNK_INVALID"): never => {
+  const bad = (what: string, code: "CHUNK_INVALID" | "CHUNK_SCHEMA" = "CHUNK_INVALID"): never => {
     throw new ChunkError(code, `${where}: ${what}`, { where, bucket });
   };
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) bad("not a CBOR map");

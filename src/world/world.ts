@@ -10,6 +10,7 @@
  * @module
  */
 import { AwrError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { encodeCanonical } from "../storage/cbor.ts";
 import { hashBytes } from "../storage/hash.ts";
 import { ActionError, parseAction, type WorldAction } from "./actions.ts";
@@ -18,7 +19,7 @@ import type { RejectReason, WorldEvent } from "./events.ts";
 import { BUCKET_GROWTH_LOAD, DEFAULT_MIN_BUCKETS, WORLD_RULES } from "./rules.ts";
 
 /** Error for misuse of the world API (a height out of order, a bad restore). */
-export class WorldError extends AwrError {}
+export class WorldError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
 /** What one height hands the world. */
 export interface StepInput {

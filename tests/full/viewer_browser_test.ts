@@ -2,8 +2,8 @@
  * The viewer page in a real browser: headless Chromium opens `/` and the test reads
  * the page over the DevTools protocol (a WebSocket) and takes PNG screenshots.
  *
- * - A fake node whose driver provides the world views (served by a test front, see
- *   `fake_views_front.ts`): heights rise live and by polling, chart samples grow,
+ * - A fake node whose driver provides the world views (served by the node's own
+ *   routes from a {@link FakeLiveApi}): heights rise live and by polling, chart samples grow,
  *   agents appear on the map, the journal feed shows a rejected action and why,
  *   and an action posted through the page's form is followed to its verdict.
  * - A fake node whose driver provides no world views (a third-party driver's
@@ -24,7 +24,6 @@ import { startHttpServer } from "../../src/live/http.ts";
 import { VIEWER_ELEMENT_IDS } from "../../src/live/viewer_page.ts";
 import { VIEWER_LIMITS } from "../../src/live/viewer_script.ts";
 import { FakeLiveApi } from "../support/fake_live_api.ts";
-import { startFakeViewsFront } from "../support/fake_views_front.ts";
 import { Browser, Cdp, findChromium, screenshot } from "../support/chromium.ts";
 import {
   height,
@@ -36,26 +35,24 @@ import {
   waitForPage,
 } from "../support/viewer_page_reader.ts";
 
-/** A fake node with its HTTP server and views front, advancing on a 250 ms timer. */
+/** A fake node with its HTTP server, advancing on a 250 ms timer. */
 async function withFakeNode(
   api: FakeLiveApi,
   fn: (url: string, cdp: Cdp, shots: string) => Promise<void>,
   step: (api: FakeLiveApi) => void = (a) => a.advance(),
 ): Promise<void> {
   const server = await startHttpServer(api, { hostname: "127.0.0.1", port: 0 });
-  const front = startFakeViewsFront(api, server.url);
   const ticker = setInterval(() => step(api), 250);
   const shots = await shotsDir();
   let page: { browser: Browser; cdp: Cdp } | null = null;
   try {
-    page = await openPage(chromium.path!, front.url);
-    await fn(front.url, page.cdp, shots.dir);
+    page = await openPage(chromium.path!, server.url);
+    await fn(server.url, page.cdp, shots.dir);
   } finally {
     clearInterval(ticker);
     await page?.cdp.close();
     await page?.browser.close();
-    // The server ends its event streams, which lets the front's proxied ones finish.
-    await Promise.all([server.shutdown(), front.shutdown()]);
+    await server.shutdown();
     api.close();
     await shots.done();
   }

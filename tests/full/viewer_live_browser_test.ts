@@ -91,6 +91,9 @@ Deno.test({
       assertGreater(height(second), height(first));
       assertMatch(second["latest-execution-state-root"] ?? "", /^[0-9a-f]{64}$/);
       assertEquals(second.worldState, "ok");
+      // The map is drawn from /v1/world's agents sample (not from journal events).
+      assertEquals(second.mapCircles, 1);
+      assertMatch(String(second["world-status"]), /agents by position/);
       assert(seen.every((v) => v.connection !== "offline"), "never shown as unreachable");
       await screenshot(cdp, join(shots, "real-bridge.png"));
     });

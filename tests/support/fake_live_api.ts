@@ -297,11 +297,12 @@ export class FakeLiveApi implements LiveApi {
     return Promise.resolve(this.records[height - 1] ?? null);
   }
 
-  /** The world summary plus (proposed) `driver`, `size` and a bounded `agents` sample. */
-  world(): Promise<Record<string, unknown>> {
-    if (!this.worldCapability) return Promise.reject(this.#notProvided("world"));
+  /** The world summary plus `driver`, `size` and an `agents` sample of at most `agentLimit`. */
+  world(agentLimit = 64): Promise<Record<string, unknown>> {
+    if (!this.worldCapability) return Promise.reject(this.#notProvided("summary"));
     const s = worldSummary(this.#world);
-    const agents = [...this.#agentIds].sort().slice(0, FAKE_WORLD_AGENT_SAMPLE)
+    const agents = [...this.#agentIds].sort()
+      .slice(0, Math.min(agentLimit, FAKE_WORLD_AGENT_SAMPLE))
       .map((id) => this.#agentJson(id)!);
     return Promise.resolve({
       driver: this.driver,
@@ -334,7 +335,7 @@ export class FakeLiveApi implements LiveApi {
 
   /** `/v1/agents/:id` (proposed): one agent, or null (404). */
   agent(id: string): Promise<FakeAgentJson | null> {
-    if (!this.worldCapability) return Promise.reject(this.#notProvided("agents"));
+    if (!this.worldCapability) return Promise.reject(this.#notProvided("agent"));
     return Promise.resolve(this.#agentJson(id));
   }
 
@@ -348,7 +349,7 @@ export class FakeLiveApi implements LiveApi {
     return new AwrError(
       "NOT_PROVIDED_BY_DRIVER",
       `driver ${this.driver} does not provide the ${view} view`,
-      { driver: this.driver },
+      { driver: this.driver, capability: view },
     );
   }
 
@@ -387,7 +388,11 @@ export class FakeLiveApi implements LiveApi {
 
   #queue(actions: WorldAction[], key: string): string[] {
     if (this.#mempool.length + actions.length > this.#mempoolLimit) {
-      throw new AwrError("MEMPOOL_FULL", `mempool is full (${this.#mempoolLimit} actions)`);
+      throw new AwrError("MEMPOOL_FULL", `mempool is full (${this.#mempoolLimit} actions)`, {
+        size: this.#mempool.length,
+        limit: this.#mempoolLimit,
+        batch: actions.length,
+      });
     }
     const ids = actions.map((a, i) => actionId(key, i, a));
     this.#keys.set(key, ids);

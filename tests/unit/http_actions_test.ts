@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { AwrError } from "../../src/errors.ts";
+import { AwrError, type ErrorCode } from "../../src/errors.ts";
 import { startHttpServer, statusOfCode } from "../../src/live/http.ts";
 import { startLiveNode } from "../../src/live/live.ts";
 import type { SubmitResult } from "../../src/node/mempool.ts";
@@ -23,11 +23,11 @@ async function call(
 
 /** A fake node that refuses every write with `code`. */
 class RefusingApi extends FakeLiveApi {
-  constructor(readonly code: string) {
+  constructor(readonly code: ErrorCode) {
     super();
   }
   override submitActions(_a: WorldAction[], _k: string | null): Promise<SubmitResult> {
-    return Promise.reject(new AwrError(this.code, `refused: ${this.code}`));
+    return Promise.reject(new AwrError<ErrorCode>(this.code, `refused: ${this.code}`, {}));
   }
 }
 
@@ -102,7 +102,7 @@ Deno.test("node refusals map to statuses with the code in the body (NODE_HALTED 
       ["MEMPOOL_FULL", 503],
       ["MEMPOOL_IO", 503],
       ["IDEMPOTENCY_KEY_REUSED", 409],
-      ["NOT_A_CLIENT_CODE", 500],
+      ["CORE_CLOSED", 500],
     ] as const
   ) {
     const api = new RefusingApi(code);

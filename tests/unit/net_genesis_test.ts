@@ -276,6 +276,6 @@ Deno.test("cli: --genesis leaves world and node id to the genesis unless given; 
     err.message,
     `--world-id "mine" contradicts the genesis g.json (world_id "gw"); leave --world-id out`,
   );
-  const other = new AwrError("KEY_MODE", "y");
+  const other = new AwrError("KEY_MODE", "y", { path: "k.json", mode: "644" });
   assertEquals(genesisFlagError(other, { worldId: "mine" }), other);
 });

@@ -3,6 +3,7 @@
  * @module
  */
 import { AwrError } from "../../errors.ts";
+import type { ErrorCode } from "../../errors.ts";
 
 /**
  * An error raised by the BFT engine, genesis parser or signer-state guard.
@@ -13,4 +14,4 @@ import { AwrError } from "../../errors.ts";
  * throw new BftError("GENESIS_FIELD", "validators[0].stake must be a positive integer", {});
  * ```
  */
-export class BftError extends AwrError {}
+export class BftError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}

@@ -106,13 +106,22 @@ export function parseGenesisBytes(path: string, bytes: Uint8Array): BftGenesis {
   try {
     raw = path.endsWith(".cbor") ? decodeCbor(bytes) : JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {
-    throw new BftError("GENESIS_DECODE", `cannot decode genesis ${path}: ${String(err)}`, { path });
+    throw new BftError(
+      "GENESIS_DECODE",
+      `cannot decode genesis ${path}: ${String(err)}`,
+      { path },
+      {
+        cause: err,
+      },
+    );
   }
   try {
     return parseGenesis(raw);
   } catch (err) {
     if (err instanceof BftError) {
-      throw new BftError(err.code, `${path}: ${err.message}`, { ...err.context, path });
+      throw new BftError(err.code, `${path}: ${err.message}`, { ...err.context, path }, {
+        cause: err,
+      });
     }
     throw err;
   }

@@ -7,6 +7,7 @@
 // Explicit npm: specifier, so mod.ts imports from projects without our deno.json.
 // deno-lint-ignore no-import-prefix
 import { blake3 } from "npm:@noble/hashes@2.4.0/blake3.js";
+import { AwrError } from "../../errors.ts";
 import { encodeCanonical } from "../../storage/cbor.ts";
 import { hashCanonical, toHex } from "../../storage/hash.ts";
 import type { BftBlock, Proposal, Vote } from "./types.ts";
@@ -72,7 +73,9 @@ export function encodeFlatArray(items: readonly (string | number | null)[]): Uin
   for (const x of items) {
     if (x === null) out.push(0xf6);
     else if (typeof x === "number") {
-      if (!Number.isSafeInteger(x)) throw new RangeError(`not a safe integer: ${x}`);
+      if (!Number.isSafeInteger(x)) {
+        throw new AwrError("CBOR_VALUE", `not a safe integer: ${x}`, { path: "items", value: x });
+      }
       if (x >= 0) head(out, 0, x);
       else head(out, 1, -1 - x);
     } else {
