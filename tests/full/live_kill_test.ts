@@ -7,17 +7,7 @@ import { recordHeights } from "../support/live_helpers.ts";
 import { missingTool, readPackWithPython } from "../support/py_pack_reader.ts";
 import { packDir } from "../../src/storage/blob_store.ts";
 import { liveArgs } from "../support/live_process.ts";
-
-// Small seeded PRNG so a failing run can be replayed with the same kill moments.
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../support/prng.ts";
 
 function spawnLive(dataDir: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {

@@ -22,6 +22,8 @@ export interface LiveProcess {
   post(body: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
   stop(graceMs?: number): Promise<number>;
+  /** SIGKILL now; resolves with the signal that ended it once its output is drained. */
+  kill(): Promise<Deno.Signal | null>;
 }
 
 async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
@@ -118,6 +120,14 @@ export async function spawnLive(dataDir: string, extra: string[]): Promise<LiveP
       clearTimeout(timer);
       await drained;
       return st.code;
+    },
+    kill: async () => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      const st = await child.status;
+      await drained;
+      return st.signal;
     },
   };
   return proc;
