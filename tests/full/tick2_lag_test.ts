@@ -14,12 +14,30 @@ const SAMPLE_EVERY_MS = 100;
 /** The acceptance line: lag stays under this many heights. */
 const LAG_UNDER = 20;
 
+/** One line per duration histogram: count, mean, and how many took over 0.1, 0.5, 1 s. */
+function durations(metrics: string): string {
+  const value = (prefix: string) =>
+    Number(metrics.split("\n").find((l) => l.startsWith(prefix))?.split(" ").at(-1));
+  return ["tick_duration", "tick_lateness", "execution_duration"].map((h) => {
+    const name = `awr_${h}_seconds`;
+    const count = value(`${name}_count `);
+    const mean = (value(`${name}_sum `) / count) * 1000;
+    const over = ["0.1", "0.5", "1"].map((le) =>
+      `>${le}s=${count - value(`${name}_bucket{le="${le}"} `)}`
+    );
+    return `${h} n=${count} mean=${mean.toFixed(1)}ms ${over.join(" ")}`;
+  }).join("; ");
+}
+
 Deno.test({
   name:
     "awr live --tick-ms 2, no actions, 30 s: execution lag < 20 heights, lag limit never engaged",
-  // On this 2-core machine the line is not met yet (see the report of issue 10: max lag
-  // measured at ...); kept here, excluded, until per-height cost of empty heights drops.
-  ignore: false,
+  // NOT MET YET, so excluded from the full tier: on this 2-core machine (shared, load
+  // average 8-22 while measured) 4 runs of 7 peaked at 23-36 heights (execution mean
+  // ~30 ms per empty height, bursts of >100 ms heights while ticks take 15-75 ms); the
+  // others peaked at 4-6. Lane p1-perf cuts the per-height cost of empty heights; run
+  // it with AWR_TICK2_LAG=1 and drop the opt-in once it passes reliably.
+  ignore: Deno.env.get("AWR_TICK2_LAG") !== "1",
   async fn() {
     const tmp = await Deno.makeTempDir({ prefix: "awr-tick2-" });
     let live: LiveProcess | null = null;
@@ -58,6 +76,7 @@ Deno.test({
           `(${((c.committed_height - c0.committed_height) / seconds).toFixed(0)}/s), ` +
           `executed ${c.last_execution_height}, episodes ${last.lag_limit_engaged_count}`,
       );
+      console.log(durations(await (await fetch(`${node.url}metrics`)).text()));
       assertGreater(c.last_execution_height, c0.last_execution_height, "execution progressed");
       assertEquals(last.max_execution_lag, 64, "the default bound");
       assertEquals(last.lag_limit_engaged_count, 0, "the lag limit never engaged");
