@@ -17,6 +17,8 @@ export interface LagLimitSnapshot {
   engaged: boolean;
   /** Episodes since start (each one warned once). */
   episodes: number;
+  /** Highest lag (committed − executed) seen at a tick since start. */
+  peak: number;
   /** True while the lag keeps growing window after window (see `lag_growth.ts`). */
   growing: boolean;
 }
@@ -41,6 +43,7 @@ export class LagLimit {
   readonly #events: NodeEvents;
   #engaged = false;
   #episodes = 0;
+  #peak = 0;
   readonly #growth: LagGrowth;
 
   /**
@@ -68,6 +71,7 @@ export class LagLimit {
   allows(committed: number, executed: number): boolean {
     const lag = committed - executed;
     const limit = this.#max;
+    if (lag > this.#peak) this.#peak = lag;
     this.#growth.observe(lag);
     if (!this.#engaged) {
       if (lag + 1 <= limit) return true;
@@ -89,12 +93,13 @@ export class LagLimit {
     return true;
   }
 
-  /** The bound, whether it holds proposals now, and how many episodes so far. */
+  /** The bound, whether it holds proposals now, how many episodes so far, the peak lag. */
   snapshot(): LagLimitSnapshot {
     return {
       max: this.#max,
       engaged: this.#engaged,
       episodes: this.#episodes,
+      peak: this.#peak,
       growing: this.#growth.growing,
     };
   }

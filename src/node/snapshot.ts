@@ -81,6 +81,8 @@ export interface NodeSnapshotJson {
   lag_limit_engaged: boolean;
   /** Episodes in which the lag bound paused proposals. */
   lag_limit_engaged_count: number;
+  /** Highest execution lag seen at a tick since start (0 before the first tick). */
+  execution_lag_peak: number;
   /** True while the execution lag keeps growing (early warning before the bound). */
   lag_growing: boolean;
   /** Duplicate-vote evidence: `count` seen since start, `recent` the newest 16. */
@@ -135,6 +137,7 @@ export function snapshotToJson(s: NodeSnapshot): NodeSnapshotJson {
     max_execution_lag: s.lagLimit?.max ?? null,
     lag_limit_engaged: s.lagLimit?.engaged ?? false,
     lag_limit_engaged_count: s.lagLimit?.episodes ?? 0,
+    execution_lag_peak: s.lagLimit?.peak ?? 0,
     lag_growing: s.lagLimit?.growing ?? false,
     evidence: { count: s.evidence?.total ?? 0, recent: [...(s.evidence?.recent ?? [])] },
     ...agreementToJson(s.agreement),

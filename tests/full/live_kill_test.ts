@@ -7,17 +7,7 @@ import { recordHeights } from "../support/live_helpers.ts";
 import { missingTool, readPackWithPython } from "../support/py_pack_reader.ts";
 import { packDir } from "../../src/storage/blob_store.ts";
 import { liveArgs } from "../support/live_process.ts";
-
-// Small seeded PRNG so a failing run can be replayed with the same kill moments.
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../support/prng.ts";
 
 function spawnLive(dataDir: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
@@ -41,6 +31,15 @@ Deno.test("awr live SIGKILLed 20 times at random moments resumes every time and 
     let lastCommitted = 0;
     for (let i = 0; i < 20; i++) {
       const child = spawnLive(dataDir);
+      // Even runs count from the spawn (a kill may land in start-up); odd runs from the
+      // first new commit, so that a slow machine still kills running nodes too.
+      if (i % 2 === 1) {
+        const until = performance.now() + 30_000;
+        while ((await committedHeight(dataDir)) <= lastCommitted) {
+          assert(performance.now() < until, `run ${i} (seed ${seed}) committed nothing in 30 s`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
       await new Promise((r) => setTimeout(r, 300 + Math.floor(rand() * 1200)));
       child.kill("SIGKILL");
       const status = await child.status;

@@ -22,6 +22,8 @@ export interface LiveProcess {
   post(body: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
   stop(graceMs?: number): Promise<number>;
+  /** SIGKILL now; resolves with the signal that ended it once its output is drained. */
+  kill(): Promise<Deno.Signal | null>;
 }
 
 async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
@@ -79,14 +81,19 @@ export async function spawnLive(dataDir: string, extra: string[]): Promise<LiveP
   const logLines: string[] = [];
   const drained = Promise.all([collect(child.stdout, out), collect(child.stderr, logLines)]);
   let url = "";
+  const ended: { status?: Deno.CommandStatus } = {};
+  child.status.then((st) => ended.status = st);
   const until = performance.now() + 60_000;
   while (!url) {
     const line = out.find((l) => l.trim().startsWith("http "));
     if (line) url = line.trim().split(/\s+/)[1];
-    else if (performance.now() > until) {
-      child.kill("SIGKILL");
+    else if (ended.status || performance.now() > until) {
+      const exit = ended.status;
+      const why = exit ? `exited (code ${exit.code}) before printing` : "did not print";
+      if (!exit) child.kill("SIGKILL");
       await child.status;
-      throw new Error(`awr live did not print its URL within 60 s:\n${logLines.join("\n")}`);
+      await drained;
+      throw new Error(`awr live ${why} its URL within 60 s:\n${logLines.join("\n")}`);
     } else await new Promise((r) => setTimeout(r, 50));
   }
   if (!url.endsWith("/")) url += "/";
@@ -118,6 +125,14 @@ export async function spawnLive(dataDir: string, extra: string[]): Promise<LiveP
       clearTimeout(timer);
       await drained;
       return st.code;
+    },
+    kill: async () => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      const st = await child.status;
+      await drained;
+      return st.signal;
     },
   };
   return proc;

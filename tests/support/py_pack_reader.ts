@@ -40,18 +40,34 @@ export async function missingTool(): Promise<string | null> {
 }
 
 const READER = `
-import cbor2, json, os, struct, subprocess, sys
+import atexit, cbor2, json, os, shutil, struct, subprocess, sys, tempfile
 folder, tmp = sys.argv[1], sys.argv[2]
-def b3sum(items):
+# Scratch files for b3sum go to tmpfs when there is one (a busy disk makes each file
+# cost milliseconds); each batch is deleted once hashed, so little space is held.
+if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+    tmp = tempfile.mkdtemp(prefix="awr-py-reader-", dir="/dev/shm")
+    atexit.register(shutil.rmtree, tmp, True)
+def b3sum_batch(batch):
     paths = []
-    for i, b in enumerate(items):
+    for i, b in enumerate(batch):
         p = os.path.join(tmp, "e%d" % i)
-        open(p, "wb").write(b)
+        with open(p, "wb") as f: f.write(b)
         paths.append(p)
-    if not paths: return []
     res = subprocess.run(["b3sum", "--no-names"] + paths, capture_output=True, text=True, check=True)
+    for p in paths: os.remove(p)
     return res.stdout.split()
-blobs, records, errors = {}, {}, []
+def b3sum(items):
+    # One b3sum run per batch of at most 500 blobs or 8 MiB, not one per blob or group.
+    out, batch, size = [], [], 0
+    for b in items:
+        batch.append(b)
+        size += len(b)
+        if len(batch) >= 500 or size >= 8 << 20:
+            out += b3sum_batch(batch)
+            batch, size = [], 0
+    if batch: out += b3sum_batch(batch)
+    return out
+blobs, records, errors, blob_entries = {}, {}, [], []
 for name in sorted(os.listdir(folder)):
     if not name.endswith(".pack"): continue
     data = open(os.path.join(folder, name), "rb").read()
@@ -63,14 +79,14 @@ for name in sorted(os.listdir(folder)):
         if e["k"] != "commit":
             group.append(e)
             continue
-        bl = [x for x in group if x["k"] == "blob"]
-        for x, s in zip(bl, b3sum([x["b"] for x in bl])):
-            if s != x["h"]: errors.append("blob %s hashes to %s" % (x["h"], s))
-            blobs[s] = x["b"]
+        blob_entries += [x for x in group if x["k"] == "blob"]
         for x in group:
             if x["k"] == "named" and x["n"].startswith("record/"):
                 records[int(x["n"][7:])] = cbor2.loads(x["b"])
         group = []
+for x, s in zip(blob_entries, b3sum([x["b"] for x in blob_entries])):
+    if s != x["h"]: errors.append("blob %s hashes to %s" % (x["h"], s))
+    blobs[s] = x["b"]
 out = {"errors": errors, "heights": {}}
 for h in sorted(records):
     r = records[h]
@@ -92,8 +108,11 @@ for h in sorted(records):
     j = r["journal_ref"]
     if j not in blobs: missing.append(j)
     if missing: errors.append("height %d: %d blobs missing" % (h, len(missing)))
-    out["heights"][str(h)] = {"root": root, "manifest_b3": b3sum([blobs[root]])[0],
+    out["heights"][str(h)] = {"root": root,
         "chunks": len(level), "agents": m["agent_count"], "blobs": len(set(seen)) + 1}
+done = sorted(out["heights"], key=int)
+for h, s in zip(done, b3sum([blobs[out["heights"][h]["root"]] for h in done])):
+    out["heights"][h]["manifest_b3"] = s
 print(json.dumps(out))
 `;
 

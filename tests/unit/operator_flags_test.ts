@@ -58,7 +58,13 @@ Deno.test("lag growth rides on the lag limit: the snapshot says growing before t
     windows: 2,
   });
   for (let committed = 0; committed < 6; committed++) limit.allows(committed, 0);
-  assertEquals(limit.snapshot(), { max: 1_000, engaged: false, episodes: 0, growing: true });
+  assertEquals(limit.snapshot(), {
+    max: 1_000,
+    engaged: false,
+    episodes: 0,
+    peak: 5,
+    growing: true,
+  });
 });
 
 Deno.test("a driver over its --height-timeout-ms budget: DRIVER_TIMEOUT in last_error, the error event and the log", async () => {
