@@ -17,7 +17,7 @@ import { TopicValidatorResult } from "npm:@libp2p/gossipsub@17.1.1";
 import type { Message } from "npm:@libp2p/gossipsub@17.1.1";
 // deno-lint-ignore no-import-prefix
 import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
-import { createHost, type Lib, type PeerId, type Stream } from "./_libp2p.ts";
+import { createHost, type Lib, type PeerId, stopHost, type Stream } from "./_libp2p.ts";
 import { SyncPeer } from "./sync_peer.ts";
 import { errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -192,7 +192,7 @@ export class P2pNode {
     this.#sync.stop();
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
-    await this.#lib.stop();
+    await stopHost(this.#lib);
   }
 
   /** This node's peer id. */
