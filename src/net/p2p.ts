@@ -227,9 +227,13 @@ export class P2pNode {
     this.#publish(this.#topics.actions, sealEnvelope(this.#sender, "actions", { key, actions }));
   }
 
-  /** TEST ONLY: publishes raw bytes on the topic of `kind` (fuzz and forgery tests). */
-  publishFrame(kind: "consensus" | "actions" | "heads", frame: Uint8Array): Promise<unknown> {
-    return this.#lib.services.pubsub.publish(this.#topics[kind], frame);
+  /**
+   * TEST ONLY: publishes raw bytes on the topic of `kind` (fuzz and forgery tests);
+   * resolves with the number of peers gossipsub sent it to.
+   */
+  async publishFrame(kind: "consensus" | "actions" | "heads", frame: Uint8Array): Promise<number> {
+    const r = await this.#lib.services.pubsub.publish(this.#topics[kind], frame);
+    return r.recipients.length;
   }
 
   /** Peers with an open connection. */
