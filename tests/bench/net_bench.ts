@@ -114,9 +114,33 @@ function stable(w: Window): boolean {
   return best > 0 && Math.min(...w.slices) >= STEADY_FRACTION * best && w.maxBehind <= MAX_BEHIND;
 }
 
+/** Every process running now, so that a signal to the bench stops them too. */
+const running = new Set<LiveProcess>();
+
+function track(p: LiveProcess): LiveProcess {
+  running.add(p);
+  return p;
+}
+
 async function stopAll(procs: LiveProcess[]): Promise<void> {
   await Promise.all(procs.map((p) => p.stop(STOP_GRACE_MS)));
+  for (const p of procs) running.delete(p);
   procs.length = 0;
+}
+
+/** On SIGINT/SIGTERM: SIGKILL every child still running, then exit (no orphans). */
+function killChildrenOnSignal(): () => void {
+  const onSignal = () => {
+    for (const p of running) {
+      try {
+        p.child.kill("SIGKILL");
+      } catch { /* already gone */ }
+    }
+    Deno.exit(130);
+  };
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  return () => signals.forEach((s) => Deno.removeSignalListener(s, onSignal));
 }
 
 async function warmUp(procs: LiveProcess[], what: string): Promise<void> {
@@ -165,7 +189,7 @@ async function runNetwork(dir: string, tickMs: number): Promise<Window> {
         ])
       ),
     );
-    for (const s of started) if (s.status === "fulfilled") procs.push(s.value);
+    for (const s of started) if (s.status === "fulfilled") procs.push(track(s.value));
     const failed = started.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
     await warmUp(procs, `network at tick ${tickMs}`);
@@ -179,7 +203,7 @@ async function runNetwork(dir: string, tickMs: number): Promise<Window> {
 async function runLocal(dir: string, tickMs: number): Promise<Window> {
   const procs: LiveProcess[] = [];
   try {
-    procs.push(
+    procs.push(track(
       await spawnLive(join(dir, "local"), [
         "--tick-ms",
         String(tickMs),
@@ -188,7 +212,7 @@ async function runLocal(dir: string, tickMs: number): Promise<Window> {
         "--log-level",
         "error",
       ]),
-    );
+    ));
     await warmUp(procs, `local at tick ${tickMs}`);
     return await measure(procs);
   } finally {
@@ -196,6 +220,7 @@ async function runLocal(dir: string, tickMs: number): Promise<Window> {
   }
 }
 
+let measured = false;
 const f1 = (x: number | null) => x === null ? "n/a" : x.toFixed(1);
 
 Deno.bench({
@@ -203,7 +228,11 @@ Deno.bench({
   n: 1,
   warmup: 0,
 }, async () => {
+  // `deno bench` may call the function again after `n` runs: measure once per process.
+  if (measured) return;
+  measured = true;
   const dir = await Deno.makeTempDir({ prefix: "awr-net-bench-" });
+  const unhook = killChildrenOnSignal();
   try {
     let chosen: { tick: number; w: Window } | null = null;
     for (const tick of CANDIDATE_TICKS_MS) {
@@ -238,6 +267,7 @@ Deno.bench({
       `ratio net/local: ${(chosen.w.heightsPerS / local.heightsPerS).toFixed(2)} (goal >= 0.5)`,
     );
   } finally {
+    unhook();
     await Deno.remove(dir, { recursive: true });
   }
 });
