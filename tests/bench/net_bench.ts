@@ -11,6 +11,8 @@
  *
  * Printed (one line each, for scripts):
  *   `net tick probe <ms>: heights/s <n> slices <a,b,c> max behind <h> stable <bool>`
+ *   `net tick probe <ms> breakdown (node 1, <n> heights): round > 0 <n>, proposal→commit
+ *    median <ms> ms, commit→next proposal median <ms> ms` (from node 1's stored blocks)
  *   `net 4 validators: heights/s <n> commit latency median <ms> (tick <ms>)`
  *   `local: heights/s <n> commit latency median <ms> (tick <ms>)`
  *   `ratio net/local: <x> (goal >= 0.5)`
@@ -22,6 +24,7 @@
 import { join } from "@std/path";
 import { awr } from "../support/cli.ts";
 import { type LiveProcess, pollUntil, spawnLive } from "../support/live_process.ts";
+import { BlockStore } from "../../src/node/block_store.ts";
 
 /** Ticks tried, lowest first (ms). */
 const CANDIDATE_TICKS_MS = [20, 35, 50, 75, 100, 150, 200];
@@ -35,6 +38,9 @@ const START_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 10_000;
 
 interface Window {
+  /** Common committed height at the window's start and end. */
+  from: number;
+  to: number;
   heightsPerS: number;
   slices: number[];
   maxBehind: number;
@@ -77,6 +83,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+const f1 = (x: number | null) => x === null ? "n/a" : x.toFixed(1);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the measurement window over `procs` (all already past the warm-up). */
@@ -85,6 +92,7 @@ async function measure(procs: LiveProcess[]): Promise<Window> {
   let maxBehind = 0;
   const slices: number[] = [];
   let start = await heights();
+  const from = Math.min(...start);
   const t0 = performance.now();
   let sliceStart = t0;
   for (let s = 0; s < SLICES; s++) {
@@ -102,6 +110,8 @@ async function measure(procs: LiveProcess[]): Promise<Window> {
   const total = slices.reduce((a, b) => a + b, 0) / slices.length;
   const lat = (await Promise.all(procs.map(latencyMedianMs))).filter((x) => x !== null);
   return {
+    from,
+    to: Math.min(...start),
     heightsPerS: total,
     slices,
     maxBehind,
@@ -193,10 +203,42 @@ async function runNetwork(dir: string, tickMs: number): Promise<Window> {
     const failed = started.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
     await warmUp(procs, `network at tick ${tickMs}`);
-    return await measure(procs);
+    const w = await measure(procs);
+    await stopAll(procs);
+    await breakdown(join(out, "node1"), "v1", w, tickMs);
+    return w;
   } finally {
     await stopAll(procs);
   }
+}
+
+/**
+ * Where a height's time goes, from node 1's stored blocks of the window: the BFT round
+ * each was decided in, proposal → commit (header timestamp → `committedAtUnixMs`) and
+ * commit → the next height's proposal.
+ */
+async function breakdown(dataDir: string, nodeId: string, w: Window, tickMs: number) {
+  const store = new BlockStore(join(dataDir, "node", nodeId, "blocks"));
+  const rounds: number[] = [];
+  const latency: number[] = [];
+  const gap: number[] = [];
+  let prevCommit: number | null = null;
+  for (let h = w.from + 1; h <= w.to; h++) {
+    const b = await store.getBlock(h);
+    if (!b) break;
+    rounds.push(b.certificate?.round ?? 0);
+    latency.push(b.committedAtUnixMs - b.header.timestampMs);
+    if (prevCommit !== null) gap.push(b.header.timestampMs - prevCommit);
+    prevCommit = b.committedAtUnixMs;
+  }
+  if (rounds.length === 0) return;
+  console.log(
+    `net tick probe ${tickMs} breakdown (node 1, ${rounds.length} heights): round > 0 ${
+      rounds.filter((r) => r > 0).length
+    }, proposal→commit median ${f1(median(latency))} ms, commit→next proposal median ${
+      f1(gap.length ? median(gap) : null)
+    } ms`,
+  );
 }
 
 /** One local-mode process at `tickMs`, measured and stopped. */
@@ -221,7 +263,6 @@ async function runLocal(dir: string, tickMs: number): Promise<Window> {
 }
 
 let measured = false;
-const f1 = (x: number | null) => x === null ? "n/a" : x.toFixed(1);
 
 Deno.bench({
   name: "net: 4 validator processes vs local mode at the lowest stable tick",
