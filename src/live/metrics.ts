@@ -4,6 +4,7 @@
  * text exposition format 0.0.4 (`GET /metrics`).
  * @module
  */
+import { COMMIT_LATENCY_WINDOW, CommitLatency } from "./commit_latency.ts";
 import type { NodeEvents } from "../node/events.ts";
 
 /** Gauges read at scrape time (heights are taken from events when no source is set). */
@@ -146,6 +147,12 @@ export class LiveMetrics {
   #lastExecuted = 0;
   #gaugeSource: (() => LiveGauges) | null = null;
   #sseClients: () => number = () => 0;
+  readonly #commitLatency: CommitLatency;
+
+  /** @param clock unix ms for the commit latency (the node's wall clock; tests inject one) */
+  constructor(clock: () => number = Date.now) {
+    this.#commitLatency = new CommitLatency(clock);
+  }
 
   /** Subscribes to `events`; returns the function that unsubscribes again. */
   attach(events: NodeEvents): () => void {
@@ -158,6 +165,7 @@ export class LiveMetrics {
       events.on("commit", (e) => {
         this.#commits++;
         this.#lastCommitted = Math.max(this.#lastCommitted, e.block.header.height);
+        this.#commitLatency.observe(e.block.header.timestampMs);
       }),
       events.on("execution", (e) => {
         this.#executions++;
@@ -302,6 +310,22 @@ export class LiveMetrics {
     metric("awr_commits_total", "counter", "Blocks committed by this process.", [
       { value: this.#commits },
     ]);
+    const lat = this.#commitLatency;
+    metric(
+      "awr_commit_latency_seconds",
+      "summary",
+      `Proposal (block timestamp) to commit on this node; quantiles of the last ${COMMIT_LATENCY_WINDOW} commits.`,
+      [
+        ...[0.5, 0.9].flatMap((q) => {
+          const v = lat.quantile(q);
+          return v === null ? [] : [{ labels: { quantile: String(q) }, value: v / 1000 }];
+        }),
+      ],
+    );
+    out.push(
+      `awr_commit_latency_seconds_sum ${formatMetricValue(lat.sumMs / 1000)}`,
+      `awr_commit_latency_seconds_count ${lat.count}`,
+    );
     metric("awr_executions_total", "counter", "Heights executed by this process.", [
       { value: this.#executions },
     ]);

@@ -81,6 +81,58 @@ export async function createHost(
   }
 }
 
+/** The libp2p internals {@link stopHost} reaches (private in their classes, so optional). */
+interface HostInternals {
+  services: { pubsub: { status?: { heartbeatTimeout?: ReturnType<typeof setTimeout> } } };
+  components: {
+    addressManager?: { _updatePeerStoreAddresses?: { stop?: () => void } };
+    connectionManager?: {
+      inboundConnectionRateLimiter?: {
+        memoryStorage?: {
+          storage?: Map<string, { timeoutId?: ReturnType<typeof setTimeout> }>;
+        };
+      };
+    };
+  };
+}
+
+/**
+ * Stops the host and releases the timers `libp2p.stop()` leaves behind (each is found
+ * in the installed sources under node_modules/.deno/…; a test with the op sanitizer on
+ * fails when one of them comes back after an upgrade):
+ * - gossipsub's next heartbeat: `stop()` replaces `status` without clearing
+ *   `status.heartbeatTimeout` (@libp2p/gossipsub 17.1.1 src/gossipsub.ts:516 sets it,
+ *   :558 drops it), so it is read before the stop and cleared after it;
+ * - the address manager's 1 s debounce of `_updatePeerStoreAddresses`, armed by the
+ *   `transport:close` event of the stop itself and never stopped (libp2p 3.3.11
+ *   src/address-manager/index.ts:158/166; @libp2p/utils 7.4.1 src/debounce.ts:22 has the
+ *   `stop()` nobody calls);
+ * - the inbound-connection rate limiter's expiry timeouts, one per remote host for 1 s
+ *   (libp2p 3.3.11 src/connection-manager/index.ts:253/680; @libp2p/utils 7.4.1
+ *   src/rate-limiter.ts:213), which outlive the connection manager;
+ * - it-queue's 1 ms `empty`/`idle` debounces (it-queue 1.1.4 src/index.ts:166/167 via
+ *   src/utils.ts:26), armed when a job of one of libp2p's queues settles during the stop:
+ *   a wait of {@link STOP_SETTLE_MS} lets them fire.
+ */
+export async function stopHost(lib: Lib): Promise<void> {
+  const inner = lib as unknown as HostInternals;
+  const gossip = inner.services.pubsub.status;
+  try {
+    await lib.stop();
+  } finally {
+    clearTimeout(gossip?.heartbeatTimeout);
+    inner.components.addressManager?._updatePeerStoreAddresses?.stop?.();
+    const limits = inner.components.connectionManager?.inboundConnectionRateLimiter
+      ?.memoryStorage?.storage;
+    for (const record of limits?.values() ?? []) clearTimeout(record.timeoutId);
+    limits?.clear();
+  }
+  await new Promise((resolve) => setTimeout(resolve, STOP_SETTLE_MS));
+}
+
+/** How long {@link stopHost} waits after the stop for libp2p's 1 ms queue debounces (ms). */
+export const STOP_SETTLE_MS = 5;
+
 /** Reads a stream to its end; null when it is longer than `max` bytes (then aborted). */
 export async function readAll(
   stream: Stream,

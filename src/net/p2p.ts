@@ -17,7 +17,7 @@ import { TopicValidatorResult } from "npm:@libp2p/gossipsub@17.1.1";
 import type { Message } from "npm:@libp2p/gossipsub@17.1.1";
 // deno-lint-ignore no-import-prefix
 import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
-import { createHost, type Lib, type PeerId, type Stream } from "./_libp2p.ts";
+import { createHost, type Lib, type PeerId, stopHost, type Stream } from "./_libp2p.ts";
 import { SyncPeer } from "./sync_peer.ts";
 import { errorMessage } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -192,7 +192,7 @@ export class P2pNode {
     this.#sync.stop();
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
-    await this.#lib.stop();
+    await stopHost(this.#lib);
   }
 
   /** This node's peer id. */
@@ -227,9 +227,13 @@ export class P2pNode {
     this.#publish(this.#topics.actions, sealEnvelope(this.#sender, "actions", { key, actions }));
   }
 
-  /** TEST ONLY: publishes raw bytes on the topic of `kind` (fuzz and forgery tests). */
-  publishFrame(kind: "consensus" | "actions" | "heads", frame: Uint8Array): Promise<unknown> {
-    return this.#lib.services.pubsub.publish(this.#topics[kind], frame);
+  /**
+   * TEST ONLY: publishes raw bytes on the topic of `kind` (fuzz and forgery tests);
+   * resolves with the number of peers gossipsub sent it to.
+   */
+  async publishFrame(kind: "consensus" | "actions" | "heads", frame: Uint8Array): Promise<number> {
+    const r = await this.#lib.services.pubsub.publish(this.#topics[kind], frame);
+    return r.recipients.length;
   }
 
   /** Peers with an open connection. */

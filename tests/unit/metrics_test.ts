@@ -28,6 +28,7 @@ const HELP_RE = new RegExp(`^# HELP (${NAME}) (.*)$`);
 const TYPE_RE = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`);
 const SUFFIXES: Record<string, string[]> = {
   histogram: ["_bucket", "_sum", "_count"],
+  summary: ["", "_sum", "_count"],
   counter: [""],
   gauge: [""],
 };

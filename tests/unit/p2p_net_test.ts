@@ -10,13 +10,11 @@ import {
   type TestSet,
   waitFor,
 } from "../support/p2p_fixture.ts";
+import { openLibp2pProcessChannel } from "../support/libp2p_process.ts";
 
-// js-libp2p leaves timers running after stop(), which no API reaches: the connection
-// manager's inbound rate limiter (@libp2p/utils rate-limiter MemoryStorage timeouts), the
-// address manager's debounce, gossipsub's post-stop heartbeat timeout and the peer store's
-// mortice lock (a BroadcastChannel plus timers). Only the tests that start libp2p nodes
-// turn the op/resource sanitizers off, for those leaks; every node is still stopped.
-const LIBP2P_LEAKS = { sanitizeOps: false, sanitizeResources: false };
+// Sanitizers stay on: P2pNode.stop() releases the timers libp2p leaves (see stopHost in
+// src/net/_libp2p.ts), and the one process-wide channel is opened before any test.
+await openLibp2pProcessChannel();
 
 const FAST = {
   headIntervalMs: 50,
@@ -50,7 +48,6 @@ async function connect(a: P2pNode, b: P2pNode): Promise<void> {
 
 Deno.test(
   "p2p: a signed vote gossiped by one validator reaches the other's node",
-  LIBP2P_LEAKS,
   async () => {
     const set = await makeSet(3);
     const ha = new FakeHost();
@@ -81,7 +78,6 @@ Deno.test(
 
 Deno.test(
   "p2p: heads give known peer heads; a node behind syncs certified commits in order",
-  LIBP2P_LEAKS,
   async () => {
     const set = await makeSet(3);
     const chain = makeChain(set, 40);
@@ -113,7 +109,6 @@ Deno.test(
 
 Deno.test(
   "p2p: a sync response with a forged certificate is rejected and counted",
-  LIBP2P_LEAKS,
   async () => {
     const set = await makeSet(3);
     const chain = makeChain(set, 3);
@@ -138,7 +133,6 @@ Deno.test(
 
 Deno.test(
   "p2p: forged, unknown-validator and wrong-world frames are rejected, counted per peer, scored down",
-  LIBP2P_LEAKS,
   async () => {
     const set = await makeSet(3);
     const ha = new FakeHost();
@@ -193,7 +187,6 @@ Deno.test(
 
 Deno.test(
   "p2p fuzz: 10,000 random and mutated frames are all rejected and counted; a valid one still passes",
-  LIBP2P_LEAKS,
   async () => {
     const set = await makeSet(3);
     const hb = new FakeHost();
@@ -253,7 +246,6 @@ Deno.test(
 
 Deno.test(
   "p2p: three nodes in a line: an action batch from the first reaches the third through the second",
-  LIBP2P_LEAKS,
   async () => {
     const set = await makeSet(3);
     const hosts = [new FakeHost(), new FakeHost(), new FakeHost()];
