@@ -45,6 +45,7 @@ import {
 import { recordEntry, recordFromPack, STATE_ENTRY } from "./pack_state.ts";
 import { type WorldShape, WorldState } from "../state/world_state.ts";
 import { openCoreStores } from "./core_open.ts";
+import { CoalescedCopy } from "./state_copy.ts";
 
 export { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts";
 
@@ -81,6 +82,7 @@ export class ExecutionCore {
   // it is read back from the last stored manifest before the next height.
   #world: WorldState | null;
   readonly #queue = new SerialQueue({ name: "execution core" });
+  readonly #stateCopy: CoalescedCopy;
   #closed = false;
 
   private constructor(
@@ -103,6 +105,7 @@ export class ExecutionCore {
     this.#state = state;
     this.#unknown = unknown;
     this.#world = world;
+    this.#stateCopy = new CoalescedCopy(executionStatePath(this.dataDir), this.#logger);
   }
 
   /** Loads the state file (reconciled with the records) and the world it names. */
@@ -214,7 +217,13 @@ export class ExecutionCore {
     }
     this.#closed = true;
     await this.#queue.idle();
+    await this.copiesWritten();
     await this.#pack.close();
+  }
+
+  /** Resolves once the background copy of `state.cbor` (if any) is written. */
+  copiesWritten(): Promise<void> {
+    return this.#stateCopy.settled();
   }
 
   async #executeThrough(ctx: NodeExecutionCommitContext): Promise<NodeExecutionCommitResult> {
@@ -328,9 +337,10 @@ export class ExecutionCore {
       ],
     });
     // Copies for readers of the files (README "Execution store"); start-up restores
-    // a lost record file and rewrites state.cbor.
+    // a lost record file and rewrites state.cbor. Record files are read as soon as the
+    // result is out, so that copy is written now; state.cbor's goes on in the background.
     writeCopySync(recordPath(this.dataDir, record.height), recordBytes);
-    writeCopySync(statePath, stateBytes);
+    this.#stateCopy.write(stateBytes);
     this.#state = state;
     this.#world = world;
     this.#logger.debug("executed height", {

@@ -8,7 +8,6 @@ import {
   encodeBlob,
   encodeCommit,
   encodeNamed,
-  frame,
   groupSum,
   isHash,
   LENGTH_PREFIX_BYTES,
@@ -75,13 +74,13 @@ export function encodeGroup(
       );
     }
     entries.push({ ...e, rel: size + LENGTH_PREFIX_BYTES + payloadOffset(item) });
-    const framed = frame(item);
-    parts.push(framed);
-    size += framed.length;
+    // Framed (length-prefixed) when the group is assembled below: one copy, not two.
+    parts.push(item);
+    size += LENGTH_PREFIX_BYTES + item.length;
   };
   const seen = new Set<string>();
   let skipped = 0;
-  for (const { hash, bytes } of group.blobs) {
+  for (const { hash, bytes, digest } of group.blobs) {
     if (typeof hash !== "string" || !isHash(hash)) {
       throw new PackError(
         "PACK_BAD_ADDRESS",
@@ -104,7 +103,12 @@ export function encodeGroup(
     }
     seen.add(hash);
     add(
-      { kind: "blob", id: hash, length: bytes.length, digest: fromHex(hash) },
+      {
+        kind: "blob",
+        id: hash,
+        length: bytes.length,
+        digest: digest?.length === 32 ? digest : fromHex(hash),
+      },
       encodeBlob(hash, bytes),
     );
   }
@@ -127,9 +131,9 @@ export function encodeGroup(
     );
   }
   const digests = entries.map((e) => e.digest);
-  const marker = frame(encodeCommit(height, digests.length, groupSum(height, digests)));
+  const marker = encodeCommit(height, digests.length, groupSum(height, digests));
   parts.push(marker);
-  size += marker.length;
+  size += LENGTH_PREFIX_BYTES + marker.length;
   if (size > limits.maxGroupBytes) {
     throw new PackError(
       "PACK_GROUP_TOO_LARGE",
@@ -138,10 +142,12 @@ export function encodeGroup(
     );
   }
   const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
   let o = 0;
   for (const p of parts) {
-    bytes.set(p, o);
-    o += p.length;
+    view.setUint32(o, p.length);
+    bytes.set(p, o + LENGTH_PREFIX_BYTES);
+    o += LENGTH_PREFIX_BYTES + p.length;
   }
   return { bytes, entries, skipped };
 }

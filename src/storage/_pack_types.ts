@@ -34,8 +34,9 @@ export const defaultPackOptions: Readonly<Required<Omit<PackStoreOptions, "onSyn
 export interface PackGroup {
   /** Height of the group; must rise strictly from one group to the next. */
   height: number;
-  /** Blobs with their BLAKE3 addresses; ones already stored are skipped. */
-  blobs: ReadonlyArray<{ hash: string; bytes: Uint8Array }>;
+  /** Blobs with their BLAKE3 addresses; ones already stored are skipped. `digest`, when
+   * given, must be the 32 bytes `hash` spells (it saves parsing the hex). */
+  blobs: ReadonlyArray<{ hash: string; bytes: Uint8Array; digest?: Uint8Array }>;
   /** Named entries (e.g. the height's record, the execution state); a later group's entry
    * of the same name supersedes this one for {@link PackStore.getNamed}. */
   named: ReadonlyArray<{ name: string; bytes: Uint8Array }>;

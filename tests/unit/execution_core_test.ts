@@ -113,6 +113,7 @@ Deno.test("an applied height returns its recorded result and writes nothing", as
     const core = await open(dir);
     const r1 = await core.executeThrough(ctxOf(CHAIN[0]));
     const r2 = await core.executeThrough(ctxOf(CHAIN[1]));
+    await core.copiesWritten();
     const before = await listing(dir);
     assertEquals(await core.executeThrough(ctxOf(CHAIN[1])), r2);
     assertEquals(await core.executeThrough(ctxOf(CHAIN[0])), r1);
@@ -129,6 +130,7 @@ Deno.test("a different node block hash at an applied height is CONFLICTING_BLOCK
     await core.executeThrough(ctxOf(CHAIN[0]));
     await core.executeThrough(ctxOf(CHAIN[1]));
     const other = "ee".repeat(32);
+    await core.copiesWritten(); // the state.cbor copy goes on in the background
     const before = await listing(dir);
     const err = await assertRejects(
       () => core.executeThrough({ ...ctxOf(CHAIN[0]), nodeBlockHash: other }),

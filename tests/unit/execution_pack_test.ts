@@ -204,3 +204,17 @@ function indexOf(hay: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+Deno.test("state.cbor: a background copy of the pack's state, the newest height's once settled", async () => {
+  await withDir(async (dir) => {
+    const core = await open(dir);
+    // Back-to-back heights: copies that would overlap are coalesced to the newest bytes.
+    for (let h = 1; h <= 25; h++) await core.executeThrough(ctxOf(CHAIN[h - 1]));
+    await core.copiesWritten();
+    const copy = await Deno.readFile(join(dir, "execution", "state.cbor"));
+    const pack = await PackReader.open(packDir(dir));
+    assertEquals(copy, await pack.getNamed("execution/state"));
+    assertEquals((await readExecutionState(dir))?.value.lastAppliedHeight, 25);
+    await core.close();
+  });
+});
