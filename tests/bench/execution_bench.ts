@@ -9,6 +9,8 @@
  *   empty heights/s: execution <n> node <n> ratio <x> (goal >= 1)
  *   actions/s at 100k: <n>      1,000 actions per height, durable
  *   1M agents: core <ms> ratio 1M/100k <x> (goal <= 1.5), rss <MB>
+ *   cpu per height ..., load average ...   (extra: process CPU of a 64-action height,
+ *                               which other processes' load disturbs less than wall time)
  *
  * "core" is the execution core with durable writes (one pack group and one fdatasync per
  * height); "naive" re-encodes, hashes and stores the whole world snapshot each height,
@@ -18,6 +20,7 @@
  * processes' disk load weighs on every size alike.
  * @module
  */
+import process from "node:process";
 import { encodeCanonical } from "../../src/storage/cbor.ts";
 import { CasStore } from "../../src/storage/cas.ts";
 import { hashHex } from "../../src/storage/hash.ts";
@@ -102,6 +105,8 @@ interface CoreCase {
   rand: (n: number) => number;
   /** Bytes of each measured height's pack group (from the core's debug log). */
   groupBytes: number[];
+  /** Process CPU (user + system, all threads) of each height, in ms. */
+  cpuMs: number[];
   /** Executes one more height of `actions` actions (or none); returns its ms. */
   height(actions: number): Promise<number>;
 }
@@ -129,20 +134,26 @@ async function coreCase(agents: number): Promise<CoreCase> {
   };
   const core = await ExecutionCore.open({ dataDir: dir, worldId: WORLD, blocks: reader, logger });
   const rand = prng(agents);
+  const cpuMs: number[] = [];
   const c: CoreCase = {
     core,
     blocks,
     agents,
     rand,
     groupBytes,
+    cpuMs,
     async height(count) {
       const last = blocks[blocks.length - 1];
       const actions = count ? heightActions(rand, agents, count) : [];
       const b = committedBlock(last.header.height + 1, last.hash, actions);
       blocks.push(b);
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await core.executeThrough(ctxOf(b));
-      return performance.now() - t0;
+      const ms = performance.now() - t0;
+      const c1 = process.cpuUsage(c0);
+      cpuMs.push((c1.user + c1.system) / 1000);
+      return ms;
     },
   };
   return c;
@@ -292,6 +303,9 @@ for (let r = 0; r < ROUNDS + WARMUP; r++) {
     if (keep) t.n100.push(d);
   }
 }
+// CPU per height (64 actions), less sensitive than wall time to other processes' load.
+const cpu100 = median(mid.cpuMs.slice(WARMUP));
+const cpu1 = median(small.cpuMs.slice(WARMUP));
 const core1 = median(t.c1);
 const core100 = median(t.c100);
 const naive1 = median(t.n1);
@@ -355,6 +369,8 @@ const lines = [
   `1M agents: core ${fmt(core1m)} ratio 1M/100k ${fmt(core1m / core100b)} (goal <= 1.5), rss ${
     fmt(rssMb, 0)
   } ${goal(core1m / core100b <= 1.5)}`,
+  `cpu per height (process, all threads): core 100k ${fmt(cpu100)} core 1k ${fmt(cpu1)}`,
+  `load average: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
   `(medians of ${ROUNDS} heights after ${WARMUP} warm-up; group bytes at 100k: ${groupSize}; shared machine, noisy)`,
 ];
 console.log(lines.join("\n"));
