@@ -19,6 +19,7 @@
  */
 import { AwrError, errorChain } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { ExecutionPosition } from "./execution_hook.ts";
 import { ensureDirDurable } from "../storage/atomic.ts";
 import { join } from "../std/path.ts";
 import { resultLogDirIn } from "../storage/data_dir.ts";
@@ -45,10 +46,7 @@ export interface ExecutionResultEntry {
 }
 
 /** The two execution hashes of a result (null when the hook has none yet). */
-export interface ResultHashes {
-  readonly executionBlockHash: string | null;
-  readonly executionStateRoot: string | null;
-}
+export type ResultHashes = Omit<ExecutionPosition, "height">;
 
 /** Folder of a node's result log. */
 export function resultLogDir(nodeDir: string): string {
