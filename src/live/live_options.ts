@@ -5,6 +5,7 @@
  */
 import type { Validator } from "../consensus/types.ts";
 import type { DriverGrants } from "../driver/sandbox.ts";
+import type { ExecutionMode } from "../execution/state_file.ts";
 import type { Logger } from "../logger.ts";
 import type { NodeRuntime } from "../node/runtime.ts";
 import type { CrashAt } from "./crash_at.ts";
@@ -13,8 +14,7 @@ import type { LiveMetrics } from "./metrics.ts";
 import type { LiveNetworkOptions } from "./network.ts";
 import type { RewardRuntime } from "./reward.ts";
 
-/** Where execution runs. */
-export type ExecutionMode = "node" | "bridge";
+export type { ExecutionMode } from "../execution/state_file.ts";
 
 /** Options of the live node. */
 export interface LiveOptions {

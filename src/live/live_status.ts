@@ -61,8 +61,8 @@ export function statusReader(
     }
     // In bridge mode the node does not execute; report the bridge's progress.
     json.consensus.last_execution_height = exec.height;
-    json.consensus.last_execution_block_hash = exec.blockHash;
-    json.consensus.last_execution_state_root = exec.stateRoot;
+    json.consensus.last_execution_block_hash = exec.executionBlockHash;
+    json.consensus.last_execution_state_root = exec.executionStateRoot;
     return Promise.resolve({
       ...json,
       ...(network ? { p2p: network.p2p } : {}),
@@ -111,7 +111,7 @@ export function statusLine(node: NodeRuntime, reward: RewardRuntime): string {
   const halted = node.halted;
   const lagLimit = snap.lagLimit;
   return `status: slot ${c.slot} epoch ${c.epoch} committed ${c.committedHeight} executed ${exec.height} ` +
-    `lag ${c.committedHeight - exec.height} root ${(exec.stateRoot ?? "-").slice(0, 12)}` +
+    `lag ${c.committedHeight - exec.height} root ${(exec.executionStateRoot ?? "-").slice(0, 12)}` +
     (halted ? ` HALTED (${halted.code}, ${halted.retries} retries)` : "") +
     (lagLimit?.engaged ? ` proposals paused (lag bound ${lagLimit.max})` : "") +
     (lagLimit?.growing && !lagLimit.engaged ? " LAG GROWING" : "") +
