@@ -34,7 +34,11 @@ export interface ExecutionState {
   worldId: string | null;
 }
 
-/** Schema of `state.cbor` (version 1). */
+/**
+ * Schema of `state.cbor` (version 1). Its two `last_execution_*` fields repeat the
+ * node state file's on purpose (a deliberate twin): two pinned file formats, each
+ * owned by its folder, and `execution` may not import `node` internals.
+ */
 export const EXECUTION_STATE_SCHEMA: FileSchema<ExecutionState> = {
   kind: "ExecutionState",
   version: 1,

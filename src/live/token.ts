@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "../std/path.ts";
-import { AwrError } from "../errors.ts";
+import { AwrError, errorMessage } from "../errors.ts";
 import { syncDir } from "../storage/atomic.ts";
 import { toHex } from "../storage/hash.ts";
 import { apiTokenPath as tokenPath } from "../storage/data_dir.ts";
@@ -119,9 +119,7 @@ function malformed(path: string): AwrError {
 function readError(path: string, err: unknown): AwrError {
   return new AwrError(
     "TOKEN_READ",
-    `cannot read or create the API token file ${path}: ${
-      err instanceof Error ? err.message : String(err)
-    }`,
+    `cannot read or create the API token file ${path}: ${errorMessage(err)}`,
     { path },
   );
 }

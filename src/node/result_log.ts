@@ -81,14 +81,7 @@ export function encodeResultSlot(e: ExecutionResultEntry): Uint8Array {
       );
     }
   }
-  const json = JSON.stringify({
-    height: e.height,
-    node_block_hash: e.nodeBlockHash,
-    execution_block_hash: e.executionBlockHash,
-    execution_state_root: e.executionStateRoot,
-    driver: e.driver,
-    received_at_ms: e.receivedAtUnixMs,
-  });
+  const json = JSON.stringify(resultEntryJson(e));
   const out = new Uint8Array(RESULT_LOG_SLOT_BYTES).fill(0x20);
   const body = enc.encode(json);
   if (body.length >= RESULT_LOG_SLOT_BYTES) {
