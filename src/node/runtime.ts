@@ -2,8 +2,8 @@
  * `NodeRuntime`: the node's main loop. Each tick advances the slot, runs the BFT
  * engines of the local validators (`local_consensus.ts`) — answering a proposer's
  * value request with the mempool's next actions, firing due timeouts — persists a
- * decided block with its certificate (block file, then state file), and hands
- * the committed height to the execution hook — without waiting for it, so a slow
+ * decided block with its certificate (block file, then state file), and hands the
+ * height to the execution hook (`runtime_execution.ts`) without waiting, so a slow
  * driver delays execution, never ticks (DESIGN invariant 6). A failed write halts
  * commits and is retried until it succeeds (`halted` in the snapshot); consensus
  * stops proposing while execution trails by `maxExecutionLag` heights.
