@@ -159,20 +159,39 @@ export class ProposerSchedule {
     if (slot === this.#memoSlot) return this.#memoProposer;
     checkSlot(slot);
     const seed = hashCanonical(["proposer", slot]);
-    const point = Number(BigInt("0x" + seed.slice(0, 16)) % this.#totalBig);
-    // Smallest i with point < cumulative[i]: the interval [cum[i-1], cum[i]) holds it.
-    let lo = 0;
-    let hi = this.#cumulative.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (point < this.#cumulative[mid]) hi = mid;
-      else lo = mid + 1;
-    }
-    const id = this.validators[lo].id;
+    const id = this.validators[stakeWeightedIndex(seed, this.#cumulative, this.#totalBig)].id;
     this.#memoSlot = slot;
     this.#memoProposer = id;
     return id;
   }
+}
+
+/**
+ * The stake-weighted draw of both proposer schedules (slots here, BFT rounds in
+ * `bft/validators.ts`): the first 64 bits of the hex `seed` modulo the total stake
+ * pick a point, and the answer is the smallest index `i` with `point < cumulative[i]`
+ * (validator `i` owns the interval `[cumulative[i-1], cumulative[i])`).
+ *
+ * @example
+ * ```ts
+ * import { stakeWeightedIndex } from "./proposer.ts";
+ * stakeWeightedIndex("00".repeat(32), [1, 3], 3n); // 0
+ * ```
+ */
+export function stakeWeightedIndex(
+  seed: string,
+  cumulative: readonly number[],
+  total: bigint,
+): number {
+  const point = Number(BigInt("0x" + seed.slice(0, 16)) % total);
+  let lo = 0;
+  let hi = cumulative.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (point < cumulative[mid]) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 /**

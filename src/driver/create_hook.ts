@@ -13,7 +13,8 @@ import type {
   NodeExecutionHookInfo,
 } from "../node/execution_hook.ts";
 import { startDriver } from "./host.ts";
-import type { DriverCapability, DriverMode } from "./plugin.ts";
+import type { ExecutionMode } from "../execution/state_file.ts";
+import type { DriverCapability } from "./plugin.ts";
 import type { DriverGrants } from "./sandbox.ts";
 import { WorkerExecutionHook } from "./worker_hook.ts";
 
@@ -28,7 +29,7 @@ export interface ExecutionHookOptions {
   /** Drop-in plugins folder (`--plugins-dir`). */
   pluginsDir?: string;
   /** Execution mode recorded by the execution core; default `node`. */
-  mode?: DriverMode;
+  mode?: ExecutionMode;
   /** Time budget per height in ms (Worker only); default 30 000. */
   heightTimeoutMs?: number;
   /** Time budget to start the driver, answer info and close, in ms (Worker only); default 60 000. */
@@ -66,7 +67,7 @@ export interface DriverExecutionHook extends NodeExecutionHook {
 /** Defaults of {@link ExecutionHookOptions}. */
 export const defaultExecutionHookOptions = {
   driver: "bridge",
-  mode: "node" as DriverMode,
+  mode: "node" as ExecutionMode,
   heightTimeoutMs: 30_000,
   startTimeoutMs: 60_000,
   durable: true,

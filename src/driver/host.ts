@@ -26,7 +26,13 @@ import {
   type DriverInfo,
   type DriverMode,
 } from "./plugin.ts";
+import type { ExecutionMode } from "../execution/state_file.ts";
 import { blocksDir, storeDir } from "../storage/data_dir.ts";
+
+/** The contract's import-free copy of the mode is the runtime's type (a compile-time check). */
+type SameType<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _MODE_TYPES_AGREE: SameType<DriverMode, ExecutionMode> = true;
+void _MODE_TYPES_AGREE;
 
 /** Error raised around a driver: timeouts, crashes, bad results, or its own errors. */
 export class DriverError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
@@ -37,7 +43,7 @@ export interface DriverHostOptions {
   dataDir: string;
   nodeId: string;
   worldId: string;
-  mode: DriverMode;
+  mode: ExecutionMode;
   /** fsync every write (default true; tests of logic may turn it off). */
   durable?: boolean;
   logger?: Logger;

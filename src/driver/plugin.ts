@@ -15,7 +15,11 @@
 /** The plugin API version this runtime implements. */
 export const DRIVER_API_VERSION = 1;
 
-/** Who owns the execution records folder: the node loop or the legacy bridge. */
+/**
+ * Where execution runs: `node` (behind the node's hook) or `bridge` (the legacy mode,
+ * not the driver of that name). The runtime's `ExecutionMode`, copied here because
+ * this file imports nothing; `host.ts` checks the two are the same type.
+ */
 export type DriverMode = "node" | "bridge";
 
 /** A world action carried in a block: a JSON-like object with a `kind`. */

@@ -38,9 +38,9 @@ import {
 import { checkRederived, type RederiveHeight } from "./recovery.ts";
 import {
   EXECUTION_STATE_SCHEMA,
+  type ExecutionMode,
   type ExecutionState,
   executionStatePath,
-  type ExecutorMode,
 } from "./state_file.ts";
 import { recordEntry, recordFromPack, STATE_ENTRY } from "./pack_state.ts";
 import { type WorldShape, WorldState } from "../state/world_state.ts";
@@ -69,7 +69,7 @@ export { CORE_SEGMENT_BYTES, type ExecutionCoreOptions } from "./core_options.ts
 export class ExecutionCore {
   readonly dataDir: string;
   readonly worldId: string;
-  readonly mode: ExecutorMode;
+  readonly mode: ExecutionMode;
   readonly #cas: LayeredBlobs;
   readonly #pack: PackStore;
   readonly #blocks: CommittedBlockReader;

@@ -5,7 +5,7 @@
 import type { Logger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
 import type { PackStoreOptions } from "../storage/pack.ts";
-import type { ExecutorMode } from "./state_file.ts";
+import type { ExecutionMode } from "./state_file.ts";
 import type { WorldShape } from "../state/world_state.ts";
 
 /** Default largest pack segment of the core: a height that doubles a big world's bucket
@@ -20,7 +20,7 @@ export interface ExecutionCoreOptions {
   /** Where missing heights are read from when a gap is filled. */
   blocks: CommittedBlockReader;
   /** Recorded in the state file as `executor_mode` (default "node"). */
-  mode?: ExecutorMode;
+  mode?: ExecutionMode;
   /** fsync every write (default true); tests of logic may pass false. */
   durable?: boolean;
   logger?: Logger;

@@ -8,8 +8,17 @@ import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
 import { type Decoded, decodeFile, encodeFile, type FileSchema } from "../storage/schema.ts";
 import { executionStatePath } from "../storage/data_dir.ts";
 
-/** Who executes into a records folder (chosen at start-up, DESIGN invariant 1). */
-export type ExecutorMode = "node" | "bridge";
+/**
+ * Where execution runs, chosen once at start-up (`--execution`, DESIGN invariant 1):
+ * `node`, the driver behind the node's execution hook; `bridge`, the legacy mode in
+ * which the node commits without a hook and `src/live/bridge.ts` hands committed
+ * heights to the driver. (The legacy *mode* `bridge` is unrelated to the default
+ * *driver* named `bridge`, which runs in either mode.) The one type of the runtime;
+ * the plugin contract's `DriverMode` is its import-free copy. Stored as
+ * `executor_mode` in the execution state file and shown as `execution_mode` in
+ * status and reports.
+ */
+export type ExecutionMode = "node" | "bridge";
 
 /** The execution state in memory. */
 export interface ExecutionState {
@@ -25,7 +34,11 @@ export interface ExecutionState {
   worldId: string | null;
 }
 
-/** Schema of `state.cbor` (version 1). */
+/**
+ * Schema of `state.cbor` (version 1). Its two `last_execution_*` fields repeat the
+ * node state file's on purpose (a deliberate twin): two pinned file formats, each
+ * owned by its folder, and `execution` may not import `node` internals.
+ */
 export const EXECUTION_STATE_SCHEMA: FileSchema<ExecutionState> = {
   kind: "ExecutionState",
   version: 1,

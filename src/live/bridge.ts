@@ -12,16 +12,10 @@ import type { CommittedBlockReader } from "../node/block_store.ts";
 import { ExecutionFeed } from "../node/execution_feed.ts";
 import {
   commitContext,
+  type ExecutionPosition,
   type NodeExecutionCommitResult,
   type NodeExecutionHook,
 } from "../node/execution_hook.ts";
-
-/** Where the bridge stands. */
-export interface BridgeProgress {
-  height: number;
-  executionBlockHash: string | null;
-  executionStateRoot: string | null;
-}
 
 /**
  * Executes committed heights from the block store, in order, through a driver hook.
@@ -49,7 +43,7 @@ export class LegacyBridge {
     blocks: CommittedBlockReader,
     worldId: string,
     nodeId: string,
-    start: BridgeProgress,
+    start: ExecutionPosition,
   ) {
     this.#hook = hook;
     this.#target = start.height;
@@ -107,7 +101,7 @@ export class LegacyBridge {
   }
 
   /** Last height executed. */
-  get progress(): Readonly<BridgeProgress> {
+  get progress(): Readonly<ExecutionPosition> {
     return this.#feed.progress;
   }
 

@@ -8,121 +8,40 @@
  * @module
  */
 import { committedBlockToWire } from "../consensus/block.ts";
-import type { Validator } from "../consensus/types.ts";
 import { AwrError, errorChain } from "../errors.ts";
 import { createExecutionHook, type DriverExecutionHook } from "../driver/create_hook.ts";
-import type { DriverGrants } from "../driver/sandbox.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { NodeRuntime } from "../node/runtime.ts";
-import { snapshotToJson } from "../node/snapshot.ts";
 import { removeStaleTemps } from "../storage/atomic.ts";
 import { openBlobReader } from "../storage/blob_store.ts";
 import type { WorldAction } from "../world/actions.ts";
 import { actionReport } from "./action_outcome.ts";
 import { driverApi } from "./driver_api.ts";
 import { LegacyBridge } from "./bridge.ts";
-import { type HttpServer, type HttpServerOptions, type LiveApi, startHttpServer } from "./http.ts";
+import { type HttpServer, type LiveApi, startHttpServer } from "./http.ts";
 import { type DataDirLock, lockDataDir } from "../storage/lock.ts";
-import { LiveMetrics } from "./metrics.ts";
 import { RewardRuntime } from "./reward.ts";
-import { loadOrCreateToken, tokenHint, tokenPath } from "./token.ts";
-import { type CrashAt, crashAtHook } from "./crash_at.ts";
+import { loadOrCreateToken } from "./token.ts";
+import { crashAtHook } from "./crash_at.ts";
 import { mempoolDir, reportsDir, rewardDir } from "../storage/data_dir.ts";
 import { type GenesisNode, openGenesisNode } from "../net/genesis_node.ts";
 import type { P2pNode } from "../net/p2p.ts";
+import { startLiveNetwork } from "./network.ts";
 import {
-  type LiveNetworkOptions,
-  networkGauges,
-  networkStatus,
-  startLiveNetwork,
-} from "./network.ts";
+  defaultLiveOptions,
+  type LiveDeps,
+  type LiveNode,
+  type LiveOptions,
+} from "./live_options.ts";
+import { attachMetrics, printBanner, statusLine, statusReader } from "./live_status.ts";
 
-/** Where execution runs. */
-export type ExecutionMode = "node" | "bridge";
-
-/** Options of the live node. */
-export interface LiveOptions {
-  dataDir: string;
-  nodeId: string;
-  worldId: string;
-  tickMs: number;
-  driver: string;
-  /** Drop-in plugins folder; default: `plugins/` beside the binary (the repo's under `deno run`). */
-  pluginsDir: string | null;
-  /** HTTP listen address (and optional limits), or null for no HTTP. */
-  http:
-    | ({ hostname: string; port: number } & Partial<Pick<HttpServerOptions, "limits" | "sse">>)
-    | null;
-  execution: ExecutionMode;
-  /** Validator set; default one local validator named after the node. */
-  validators: Validator[] | null;
-  /** Milliseconds between status lines (0 = none). */
-  statusEveryMs: number;
-  rewardIntervalMs: number;
-  /** Per-height time budget of the driver worker. */
-  heightTimeoutMs: number;
-  /** Most heights execution may trail consensus by before proposals pause. */
-  maxExecutionLag: number;
-  /** Permissions the driver's Worker gets beyond its sandbox (`--driver-allow`); default none. */
-  driverAllow: DriverGrants;
-  /** Most acknowledged actions waiting for a block (the durable mempool's bound). */
-  maxMempoolSize: number;
-  /**
-   * Genesis file of a network of separate processes (`--genesis`), or null for local
-   * mode. It sets the world id, the validators and, through the data dir's key, which
-   * one this node is; a world id or validators given beside it must agree with it.
-   */
-  genesis: string | null;
-  /**
-   * The p2p network (`--listen`, `--peers`); needs `genesis`. Null: no network (a
-   * genesis node then runs alone).
-   */
-  p2p: LiveNetworkOptions | null;
-  /** TEST ONLY (hidden `--crash-at`): SIGKILL this process at a signer-persist point. */
-  crashAt?: CrashAt | null;
-}
-
-/** The embedded defaults: `awr live` with no flags. */
-export const defaultLiveOptions: LiveOptions = {
-  dataDir: "./data",
-  nodeId: "node-1",
-  worldId: "world-1",
-  tickMs: 200,
-  driver: "bridge",
-  pluginsDir: null,
-  http: { hostname: "127.0.0.1", port: 7070 },
-  execution: "node",
-  validators: null,
-  statusEveryMs: 5_000,
-  rewardIntervalMs: 500,
-  heightTimeoutMs: 30_000,
-  maxExecutionLag: 64,
-  driverAllow: {},
-  maxMempoolSize: 10_000,
-  genesis: null,
-  p2p: null,
-};
-
-/** What the live node prints and logs through. */
-export interface LiveDeps {
-  logger?: Logger;
-  /** Operator-facing lines (where things are, periodic status). */
-  print?: (line: string) => void;
-}
-
-/** A running live node. */
-export interface LiveNode {
-  readonly options: LiveOptions;
-  readonly node: NodeRuntime;
-  readonly reward: RewardRuntime;
-  readonly http: HttpServer | null;
-  readonly token: string;
-  readonly metrics: LiveMetrics;
-  /** Status JSON as served at `/v1/status`. */
-  status(): Promise<Record<string, unknown>>;
-  /** Stops everything, persisting state; safe to call twice. */
-  stop(): Promise<void>;
-}
+export {
+  defaultLiveOptions,
+  type ExecutionMode,
+  type LiveDeps,
+  type LiveNode,
+  type LiveOptions,
+} from "./live_options.ts";
 
 /**
  * Starts a live node. Rejects (with everything started so far stopped again) when
@@ -295,77 +214,6 @@ async function startNodeAndRewards(
   return { node, reward, p2p };
 }
 
-/** Metrics fed by the node's events and gauges read on each scrape. */
-function attachMetrics(
-  node: NodeRuntime,
-  reward: RewardRuntime,
-  p2p: P2pNode | null,
-  steps: TeardownSteps,
-) {
-  const metrics = new LiveMetrics();
-  steps.push(metrics.attach(node.events));
-  metrics.setGaugeSource(() => ({
-    committedHeight: node.snapshot().consensus.committedHeight,
-    executionHeight: reward.executionProgress().height,
-    mempoolSize: node.mempoolSize,
-    running: node.snapshot().running,
-    halted: node.halted !== null,
-    lagLimitEngaged: node.snapshot().lagLimit?.engaged ?? false,
-    rewardFailing: reward.lastError !== null,
-    rewardFailures: reward.failures,
-    evidenceTotal: node.snapshot().evidence?.total ?? 0,
-    executionDiverged: (node.snapshot().agreement?.divergence ?? null) !== null,
-    divergedValidators: node.snapshot().agreement?.divergedValidators.length ?? 0,
-    p2p: p2p ? networkGauges(p2p) : undefined,
-  }));
-  return metrics;
-}
-
-/** The `/v1/status` document: the node's snapshot plus execution, driver and reward fields. */
-function statusReader(
-  options: LiveOptions,
-  hook: DriverExecutionHook,
-  node: NodeRuntime,
-  reward: RewardRuntime,
-  p2p: P2pNode | null,
-): () => Promise<Record<string, unknown>> {
-  return () => {
-    const json = snapshotToJson(node.snapshot());
-    const exec = reward.executionProgress();
-    const agreement = node.snapshot().agreement;
-    const diverged = new Set((agreement?.divergedValidators ?? []).map((v) => v.validator));
-    const network = p2p ? networkStatus(p2p, diverged) : null;
-    if (network) {
-      const c = json.consensus as unknown as Record<string, unknown>;
-      c.network_committed_height = network.network_committed_height;
-      c.known_peer_heads = network.known_peer_heads;
-    }
-    // In bridge mode the node does not execute; report the bridge's progress.
-    json.consensus.last_execution_height = exec.height;
-    json.consensus.last_execution_block_hash = exec.blockHash;
-    json.consensus.last_execution_state_root = exec.stateRoot;
-    return Promise.resolve({
-      ...json,
-      ...(network ? { p2p: network.p2p } : {}),
-      execution_mode: options.execution,
-      driver: options.driver,
-      // Which world views the driver offers (the viewer asks only for those).
-      driver_capabilities: [...hook.capabilities],
-      execution_lag: json.consensus.committed_height - exec.height,
-      mempool_size: node.mempoolSize,
-      // The node's own error first; else the reward runtime's (unreadable record…).
-      last_error: json.last_error ?? reward.lastError,
-      reward: {
-        last_error: reward.lastError,
-        failures: reward.failures,
-        settled_through_height: reward.ledger.settledThroughHeight,
-        last_settled_epoch: reward.ledger.lastSettledEpoch,
-        bridge_executions: reward.bridgeExecutions,
-      },
-    });
-  };
-}
-
 /** The routes' data sources: node, block store, driver views, actions. */
 async function liveApi(
   options: LiveOptions,
@@ -398,38 +246,6 @@ async function liveApi(
   };
 }
 
-/** The start-up lines: where the node, its data and its API are. */
-function printBanner(
-  print: (line: string) => void,
-  options: LiveOptions,
-  http: HttpServer | null,
-  p2p: P2pNode | null,
-  token: string,
-): void {
-  print(
-    `awr live: node ${options.nodeId} of world ${options.worldId}, execution ${options.execution} (driver ${options.driver})`,
-  );
-  print(`  data dir    ${options.dataDir}`);
-  print(`  http        ${http ? http.url : "off"}`);
-  if (p2p) print(`  p2p         ${p2p.addresses.join(" ")}`);
-  print(`  api token   ${tokenPath(options.dataDir)} (send as: Authorization: Bearer <token>)`);
-  print(`  token       ${tokenHint(token)} (the full token is in the file only)`);
-}
-
-/** The periodic status line. */
-function statusLine(node: NodeRuntime, reward: RewardRuntime): string {
-  const snap = node.snapshot();
-  const c = snap.consensus;
-  const exec = reward.executionProgress();
-  const halted = node.halted;
-  const lagLimit = snap.lagLimit;
-  return `status: slot ${c.slot} epoch ${c.epoch} committed ${c.committedHeight} executed ${exec.height} ` +
-    `lag ${c.committedHeight - exec.height} root ${(exec.stateRoot ?? "-").slice(0, 12)}` +
-    (halted ? ` HALTED (${halted.code}, ${halted.retries} retries)` : "") +
-    (lagLimit?.engaged ? ` proposals paused (lag bound ${lagLimit.max})` : "") +
-    (lagLimit?.growing && !lagLimit.engaged ? " LAG GROWING" : "") +
-    (snap.lastError ? ` error: ${snap.lastError}` : "");
-}
 /**
  * Reads the genesis and the node's key into `options` (world id, validators, and the
  * node id when none was given: the local validator's id). A validator set given beside

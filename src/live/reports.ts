@@ -5,6 +5,7 @@
  *  - `epoch-<n>.json`: one epoch's settlement, written once when the epoch closes.
  * @module
  */
+import type { ExecutionMode } from "../execution/state_file.ts";
 import { join } from "../std/path.ts";
 import { writeFileAtomic } from "../storage/atomic.ts";
 import { reportsDir } from "../storage/data_dir.ts";
@@ -26,7 +27,7 @@ export interface EpochReport {
   kind: "awr.epoch_report";
   world_id: string;
   node_id: string;
-  execution_mode: "node" | "bridge";
+  execution_mode: ExecutionMode;
   epoch: number;
   first_height: number;
   last_height: number;
@@ -49,7 +50,7 @@ export interface LatestReport {
   generated_at_unix_ms: number;
   world_id: string;
   node_id: string;
-  execution_mode: "node" | "bridge";
+  execution_mode: ExecutionMode;
   consensus: {
     slot: number;
     epoch: number;

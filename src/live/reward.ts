@@ -9,8 +9,10 @@
 import type { CommittedBlock } from "../consensus/types.ts";
 import { AwrError, errorMessage } from "../errors.ts";
 import { readRecord } from "../execution/records.ts";
+import type { ExecutionMode } from "../execution/state_file.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { CommittedBlockReader } from "../node/block_store.ts";
+import type { ExecutionPosition } from "../node/execution_hook.ts";
 import type { NodeSnapshot } from "../node/snapshot.ts";
 import type { LegacyBridge } from "./bridge.ts";
 import { ledgerPath, readLedger, type RewardLedger, writeLedger } from "./ledger.ts";
@@ -43,7 +45,7 @@ export interface RewardRuntimeOptions {
   dataDir: string;
   nodeId: string;
   worldId: string;
-  mode: "node" | "bridge";
+  mode: ExecutionMode;
   /** Milliseconds between runs (default 500). */
   intervalMs?: number;
   logger?: Logger;
@@ -165,16 +167,13 @@ export class RewardRuntime {
   }
 
   /** Where execution stands as the reward runtime sees it (bridge progress in bridge mode). */
-  executionProgress(): { height: number; blockHash: string | null; stateRoot: string | null } {
-    if (this.#bridge) {
-      const p = this.#bridge.progress;
-      return { height: p.height, blockHash: p.executionBlockHash, stateRoot: p.executionStateRoot };
-    }
+  executionProgress(): ExecutionPosition {
+    if (this.#bridge) return this.#bridge.progress;
     const c = this.#source.snapshot().consensus;
     return {
       height: c.lastExecutionHeight,
-      blockHash: c.lastExecutionBlockHash,
-      stateRoot: c.lastExecutionStateRoot,
+      executionBlockHash: c.lastExecutionBlockHash,
+      executionStateRoot: c.lastExecutionStateRoot,
     };
   }
 
@@ -338,8 +337,8 @@ export class RewardRuntime {
         committed_height: snap.consensus.committedHeight,
         last_block_hash: snap.consensus.lastBlockHash,
         last_execution_height: exec.height,
-        last_execution_block_hash: exec.blockHash,
-        last_execution_state_root: exec.stateRoot,
+        last_execution_block_hash: exec.executionBlockHash,
+        last_execution_state_root: exec.executionStateRoot,
       },
       execution_lag: snap.consensus.committedHeight - exec.height,
       last_error: this.#lastError ?? snap.lastError,

@@ -8,9 +8,8 @@
  * ({@link tokenHint}); clients read the file.
  * @module
  */
-import { join } from "../std/path.ts";
-import { AwrError } from "../errors.ts";
-import { syncDir } from "../storage/atomic.ts";
+import { AwrError, errorMessage } from "../errors.ts";
+import { createSecretFile } from "../storage/atomic.ts";
 import { toHex } from "../storage/hash.ts";
 import { apiTokenPath as tokenPath } from "../storage/data_dir.ts";
 
@@ -35,24 +34,8 @@ export function tokenHint(token: string): string {
 
 async function createToken(path: string): Promise<string> {
   const token = toHex(crypto.getRandomValues(new Uint8Array(32)));
-  const tmp = join(path, "..", `.api_token.${Deno.pid}.tmp`);
-  // Created 0600 from the first byte, so the secret is never readable by others.
-  const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    const bytes = new TextEncoder().encode(token + "\n");
-    let at = 0;
-    while (at < bytes.length) at += await file.write(bytes.subarray(at));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  try {
-    // A link, unlike a rename, never overwrites a token another process just made.
-    await Deno.link(tmp, path);
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
-  }
-  await syncDir(join(path, ".."));
+  // 0600 from the first byte, and never over a token another process just made.
+  await createSecretFile(path, new TextEncoder().encode(token + "\n"));
   return token;
 }
 
@@ -119,9 +102,7 @@ function malformed(path: string): AwrError {
 function readError(path: string, err: unknown): AwrError {
   return new AwrError(
     "TOKEN_READ",
-    `cannot read or create the API token file ${path}: ${
-      err instanceof Error ? err.message : String(err)
-    }`,
+    `cannot read or create the API token file ${path}: ${errorMessage(err)}`,
     { path },
   );
 }

@@ -10,17 +10,11 @@
  */
 import { AwrError, errorChain, errorCode } from "../errors.ts";
 import type {
+  ExecutionPosition,
   NodeExecutionCommitContext,
   NodeExecutionCommitResult,
   NodeExecutionHook,
 } from "./execution_hook.ts";
-
-/** Where execution stands. */
-export interface ExecutionProgress {
-  height: number;
-  executionBlockHash: string | null;
-  executionStateRoot: string | null;
-}
 
 /** What the feed needs from the node. */
 export interface ExecutionFeedDeps {
@@ -55,7 +49,7 @@ export interface ExecutionFeedDeps {
  */
 export class ExecutionFeed {
   readonly #deps: ExecutionFeedDeps;
-  #progress: ExecutionProgress;
+  #progress: ExecutionPosition;
   #inFlight: Promise<void> | null = null;
   #inFlightHeight = 0;
   #failures = 0;
@@ -67,13 +61,13 @@ export class ExecutionFeed {
    * @param deps the node's side
    * @param start the position agreed by the start-up handshake
    */
-  constructor(deps: ExecutionFeedDeps, start: ExecutionProgress) {
+  constructor(deps: ExecutionFeedDeps, start: ExecutionPosition) {
     this.#deps = deps;
     this.#progress = { ...start };
   }
 
   /** Current execution position. */
-  get progress(): Readonly<ExecutionProgress> {
+  get progress(): Readonly<ExecutionPosition> {
     return this.#progress;
   }
 

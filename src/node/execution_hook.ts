@@ -27,6 +27,17 @@ export interface NodeExecutionCommitResult {
   readonly executionStateRoot: string;
 }
 
+/**
+ * Where execution stands: the last executed height and its hashes (null before the
+ * first height). The one position type of the node: the state file's `last_execution_*`
+ * fields, the handshake's answer, the feed's start and the legacy bridge's progress.
+ */
+export interface ExecutionPosition {
+  readonly height: number;
+  readonly executionBlockHash: string | null;
+  readonly executionStateRoot: string | null;
+}
+
 /** The hook's own view of how far it got (CometBFT's ABCI `Info`). */
 export interface NodeExecutionHookInfo {
   /** Last height the hook has applied (0 when none). */

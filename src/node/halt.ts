@@ -5,7 +5,7 @@
  * drive the retries without sleeping.
  * @module
  */
-import { AwrError, errorMessage, hasCode } from "../errors.ts";
+import { AwrError, errorChain, errorMessage, hasCode } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { NodeEvents } from "./events.ts";
 
@@ -150,6 +150,23 @@ export class WriteRetry {
   /** Forgets the halted state (after a successful write outside the retry loop). */
   clear(): void {
     this.#info = null;
+  }
+
+  /**
+   * The write at stop: not halted, it runs (and throws) as usual; halted, one last
+   * try, and a disk that still fails keeps what was last persisted (logged, not thrown).
+   */
+  async finalAttempt(): Promise<void> {
+    if (!this.#info) return await this.#o.attempt();
+    try {
+      await this.#o.attempt();
+      this.clear();
+    } catch (err) {
+      (this.#o.log ?? silentLogger).error(
+        "stopped while halted; the state on disk stays as last persisted",
+        { committed_height: this.#o.heights?.().committed ?? 0, error: errorChain(err) },
+      );
+    }
   }
 
   #schedule(): void {

@@ -11,22 +11,20 @@ import { type Logger, silentLogger } from "../logger.ts";
 import type { BlockStore, CommittedBlockReader } from "./block_store.ts";
 import {
   commitContext,
+  type ExecutionPosition,
   type NodeExecutionCommitResult,
   type NodeExecutionHook,
   type NodeExecutionHookInfo,
 } from "./execution_hook.ts";
-import type { PosNodeState } from "./state_file.ts";
+import type { NodeConfig } from "./config.ts";
+import { freshNodeState, type PosNodeState, readNodeState } from "./state_file.ts";
 
 /** A node/execution state that cannot be reconciled. */
 export class HandshakeError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
 
-/** Where execution stands after the handshake. */
-export interface ExecutionPosition {
-  height: number;
-  executionBlockHash: string | null;
-  executionStateRoot: string | null;
-  /** Where the position came from, for the log. */
-  source: "hook" | "state-file";
+/** Where execution stands after the handshake, and where that came from (for the log). */
+export interface ReconciledPosition extends ExecutionPosition {
+  readonly source: "hook" | "state-file";
 }
 
 /** An execution result the node recorded at `height` (the hook must reproduce it). */
@@ -122,7 +120,7 @@ export async function reconcileExecution(
   blocks: CommittedBlockReader,
   file = "the node state file",
   logger: Logger = silentLogger,
-): Promise<ExecutionPosition> {
+): Promise<ReconciledPosition> {
   const committed = state.committedHeight;
   if (hook?.info) {
     const info: NodeExecutionHookInfo = await hook.info();
@@ -161,7 +159,7 @@ export async function reconcileExecution(
         );
       }
     }
-    const pos: ExecutionPosition = {
+    const pos: ReconciledPosition = {
       height: info.lastHeight,
       executionBlockHash: info.lastExecutionBlockHash,
       executionStateRoot: info.lastExecutionStateRoot,
@@ -284,6 +282,23 @@ export function adoptIdentity(
   }
   state.nodeId = nodeId;
   state.worldId = worldId;
+}
+
+/**
+ * The state file read at start-up (a fresh state when there is none), its identity
+ * checked by {@link adoptIdentity} and its genesis time set to `now` when unset.
+ * `unknown` holds the file's fields this version does not know (written back as is).
+ */
+export async function restoreNodeState(
+  config: Pick<NodeConfig, "nodeId" | "worldId">,
+  statePath: string,
+  now: number,
+): Promise<{ value: PosNodeState; unknown: Record<string, unknown> }> {
+  const loaded = await readNodeState(statePath);
+  const value = loaded?.value ?? freshNodeState(config.nodeId, config.worldId);
+  adoptIdentity(value, config.nodeId, config.worldId, statePath);
+  if (value.genesisUnixMs === 0) value.genesisUnixMs = now;
+  return { value, unknown: loaded?.unknown ?? {} };
 }
 
 /**

@@ -11,15 +11,12 @@
  * between are coalesced into one write of the newest state.
  * @module
  */
-import { evidenceKey } from "../consensus/bft/checks.ts";
 import { BftEngine } from "../consensus/bft/engine.ts";
 import type { BftOptions } from "../consensus/bft/options.ts";
 import type { SignerStateStore } from "../consensus/bft/signer_state.ts";
-import { type Signer, simSigner, simVerifier, type Verifier } from "../consensus/bft/signing.ts";
 import type {
   BftCommit,
   BftMessage,
-  DuplicateVoteEvidence,
   EngineInput,
   EngineOutput,
   SignerState,
@@ -29,41 +26,12 @@ import { BftValidatorSet } from "../consensus/bft/validators.ts";
 import type { Validator } from "../consensus/types.ts";
 import type { CborValue } from "../storage/cbor.ts";
 import { parsePayload } from "./bft_block.ts";
+import { EvidenceLog, type EvidenceSummary } from "./local_evidence.ts";
+import type { CrashPoint, LocalKeys } from "./local_keys.ts";
 
-/** Points where a test may crash the process (`--crash-at`, test only). */
-export type CrashPoint = "before-signer-persist" | "after-signer-persist";
+export { type EvidenceSummary, RECENT_EVIDENCE } from "./local_evidence.ts";
+export { type CrashPoint, type LocalKeys, localModeKeys } from "./local_keys.ts";
 
-/** Keys of the local validators. */
-export interface LocalKeys {
-  /** The signer of local validator `id`. */
-  signer(id: string): Signer;
-  readonly verifier: Verifier;
-}
-
-/**
- * Keys local mode uses until validators get their own key files (next issue): the
- * simulator's keyed-BLAKE3 MACs with secrets derived from the world id. Nothing signed
- * leaves the process in local mode, so these only exercise the protocol; they are not
- * signatures anyone else should trust.
- */
-export function localModeKeys(worldId: string): LocalKeys {
-  return { signer: (id) => simSigner(worldId, id), verifier: simVerifier(worldId) };
-}
-
-/** One piece of evidence as the node reports it. */
-export interface EvidenceSummary {
-  readonly validator: string;
-  readonly height: number;
-  readonly round: number;
-  readonly type: string;
-  /** The two block ids (null = nil) the validator signed. */
-  readonly blocks: readonly (string | null)[];
-}
-
-/** Most evidence entries kept for status. */
-export const RECENT_EVIDENCE = 16;
-/** Most evidence keys remembered to count each piece once across local engines. */
-const EVIDENCE_KEYS = 4096;
 /** Node-clock milliseconds between gossip inputs when several engines run locally. */
 export const GOSSIP_MS = 1000;
 /** Most messages from outside waiting for the next tick. */
@@ -142,9 +110,7 @@ export class LocalConsensus {
   /** Decided blocks not yet handed to the node, in height order. */
   readonly #commits: BftCommit[] = [];
   #lastCommitHeight: number;
-  #evidenceTotal = 0;
-  readonly #evidenceKeys = new Set<string>();
-  readonly #recentEvidence: EvidenceSummary[] = [];
+  readonly #evidence = new EvidenceLog();
   #lastRefusal: string | null = null;
   #now = 0;
   #nextGossip = 0;
@@ -202,9 +168,9 @@ export class LocalConsensus {
     return c;
   }
 
-  /** Evidence seen so far: total and the most recent ({@link RECENT_EVIDENCE}). */
+  /** Evidence seen so far: total and the most recent (`RECENT_EVIDENCE`). */
   get evidence(): { total: number; recent: readonly EvidenceSummary[] } {
-    return { total: this.#evidenceTotal, recent: [...this.#recentEvidence] };
+    return this.#evidence.summary();
   }
 
   /** The last signing the double-sign guard refused, or null. */
@@ -371,7 +337,7 @@ export class LocalConsensus {
           }
           break;
         case "evidence":
-          this.#noteEvidence(out.evidence);
+          this.#evidence.note(out.evidence);
           break;
         case "sign-refused":
           this.#lastRefusal = `${l.id}: ${out.detail}`;
@@ -388,22 +354,5 @@ export class LocalConsensus {
     this.#timers = this.#timers.filter((t) => t.to !== to || t.timeout.height >= h);
     if (this.#timers.length >= MAX_PENDING_TIMEOUTS) this.#timers.shift();
     this.#timers.push({ due: this.#now + delayMs, seq: this.#seq++, to, timeout });
-  }
-
-  #noteEvidence(e: DuplicateVoteEvidence): void {
-    const key = evidenceKey(e);
-    if (this.#evidenceKeys.has(key)) return;
-    if (this.#evidenceKeys.size >= EVIDENCE_KEYS) this.#evidenceKeys.clear();
-    this.#evidenceKeys.add(key);
-    this.#evidenceTotal++;
-    const v = e.a.vote;
-    this.#recentEvidence.push({
-      validator: v.validator,
-      height: v.height,
-      round: v.round,
-      type: v.type,
-      blocks: [e.a.vote.block, e.b.vote.block],
-    });
-    if (this.#recentEvidence.length > RECENT_EVIDENCE) this.#recentEvidence.shift();
   }
 }

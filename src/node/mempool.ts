@@ -24,6 +24,7 @@ import type { BlockStore } from "./block_store.ts";
 import type { NodeConfig } from "./config.ts";
 import { encodeFrame, type GroupCommitLog } from "./mempool_log.ts";
 import { openMempoolLog } from "./mempool_open.ts";
+import { MempoolQueue } from "./mempool_queue.ts";
 import { defaultMempoolOptions, type MempoolOptions } from "./mempool_options.ts";
 import {
   actionId,
@@ -31,9 +32,7 @@ import {
   encodeCompactedLog,
   encodeRecord,
   type LogEntry,
-  type LogRecord,
   MAX_IDEMPOTENCY_KEY_LENGTH,
-  sameAction,
   type SubmitResult,
 } from "./mempool_records.ts";
 
@@ -45,15 +44,6 @@ export {
   type SubmitActionsOptions,
   type SubmitResult,
 } from "./mempool_records.ts";
-
-/** Rough log bytes of one replayed entry (a compaction heuristic only). */
-const ENTRY_BYTES_GUESS = 128;
-
-interface Included {
-  readonly height: number;
-  readonly index: number;
-  readonly key: string;
-}
 
 /**
  * A durable, bounded, idempotent action queue.
@@ -70,23 +60,14 @@ interface Included {
 export class Mempool {
   readonly #opts: MempoolOptions;
   readonly #log: GroupCommitLog;
-  #pending: LogEntry[] = [];
-  #pendingIds = new Map<string, LogEntry>();
-  #pendingBytes = 0;
+  readonly #q: MempoolQueue;
   #reserved = 0;
-  #included = new Map<string, Included>();
-  /** Content hashes of committed actions this node had not queued (foreign blocks). */
-  #foreign = new Set<string>();
-  #keys = new Map<string, { ids: string[]; durable: Promise<void> }>();
-  #height: number;
   #compactions = 0;
-  /** Keys forgotten while the log is replayed (null otherwise). */
-  #forgotten: Set<string> | null = null;
 
   private constructor(opts: MempoolOptions, log: GroupCommitLog, height: number) {
     this.#opts = opts;
     this.#log = log;
-    this.#height = height;
+    this.#q = new MempoolQueue(opts.maxRememberedIds, height);
     log.afterFlush = () => this.#maybeCompact();
   }
 
@@ -111,7 +92,7 @@ export class Mempool {
       return pool;
     }
     try {
-      pool.#replay(records, committedHeight, path);
+      pool.#q.replay(records, committedHeight, path);
       await pool.#reconcile(committedHeight, blockActions, path);
     } catch (err) {
       await log.close();
@@ -122,7 +103,7 @@ export class Mempool {
 
   /** Actions waiting for a proposal (durable ones). */
   get size(): number {
-    return this.#pending.length;
+    return this.#q.pending.length;
   }
 
   /** How many times the log was compacted since open. */
@@ -151,7 +132,7 @@ export class Mempool {
     }
     const k = key ?? crypto.randomUUID();
     const ids = actions.map((a, i) => actionId(k, i, a));
-    const known = this.#keys.get(k);
+    const known = this.#q.keys.get(k);
     if (known) {
       if (known.ids.length !== ids.length || known.ids.some((id, i) => id !== ids[i])) {
         throw new AwrError(
@@ -163,7 +144,7 @@ export class Mempool {
       await known.durable;
       return { ids, replayed: true, mempoolSize: this.size };
     }
-    const waiting = this.#pending.length + this.#reserved;
+    const waiting = this.#q.pending.length + this.#reserved;
     if (waiting + actions.length > this.#opts.maxSize) {
       throw new AwrError(
         "MEMPOOL_FULL",
@@ -175,7 +156,7 @@ export class Mempool {
     const entries: LogEntry[] = actions.map((action, i) => ({
       id: ids[i],
       key: k,
-      after: this.#height,
+      after: this.#q.height,
       action,
     }));
     const payload = encodeRecord({ type: "add", entries });
@@ -189,13 +170,13 @@ export class Mempool {
     this.#reserved += entries.length;
     const durable = this.#log.append(encodeFrame(payload), true, () => {
       this.#reserved -= entries.length;
-      for (const e of entries) this.#addPending(e, payload.length / entries.length);
+      for (const e of entries) this.#q.addPending(e, payload.length / entries.length);
     });
-    this.#keys.set(k, { ids, durable });
+    this.#q.keys.set(k, { ids, durable });
     try {
       await durable;
     } catch (err) {
-      this.#keys.delete(k);
+      this.#q.keys.delete(k);
       this.#reserved -= entries.length;
       throw err;
     }
@@ -204,7 +185,7 @@ export class Mempool {
 
   /** The first `max` waiting actions, in arrival order (what the next block carries). */
   peek(max: number): BlockAction[] {
-    return this.#pending.slice(0, max).map((e) => e.action);
+    return this.#q.pending.slice(0, max).map((e) => e.action);
   }
 
   /**
@@ -213,16 +194,16 @@ export class Mempool {
    * repaired at start by matching the committed block.
    */
   committed(height: number, count: number): void {
-    if (count > this.#pending.length) {
+    if (count > this.#q.pending.length) {
       throw new AwrError(
         "MEMPOOL_TRIM",
-        `block ${height} carries ${count} actions but only ${this.#pending.length} wait`,
-        { height, count, waiting: this.#pending.length },
+        `block ${height} carries ${count} actions but only ${this.#q.pending.length} wait`,
+        { height, count, waiting: this.#q.pending.length },
       );
     }
-    this.#height = Math.max(this.#height, height);
+    this.#q.height = Math.max(this.#q.height, height);
     if (count === 0) return;
-    this.#trim(height, count);
+    this.#q.trim(height, count);
     const frame = encodeFrame(encodeRecord({ type: "done", height, count }));
     this.#log.append(frame, false).catch((err) =>
       this.#opts.logger.warn("mempool log: trim not written", { error: errorChain(err) })
@@ -237,12 +218,11 @@ export class Mempool {
    * late gossiped copy is not proposed again ({@link includedElsewhere}).
    */
   committedBlock(height: number, actions: readonly BlockAction[]): void {
-    const head = this.#pending.slice(0, actions.length);
-    if (head.length === actions.length && actions.every((a, i) => sameAction(a, head[i].action))) {
+    if (this.#q.isHead(actions)) {
       return this.committed(height, actions.length);
     }
-    this.#height = Math.max(this.#height, height);
-    const ids = this.#dropMatching(height, actions);
+    this.#q.height = Math.max(this.#q.height, height);
+    const ids = this.#q.dropMatching(height, actions);
     if (ids.length === 0) return;
     const frame = encodeFrame(encodeRecord({ type: "drop", height, ids }));
     this.#log.append(frame, false).catch((err) =>
@@ -252,125 +232,17 @@ export class Mempool {
 
   /** True when an equal action was committed in a block while not queued here. */
   includedElsewhere(action: BlockAction): boolean {
-    return this.#foreign.has(hashCanonical(action));
-  }
-
-  #dropMatching(height: number, actions: readonly BlockAction[]): string[] {
-    const ids: string[] = [];
-    const taken = new Set<string>();
-    actions.forEach((a, index) => {
-      const e = this.#pending.find((p) => !taken.has(p.id) && sameAction(p.action, a));
-      if (!e) {
-        if (this.#foreign.size >= this.#opts.maxRememberedIds) this.#foreign.clear();
-        this.#foreign.add(hashCanonical(a));
-        return;
-      }
-      taken.add(e.id);
-      ids.push(e.id);
-      this.#remember(e.id, { height, index, key: e.key });
-    });
-    this.#removeIds(taken);
-    return ids;
-  }
-
-  #removeIds(ids: ReadonlySet<string>): void {
-    if (ids.size === 0) return;
-    const before = this.#pending.length;
-    this.#pending = this.#pending.filter((e) => !ids.has(e.id));
-    for (const id of ids) this.#pendingIds.delete(id);
-    if (this.#pending.length === 0) this.#pendingBytes = 0;
-    else this.#pendingBytes *= this.#pending.length / before;
+    return this.#q.foreign.has(hashCanonical(action));
   }
 
   /** Status of action `id`, or null when it is unknown (never seen, or forgotten). */
   status(id: string): ActionStatus | null {
-    if (this.#pendingIds.has(id)) return { state: "pending" };
-    const inc = this.#included.get(id);
-    return inc ? { state: "included", height: inc.height, index: inc.index } : null;
+    return this.#q.status(id);
   }
 
   /** Writes what is queued and closes the log. */
   async close(): Promise<void> {
     await this.#log.close();
-  }
-
-  #addPending(e: LogEntry, bytes: number): void {
-    this.#pending.push(e);
-    this.#pendingIds.set(e.id, e);
-    this.#pendingBytes += bytes;
-  }
-
-  #trim(height: number, count: number): void {
-    const done = this.#pending.splice(0, count);
-    done.forEach((e, index) => {
-      this.#pendingIds.delete(e.id);
-      this.#remember(e.id, { height, index, key: e.key });
-    });
-    if (this.#pending.length === 0) this.#pendingBytes = 0;
-    else this.#pendingBytes *= this.#pending.length / (this.#pending.length + count);
-  }
-
-  #remember(id: string, inc: Included): void {
-    this.#included.delete(id);
-    this.#included.set(id, inc);
-    while (this.#included.size > this.#opts.maxRememberedIds) {
-      const [oldId, old] = this.#included.entries().next().value!;
-      this.#included.delete(oldId);
-      // A key is forgotten with its first id: a key is never answered with a partial batch.
-      this.#keys.delete(old.key);
-      this.#forgotten?.add(old.key);
-    }
-  }
-
-  #replay(records: LogRecord[], committedHeight: number, path: string): void {
-    const forgotten = this.#forgotten = new Set<string>();
-    for (const r of records) {
-      if (r.type === "base") this.#height = r.height;
-      else if (r.type === "add") {
-        for (const e of r.entries) {
-          forgotten.delete(e.key);
-          this.#addPending(e, ENTRY_BYTES_GUESS);
-        }
-      } else if (r.type === "done") {
-        if (r.count > this.#pending.length) {
-          throw new AwrError(
-            "MEMPOOL_LOG_MISMATCH",
-            `mempool log ${path}: height ${r.height} trims ${r.count} of ${this.#pending.length} actions`,
-            { path, height: r.height },
-          );
-        }
-        this.#trim(r.height, r.count);
-        this.#height = Math.max(this.#height, r.height);
-      } else if (r.type === "drop") {
-        const ids = new Set(r.ids.filter((id) => this.#pendingIds.has(id)));
-        r.ids.forEach((id, index) => {
-          const e = this.#pendingIds.get(id);
-          if (e) this.#remember(id, { height: r.height, index, key: e.key });
-        });
-        this.#removeIds(ids);
-        this.#height = Math.max(this.#height, r.height);
-      } else {
-        for (const inc of r.entries) this.#remember(inc.id, inc);
-      }
-    }
-    // Each remembered key's ids in batch order: included ones went first (FIFO).
-    this.#forgotten = null;
-    this.#keys.clear();
-    const add = (key: string, id: string) => {
-      if (key === "" || forgotten.has(key)) return;
-      const k = this.#keys.get(key) ?? { ids: [], durable: Promise.resolve() };
-      k.ids.push(id);
-      this.#keys.set(key, k);
-    };
-    for (const [id, inc] of this.#included) add(inc.key, id);
-    for (const e of this.#pending) add(e.key, e.id);
-    if (this.#height > committedHeight) {
-      throw new AwrError(
-        "MEMPOOL_LOG_MISMATCH",
-        `mempool log ${path} trims through height ${this.#height}, but the node committed only ${committedHeight}`,
-        { path, height: this.#height, committed_height: committedHeight },
-      );
-    }
   }
 
   async #reconcile(
@@ -379,8 +251,8 @@ export class Mempool {
     path: string,
   ): Promise<void> {
     // Blocks at or below the head's `after` cannot carry it: start just above.
-    let h = Math.max(this.#height, this.#pending[0]?.after ?? this.#height) + 1;
-    for (; h <= committedHeight && this.#pending.length > 0; h++) {
+    let h = Math.max(this.#q.height, this.#q.pending[0]?.after ?? this.#q.height) + 1;
+    for (; h <= committedHeight && this.#q.pending.length > 0; h++) {
       const actions = await blockActions(h);
       if (actions === null) {
         throw new AwrError("MEMPOOL_LOG_MISMATCH", `committed block ${h} is missing`, {
@@ -388,9 +260,7 @@ export class Mempool {
           height: h,
         });
       }
-      const head = this.#pending.slice(0, actions.length);
-      const same = head.length === actions.length &&
-        actions.every((a, i) => sameAction(a, head[i].action));
+      const same = this.#q.isHead(actions);
       if (!same && this.#opts.foreignBlocks) {
         this.committedBlock(h, actions);
         continue;
@@ -404,20 +274,22 @@ export class Mempool {
       }
       this.committed(h, actions.length);
     }
-    this.#height = Math.max(this.#height, committedHeight);
+    this.#q.height = Math.max(this.#q.height, committedHeight);
   }
 
   async #maybeCompact(): Promise<void> {
-    const live = this.#pendingBytes + this.#included.size * 96 + 64;
+    const live = this.#q.pendingBytes + this.#q.included.size * 96 + 64;
     if (this.#log.size < this.#opts.compactMinBytes || this.#log.size < 2 * live) return;
     try {
       // A forgotten key is written as "": its remaining ids must not revive it partially.
       const included = new Map(
-        [...this.#included].map(([id, i]) => [id, this.#keys.has(i.key) ? i : { ...i, key: "" }]),
+        [...this.#q.included].map((
+          [id, i],
+        ) => [id, this.#q.keys.has(i.key) ? i : { ...i, key: "" }]),
       );
-      const out = encodeCompactedLog(this.#height, included, this.#pending);
+      const out = encodeCompactedLog(this.#q.height, included, this.#q.pending);
       await this.#log.rewrite(out);
-      this.#pendingBytes = Math.max(0, out.length - this.#included.size * 96);
+      this.#q.pendingBytes = Math.max(0, out.length - this.#q.included.size * 96);
       this.#compactions++;
     } catch (err) {
       this.#opts.logger.warn("mempool log: compaction failed", { error: errorChain(err) });

@@ -19,6 +19,7 @@
  */
 import { AwrError, errorChain } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { ExecutionPosition } from "./execution_hook.ts";
 import { ensureDirDurable } from "../storage/atomic.ts";
 import { join } from "../std/path.ts";
 import { resultLogDirIn } from "../storage/data_dir.ts";
@@ -45,10 +46,7 @@ export interface ExecutionResultEntry {
 }
 
 /** The two execution hashes of a result (null when the hook has none yet). */
-export interface ResultHashes {
-  readonly executionBlockHash: string | null;
-  readonly executionStateRoot: string | null;
-}
+export type ResultHashes = Omit<ExecutionPosition, "height">;
 
 /** Folder of a node's result log. */
 export function resultLogDir(nodeDir: string): string {
@@ -83,14 +81,7 @@ export function encodeResultSlot(e: ExecutionResultEntry): Uint8Array {
       );
     }
   }
-  const json = JSON.stringify({
-    height: e.height,
-    node_block_hash: e.nodeBlockHash,
-    execution_block_hash: e.executionBlockHash,
-    execution_state_root: e.executionStateRoot,
-    driver: e.driver,
-    received_at_ms: e.receivedAtUnixMs,
-  });
+  const json = JSON.stringify(resultEntryJson(e));
   const out = new Uint8Array(RESULT_LOG_SLOT_BYTES).fill(0x20);
   const body = enc.encode(json);
   if (body.length >= RESULT_LOG_SLOT_BYTES) {

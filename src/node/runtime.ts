@@ -2,95 +2,39 @@
  * `NodeRuntime`: the node's main loop. Each tick advances the slot, runs the BFT
  * engines of the local validators (`local_consensus.ts`) — answering a proposer's
  * value request with the mempool's next actions, firing due timeouts — persists a
- * decided block with its certificate (block file, then state file), and hands
- * the committed height to the execution hook — without waiting for it, so a slow
+ * decided block with its certificate (block file, then state file), and hands the
+ * height to the execution hook (`runtime_execution.ts`) without waiting, so a slow
  * driver delays execution, never ticks (DESIGN invariant 6). A failed write halts
  * commits and is retried until it succeeds (`halted` in the snapshot); consensus
  * stops proposing while execution trails by `maxExecutionLag` heights.
  * @module
  */
 import { epochOf } from "../consensus/proposer.ts";
-import type { BlockAction, CommittedBlock } from "../consensus/types.ts";
-import type { BftOptions } from "../consensus/bft/options.ts";
-import type { BftMessage } from "../consensus/bft/types.ts";
-import { AwrError, errorChain } from "../errors.ts";
+import type { BlockAction } from "../consensus/types.ts";
+import { AwrError } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
 import { makePayload } from "./bft_block.ts";
 import { decidedAbove, openLocalConsensus, tickLocal } from "./local_start.ts";
 import { BlockStore } from "./block_store.ts";
-import { CommitWriter, type NodeWriters, nodeWriters } from "./commit_writer.ts";
+import { CommitWriter, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
-import {
-  commitContext,
-  type NodeExecutionCommitContext,
-  type NodeExecutionCommitResult,
-  type NodeExecutionHook,
-} from "./execution_hook.ts";
-import { ExecutionFeed } from "./execution_feed.ts";
 import { NodeAgreement, ownClaim } from "./agreement_node.ts";
-import { adoptIdentity, checkLastBlock, reconcileExecution } from "./handshake.ts";
+import { checkLastBlock, restoreNodeState } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
-import { type HaltInfo, realRetryTimer, type RetryTimer, WriteRetry } from "./halt.ts";
+import { type HaltInfo, realRetryTimer, WriteRetry } from "./halt.ts";
 import { LagLimit } from "./lag_limit.ts";
-import { type ExecutionResultEntry, ExecutionResultLog, type ResultHashes } from "./result_log.ts";
-import {
-  type CrashPoint,
-  LocalConsensus,
-  type LocalKeys,
-  localModeKeys,
-} from "./local_consensus.ts";
+import type { ExecutionResultEntry } from "./result_log.ts";
+import { RuntimeExecution } from "./runtime_execution.ts";
+import { type LocalConsensus, type LocalKeys, localModeKeys } from "./local_consensus.ts";
 import type { ActionStatus, Mempool, SubmitActionsOptions, SubmitResult } from "./mempool.ts";
 import { openNodeMempool } from "./mempool.ts";
+import type { NodeRuntimeDeps } from "./runtime_deps.ts";
+export type { NodeRuntimeDeps } from "./runtime_deps.ts";
 import { consensusFromState, type NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
-import {
-  freshNodeState,
-  nodeDir,
-  nodeStatePath,
-  type PosNodeState,
-  readNodeState,
-} from "./state_file.ts";
+import { freshNodeState, nodeDir, nodeStatePath, type PosNodeState } from "./state_file.ts";
 import { blocksDir } from "../storage/data_dir.ts";
-
-/** What the runtime is given besides its options. */
-export interface NodeRuntimeDeps {
-  /** Execution injected into the loop (seed PRG-B1); none = consensus only. */
-  executionHook?: NodeExecutionHook;
-  logger?: Logger;
-  /** Wall clock (unix ms); tests may inject one. */
-  clock?: () => number;
-  /** Timer of the halted node's write retries; tests inject one to drive them. */
-  retryTimer?: RetryTimer;
-  /** Wraps the node's two writes (tests inject failures: ENOSPC, EROFS…). */
-  writers?: (real: NodeWriters) => NodeWriters;
-  /**
-   * Executed height when execution runs outside the node (bridge mode), for the lag
-   * bound; null = unknown (no bound). Ignored when there is an execution hook.
-   */
-  executedHeight?: () => number | null;
-  /** Keys of the local validators (default {@link localModeKeys}). */
-  keys?: LocalKeys;
-  /** BFT engine options (timeouts, bounds); default `defaultBftOptions`. */
-  bft?: Partial<BftOptions>;
-  /**
-   * TEST ONLY: called at each crash point of the signer-state persist (the CLI's hidden
-   * `--crash-at` kills the process there).
-   */
-  crashPoint?: (point: CrashPoint) => void;
-  /**
-   * Called with each consensus message a local validator sends (after its signer state
-   * is durable): the network layer gossips it to the remote validators.
-   */
-  onBroadcast?: (message: BftMessage) => void;
-  /**
-   * The node is part of a network (validator or follower): blocks may carry actions
-   * other nodes queued, matched by content in the mempool (see `Mempool.committedBlock`).
-   */
-  networked?: boolean;
-}
-
-const RECENT_BLOCKS = 1024;
 
 /**
  * A proof-of-stake node with node-internal execution.
@@ -108,7 +52,6 @@ export class NodeRuntime {
   /** Commit, execution, tick and error notifications. */
   readonly events: NodeEvents = new NodeEvents();
   readonly #config: NodeConfig;
-  readonly #hook: NodeExecutionHook | null;
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #blocks: BlockStore;
@@ -117,12 +60,8 @@ export class NodeRuntime {
   #unknown: Record<string, unknown> = {};
   #consensus: LocalConsensus | null = null;
   readonly #keys: LocalKeys;
-  readonly #crashPoint: ((point: CrashPoint) => void) | undefined;
-  readonly #bft: Partial<BftOptions> | undefined;
-  readonly #onBroadcast: ((message: BftMessage) => void) | undefined;
-  readonly #networked: boolean;
-  #feed: ExecutionFeed | null = null;
-  #recent = new Map<number, CommittedBlock>();
+  readonly #deps: NodeRuntimeDeps;
+  readonly #exec: RuntimeExecution | null = null;
   #mempool: Mempool | null = null;
   readonly #loop: TickLoop;
   #stopping = false;
@@ -133,7 +72,6 @@ export class NodeRuntime {
   #tickCount = 0;
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
-  #results: ExecutionResultLog | null = null;
   readonly #agreement: NodeAgreement;
 
   /**
@@ -142,12 +80,10 @@ export class NodeRuntime {
    */
   constructor(config: NodeConfigInput, deps: NodeRuntimeDeps = {}) {
     this.#config = resolveNodeConfig(config);
-    this.#hook = deps.executionHook ?? null;
+    this.#deps = deps;
     this.#log = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? Date.now;
     this.#keys = deps.keys ?? localModeKeys(this.#config.worldId);
-    this.#crashPoint = deps.crashPoint;
-    this.#bft = deps.bft;
     this.#agreement = new NodeAgreement(this.#config, {
       verifier: this.#keys.verifier,
       log: this.#log,
@@ -158,15 +94,13 @@ export class NodeRuntime {
         this.#consensus?.setVoting(false); // keeps following; records stay as they are
       },
     });
-    this.#onBroadcast = deps.onBroadcast;
-    this.#networked = deps.networked ?? false;
     this.#blocks = new BlockStore(blocksDir(this.#config.dataDir, this.#config.nodeId), {
       durable: this.#config.durable,
     });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
     const real = nodeWriters(this.#blocks, this.#statePath, this.#config.durable);
     this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {
-      this.#remember(block);
+      this.#exec?.remember(block);
       // Trim only once the commit is on disk (a crash before is repaired at start).
       this.#mempool?.committedBlock(block.header.height, block.actions);
       this.events.emit("commit", { block });
@@ -195,6 +129,23 @@ export class NodeRuntime {
     });
     this.#lagLimit = new LagLimit(this.#config.maxExecutionLag, this.#log, this.events);
     this.#executedHeight = deps.executedHeight ?? null;
+    if (deps.executionHook) {
+      this.#exec = new RuntimeExecution({
+        hook: deps.executionHook,
+        config: this.#config,
+        log: this.#log,
+        clock: this.#clock,
+        events: this.events,
+        blocks: this.#blocks,
+        writer: this.#writer,
+        agreement: this.#agreement,
+        state: () => this.#state,
+        setError: (message, clearPrefix) => {
+          if (clearPrefix === undefined) this.#lastError = message;
+          else if (this.#lastError?.startsWith(clearPrefix)) this.#lastError = null;
+        },
+      });
+    }
   }
 
   /** Why the node is halted (a write failed and is being retried), or null. */
@@ -233,11 +184,11 @@ export class NodeRuntime {
     const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
     await ensureDirDurable(dir, this.#config.durable);
     await removeStaleTemps(dir);
-    const loaded = await readNodeState(this.#statePath);
-    this.#state = loaded?.value ?? freshNodeState(this.#config.nodeId, this.#config.worldId);
-    this.#unknown = loaded?.unknown ?? {};
-    adoptIdentity(this.#state, this.#config.nodeId, this.#config.worldId, this.#statePath);
-    if (this.#state.genesisUnixMs === 0) this.#state.genesisUnixMs = this.#clock();
+    ({ value: this.#state, unknown: this.#unknown } = await restoreNodeState(
+      this.#config,
+      this.#statePath,
+      this.#clock(),
+    ));
     let last = await checkLastBlock(this.#state, this.#blocks, this.#statePath);
     const decided = await decidedAbove(this.#config, this.#state, this.#blocks, last, this.#keys);
     if (decided) {
@@ -249,44 +200,17 @@ export class NodeRuntime {
       await this.#persist();
       last = decided;
     }
-    if (last) this.#remember(last);
+    if (last) this.#exec?.remember(last);
 
-    this.#consensus = await openLocalConsensus(this.#config, this.#state, last, {
-      keys: this.#keys,
-      crashPoint: this.#crashPoint,
-      options: this.#bft,
-      onBroadcast: this.#onBroadcast,
-      now: this.#clock(),
-    });
+    const open = { ...this.#deps, keys: this.#keys, options: this.#deps.bft, now: this.#clock() };
+    this.#consensus = await openLocalConsensus(this.#config, this.#state, last, open);
     if (this.#agreement.diverged) this.#consensus.setVoting(false);
 
-    if (this.#hook) {
-      this.#results ??= await ExecutionResultLog.open(dir, this.#config.durable);
-      const pos = await reconcileExecution(
-        this.#state,
-        this.#hook,
-        this.#blocks,
-        this.#statePath,
-        this.#log,
-      );
-      this.#log.info("execution handshake", {
-        committed_height: this.#state.committedHeight,
-        execution_height: pos.height,
-        from: pos.source,
-      });
-      this.#setExecution(pos.height, pos.executionBlockHash, pos.executionStateRoot);
-      this.#agreement.executed(pos.height, pos.executionStateRoot);
-      // After a crash the hook's position may be ahead of the log: write that entry again.
-      const atPos = pos.height > 0 ? await this.#blocks.getBlock(pos.height) : null;
-      if (atPos && !await this.#results.get(pos.height)) {
-        this.#logResult(pos.height, atPos.hash, pos);
-      }
-      this.#feed = this.#makeFeed(pos);
-    }
+    await this.#exec?.open(dir, this.#statePath);
     await this.#persist();
-    if (this.#feed) {
+    if (this.#exec) {
       // Replay first (CometBFT's handshake): missing heights go before any new commit.
-      const caughtUp = await this.#feed.catchUp();
+      const caughtUp = await this.#exec.catchUp();
       if (!caughtUp) {
         this.#log.warn("execution replay incomplete; will retry", { error: this.#lastError });
       }
@@ -298,7 +222,7 @@ export class NodeRuntime {
       this.#state.committedHeight,
       this.#blocks,
       this.#log,
-      this.#networked,
+      this.#deps.networked ?? false,
     );
     this.#loop.start();
   }
@@ -312,30 +236,16 @@ export class NodeRuntime {
     this.#stopping = true;
     await this.#loop.stop();
     await this.#retry.cancel();
-    if (this.#feed) {
-      this.#feed.pause();
-      await this.#feed.idle();
+    if (this.#exec) {
+      await this.#exec.pause();
       if (!this.#retry.info) {
-        await this.#feed.catchUp(performance.now() + this.#config.stopDrainTimeoutMs);
+        await this.#exec.catchUp(performance.now() + this.#config.stopDrainTimeoutMs);
       }
     }
-    if (!this.#retry.info) await this.#persist();
-    else {
-      // One last try; a disk that is still failing keeps what was last persisted.
-      try {
-        await this.#persist();
-        this.#retry.clear();
-      } catch (err) {
-        this.#log.error("stopped while halted; the state on disk stays as last persisted", {
-          committed_height: this.#writer.persistedHeight,
-          error: errorChain(err),
-        });
-      }
-    }
+    await this.#retry.finalAttempt();
     await this.#mempool?.close();
     this.#mempool = null;
-    this.#results?.close();
-    await this.#hook?.close?.();
+    await this.#exec?.close();
   }
 
   /**
@@ -409,9 +319,7 @@ export class NodeRuntime {
       running: this.#loop.running,
       tickCount: this.#tickCount,
       lastTickUnixMs: this.#lastTickUnixMs,
-      consensus: consensusFromState(
-        s ?? freshNodeState(this.#config.nodeId, this.#config.worldId),
-      ),
+      consensus: consensusFromState(s ?? freshNodeState(this.#config.nodeId, "")),
       lastError: this.#lastError,
       halted: this.#retry.info ? { ...this.#retry.info } : null,
       lagLimit: this.#lagLimit.snapshot(),
@@ -430,86 +338,17 @@ export class NodeRuntime {
    * height is not executed yet or its entry is missing (see `result_log.ts`).
    */
   async executionResult(height: number): Promise<ExecutionResultEntry | null> {
-    if (!this.#results || height > (this.#state?.lastExecutionHeight ?? 0)) return null;
-    return await this.#results.get(height);
+    return this.#state ? await this.#exec?.result(height) ?? null : null;
   }
 
   /** Height of the execution call in flight (0 when none). */
   get executionInFlightHeight(): number {
-    return this.#feed?.inFlightHeight ?? 0;
-  }
-
-  #makeFeed(
-    start: { height: number; executionBlockHash: string | null; executionStateRoot: string | null },
-  ): ExecutionFeed {
-    const hook = this.#hook!;
-    return new ExecutionFeed({
-      hook,
-      // Only heights whose commit is on disk: the hook must never run ahead of the state file.
-      committedHeight: () => this.#writer.persistedHeight,
-      contextFor: (h) => this.#contextFor(h),
-      onResult: (r, ctx, ms) => this.#onExecuted(r, ctx, ms),
-      onError: (height, message, code) => {
-        // The driver's code (DRIVER_TIMEOUT, DRIVER_CRASHED, …) leads, for operators and tools.
-        this.#lastError = `execution of height ${height} failed: ${
-          code ? `${code}: ` : ""
-        }${message}`;
-        this.#log.warn("execution failed", { height, code, error: message });
-        this.events.emit("error", { source: "execution", height, message, code });
-      },
-      retryBaseMs: Math.max(this.#config.tickIntervalMs, 10),
-      retryMaxMs: 2_000,
-      now: () => performance.now(),
-    }, start);
-  }
-
-  async #contextFor(height: number): Promise<NodeExecutionCommitContext> {
-    const block = this.#recent.get(height) ?? await this.#blocks.getBlock(height);
-    if (!block) {
-      throw new AwrError(
-        "BLOCK_MISSING",
-        `committed block ${height} is missing from ${this.#blocks.dir}`,
-        { height, dir: this.#blocks.dir },
-      );
-    }
-    return commitContext(this.#config.worldId, this.#config.nodeId, block);
-  }
-
-  #onExecuted(r: NodeExecutionCommitResult, ctx: NodeExecutionCommitContext, ms: number): void {
-    this.#logResult(r.executionHeight, ctx.nodeBlockHash, r);
-    this.#setExecution(r.executionHeight, r.executionBlockHash, r.executionStateRoot);
-    this.#agreement.executed(r.executionHeight, r.executionStateRoot);
-    if (this.#lastError?.startsWith("execution of height")) this.#lastError = null;
-    this.events.emit("execution", { result: r, nodeBlockHash: ctx.nodeBlockHash, durationMs: ms });
-  }
-
-  #setExecution(height: number, blockHash: string | null, stateRoot: string | null): void {
-    const s = this.#state;
-    if (
-      s.lastExecutionHeight === height && s.lastExecutionBlockHash === blockHash &&
-      s.lastExecutionStateRoot === stateRoot
-    ) return;
-    s.lastExecutionHeight = height;
-    s.lastExecutionBlockHash = blockHash;
-    s.lastExecutionStateRoot = stateRoot;
-    this.#writer.dirty = true;
-  }
-
-  #remember(block: CommittedBlock): void {
-    this.#recent.set(block.header.height, block);
-    if (this.#recent.size > RECENT_BLOCKS) {
-      this.#recent.delete(this.#recent.keys().next().value!);
-    }
-  }
-
-  #logResult(height: number, nodeBlockHash: string, r: ResultHashes): void {
-    const driver = this.#hook?.driverName ?? "hook";
-    this.#results?.record(height, nodeBlockHash, r, driver, this.#clock(), this.#log);
+    return this.#exec?.inFlightHeight ?? 0;
   }
 
   async #persist(): Promise<void> {
     // The result log first: the state file must never claim a height the log lacks.
-    await this.#results?.sync();
+    await this.#exec?.sync();
     await this.#writer.persist(this.#state, this.#unknown);
   }
 
@@ -522,13 +361,13 @@ export class NodeRuntime {
 
   #resume(): void {
     if (this.#lastError?.startsWith("node halted")) this.#lastError = null;
-    this.#feed?.kick();
+    this.#exec?.kick();
     if (!this.#stopping) this.#loop.start();
   }
 
   /** Whether the lag bound lets this tick propose (it logs and emits each change). */
   #lagAllows(): boolean {
-    const executed = this.#hook ? this.#state.lastExecutionHeight : this.#executedHeight?.();
+    const executed = this.#exec ? this.#state.lastExecutionHeight : this.#executedHeight?.();
     if (executed === null || executed === undefined) return true;
     return this.#lagLimit.allows(this.#state.committedHeight, executed);
   }
@@ -556,6 +395,6 @@ export class NodeRuntime {
       if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";
     }
     if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
-    this.#feed?.kick();
+    this.#exec?.kick();
   }
 }

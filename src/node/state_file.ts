@@ -35,7 +35,10 @@ export interface PosNodeState {
 /** File name inside `<data>/node/<node_id>/`. */
 export const NODE_STATE_FILE = NODE_FILES.state;
 
-/** Schema of `node_pos_state.cbor` (version 1). */
+/**
+ * Schema of `node_pos_state.cbor` (version 1). The `last_execution_*` fields are a
+ * deliberate twin of `src/execution/state_file.ts`'s (two pinned formats).
+ */
 export const POS_NODE_STATE_SCHEMA: FileSchema<PosNodeState> = {
   kind: "PosNodeStateSnapshot",
   version: 1,

@@ -151,6 +151,44 @@ export function writeCopySync(path: string, bytes: Uint8Array): void {
   }
 }
 
+/**
+ * Creates `path` with `bytes` unless it exists (then `Deno.errors.AlreadyExists`),
+ * readable by the owner only from the first byte (0600): written to a temp, then
+ * hard-linked, since a link, unlike a rename, never replaces a file another process
+ * just made. For secrets made once (API token, validator key); `durable` fsyncs the
+ * file and its folder (default true).
+ *
+ * @example
+ * ```ts
+ * import { createSecretFile } from "./atomic.ts";
+ * const path = `/tmp/awr-secret-${crypto.randomUUID()}`;
+ * await createSecretFile(path, new TextEncoder().encode("s3cret\n"));
+ * await Deno.remove(path);
+ * ```
+ */
+export async function createSecretFile(
+  path: string,
+  bytes: Uint8Array,
+  opts: { durable?: boolean } = {},
+): Promise<void> {
+  const durable = opts.durable ?? true;
+  const tmp = tempName(path);
+  const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+  try {
+    let at = 0;
+    while (at < bytes.length) at += await file.write(bytes.subarray(at));
+    if (durable) await file.sync();
+  } finally {
+    file.close();
+  }
+  try {
+    await Deno.link(tmp, path);
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+  if (durable) await syncDir(dirname(path));
+}
+
 /** Reads a file, or returns `null` when it does not exist. */
 export async function readFileIfExists(path: string): Promise<Uint8Array | null> {
   try {

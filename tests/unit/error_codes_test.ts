@@ -23,14 +23,15 @@ import { NODE_STATE_FILE } from "../../src/node/state_file.ts";
 import { FakeLiveApi } from "../support/fake_live_api.ts";
 
 const SRC = new URL("../../src/", import.meta.url).pathname;
-const REGISTRY_FILE = join(SRC, "error_codes.ts");
+// The registry (two files) names every code; it is not a use of one.
+const REGISTRY_FILES = [join(SRC, "error_codes.ts"), join(SRC, "error_codes_lower.ts")];
 
 function sources(dir = SRC): { path: string; text: string }[] {
   const out: { path: string; text: string }[] = [];
   for (const e of Deno.readDirSync(dir)) {
     const path = join(dir, e.name);
     if (e.isDirectory) out.push(...sources(path));
-    else if (e.name.endsWith(".ts") && path !== REGISTRY_FILE) {
+    else if (e.name.endsWith(".ts") && !REGISTRY_FILES.includes(path)) {
       // Code only: doc comments show OS errors ({ code: "ENOSPC" }) that are not ours.
       const text = Deno.readTextFileSync(path).split("\n")
         .filter((l) => !/^\s*(\*|\/\/)/.test(l)).join("\n");

@@ -4,6 +4,7 @@
  * @module
  */
 import { hashCanonical } from "../../storage/hash.ts";
+import { stakeWeightedIndex } from "../proposer.ts";
 import { BftError } from "./errors.ts";
 
 /** One validator as the genesis file lists it. */
@@ -96,15 +97,8 @@ export class BftValidatorSet {
     const hit = this.#memo.get(key);
     if (hit !== undefined) return hit;
     const seed = hashCanonical(["awr-bft-proposer", height, round]);
-    const point = Number(BigInt("0x" + seed.slice(0, 16)) % BigInt(this.totalStake));
-    let lo = 0;
-    let hi = this.#cumulative.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (point < this.#cumulative[mid]) hi = mid;
-      else lo = mid + 1;
-    }
-    const id = this.validators[lo].id;
+    const i = stakeWeightedIndex(seed, this.#cumulative, BigInt(this.totalStake));
+    const id = this.validators[i].id;
     if (this.#memo.size >= 1024) this.#memo.clear();
     this.#memo.set(key, id);
     return id;
