@@ -179,7 +179,7 @@ Deno.test("live node: with a slow driver execution lags, the bridge never runs, 
           const c = live.node.snapshot().consensus;
           maxLag = Math.max(maxLag, c.committedHeight - c.lastExecutionHeight);
           return maxLag >= 5 && c.lastExecutionHeight >= 5;
-        }, 10_000),
+        }, 60_000), // a bound, not a timing goal: ~1 s alone, >10 s seen at load 14
       );
       const status = await live.status();
       assertGreater(Number(status.execution_lag), 0);
