@@ -10,10 +10,12 @@ import { join } from "@std/path";
 import { type LiveProcess, pollUntil, spawnLive } from "../support/live_process.ts";
 import {
   addr,
+  assertAgree,
   blockHashes as hashes,
   committed,
   freeBase,
   initGenesis,
+  minExecuted,
   minHeight,
 } from "../support/p2p_net.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
@@ -85,6 +87,10 @@ Deno.test("p2p network: 4 validator processes agree, survive a SIGKILL, resync, 
       WAIT_MS,
     );
     assertEquals(await hashes(dataDir(4), "v4", target), await hashes(dataDir(1), "v1", target));
+    // ...executes the heights it missed and agrees on every state root.
+    await pollUntil("all executed", async () => await minExecuted(live()) >= target, WAIT_MS);
+    const validators = [1, 2, 3, 4].map((i) => ({ dataDir: dataDir(i), id: `v${i}` }));
+    await assertAgree(validators, target);
 
     // 4. A fresh non-validator node with only the genesis syncs the chain.
     const followerDir = join(dir, "follower");

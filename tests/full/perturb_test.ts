@@ -26,6 +26,7 @@ import {
   freeBase,
   initGenesis,
   maxHeight,
+  minExecuted,
   minHeight,
 } from "../support/p2p_net.ts";
 
@@ -36,6 +37,7 @@ const STALL_MS = 8_000;
 const N = 4;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(1);
 
 Deno.test("perturbations: pause, link cut, two killed; each time the network recovers and agrees", async () => {
   const dir = await Deno.makeTempDir({ prefix: "awr-perturb-" });
@@ -93,14 +95,19 @@ Deno.test("perturbations: pause, link cut, two killed; each time the network rec
       WAIT_MS,
     );
     paused.child.kill("SIGCONT");
+    let resumed = performance.now();
     let target = await maxHeight(others(1));
     await pollUntil(
       "resumed v2 catches up",
       async () => await committed(paused) >= target,
       WAIT_MS,
     );
-    const afterPause = await assertAgree(nodes, atPause);
-    console.log(`pause: v2 paused at ${atPause}, caught up to ${target}; ${afterPause} agree`);
+    const caughtUp = seconds(resumed);
+    await pollUntil("all executed", async () => await minExecuted(all()) >= target, WAIT_MS);
+    const afterPause = await assertAgree(nodes, target);
+    console.log(
+      `pause: v2 paused at ${atPause}, reached ${target} ${caughtUp} s after SIGCONT; ${afterPause} agree`,
+    );
 
     // 2. Cut v3's links for 10 s: it falls behind, alone; restored, it catches up.
     const cutNode = procs[2]!;
@@ -123,14 +130,19 @@ Deno.test("perturbations: pause, link cut, two killed; each time the network rec
     const cutHeight = await committed(cutNode);
     assert(cutHeight <= atCut + 1, `v3 committed ${atCut} → ${cutHeight} while cut off`);
     for (const p of linksOf(2)) p!.restore();
+    resumed = performance.now();
     target = await maxHeight(others(2));
     await pollUntil(
       "reconnected v3 catches up",
       async () => await committed(cutNode) >= target,
       WAIT_MS,
     );
-    const afterCut = await assertAgree(nodes, othersAtCut);
-    console.log(`cut: v3 at ${cutHeight} while cut off, caught up to ${target}; ${afterCut} agree`);
+    const reconnected = seconds(resumed);
+    await pollUntil("all executed", async () => await minExecuted(all()) >= target, WAIT_MS);
+    const afterCut = await assertAgree(nodes, target);
+    console.log(
+      `cut: v3 stayed at ${cutHeight}, reached ${target} ${reconnected} s after restore; ${afterCut} agree`,
+    );
 
     // 3. SIGKILL v3 and v4 (half the stake): v1 and v2 cannot commit, nothing conflicts.
     const atKill = await maxHeight(all());
@@ -148,14 +160,19 @@ Deno.test("perturbations: pause, link cut, two killed; each time the network rec
     const compared = await assertNoConflict(nodes, stalled);
     assert(compared >= atKill, `compared ${compared} heights`);
     // Restarted, both sync and the network commits again.
+    resumed = performance.now();
     for (const k of [2, 3]) procs[k] = await spawnLive(dataDir(k), args(k));
     await pollUntil(
       "progress resumes with 4 validators",
       async () => await minHeight(all()) >= stalled + 3,
       WAIT_MS,
     );
-    const afterKill = await assertAgree(nodes, stalled + 1);
-    console.log(`kill: stalled at ${stalled} (killed at ${atKill}); ${afterKill} agree`);
+    const progressed = seconds(resumed);
+    await pollUntil("all executed", async () => await minExecuted(all()) >= stalled + 3, WAIT_MS);
+    const afterKill = await assertAgree(nodes, stalled + 3);
+    console.log(
+      `kill: stalled at ${stalled} (killed at ${atKill}), 3 more heights ${progressed} s after restart; ${afterKill} agree`,
+    );
   } finally {
     for (const p of procs) {
       try {

@@ -48,6 +48,15 @@ export async function maxHeight(ps: readonly LiveProcess[]): Promise<number> {
   return Math.max(...await Promise.all(ps.map(committed)));
 }
 
+/** Lowest execution height of `ps` (`consensus.last_execution_height`). */
+export async function minExecuted(ps: readonly LiveProcess[]): Promise<number> {
+  const heights = await Promise.all(ps.map(async (p) => {
+    const s = await p.status();
+    return (s.consensus as { last_execution_height: number }).last_execution_height;
+  }));
+  return Math.min(...heights);
+}
+
 /** Block hashes of heights 1..upTo in a node's data dir ("missing" where absent). */
 export async function blockHashes(dataDir: string, nodeId: string, upTo: number) {
   const store = new BlockStore(join(dataDir, "node", nodeId, "blocks"));
