@@ -14,7 +14,7 @@
  * block hashes and execution state roots at every common height (read from its data
  * dir). Every wait is bounded; every process and proxy is stopped at the end.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert } from "@std/assert";
 import { join } from "@std/path";
 import { type LiveProcess, pollUntil, spawnLive } from "../support/live_process.ts";
 import { LinkProxy } from "../support/link_proxy.ts";
