@@ -69,7 +69,7 @@ Deno.test("perturbations: pause, link cut, two killed; each time the network rec
     "--status-every",
     "0",
     "--log-level",
-    "error",
+    "warn",
   ];
   const procs: (LiveProcess | null)[] = [];
   const others = (k: number) => procs.filter((p, i): p is LiveProcess => i !== k && p !== null);
@@ -175,6 +175,26 @@ Deno.test("perturbations: pause, link cut, two killed; each time the network rec
     console.log(
       `kill: stalled at ${stalled} (killed at ${atKill}), 3 more heights ${progressed} s after restart; ${afterKill} agree`,
     );
+  } catch (err) {
+    // What each node says, for the failure report (a paused node is resumed first).
+    for (const [i, p] of procs.entries()) {
+      if (!p) continue;
+      try {
+        p.child.kill("SIGCONT");
+        const s = await p.status();
+        const c = s.consensus as { committed_height: number; last_status: string };
+        const net = s.p2p as { connected_peers: number; sync: unknown };
+        console.log(
+          `v${
+            i + 1
+          }: committed ${c.committed_height} ${c.last_status} peers ${net.connected_peers}`,
+          JSON.stringify(net.sync),
+          s.last_error,
+        );
+        console.log(p.logLines.slice(-10).join("\n"));
+      } catch { /* exited */ }
+    }
+    throw err;
   } finally {
     for (const p of procs) {
       try {
