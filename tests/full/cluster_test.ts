@@ -16,9 +16,7 @@ import { CliError, type CliIo } from "../../src/cli/io.ts";
 import { buildProgram } from "../../src/cli/main.ts";
 import type { SignalSource } from "../../src/cli/stop_signals.ts";
 import { type ClusterOptions, defaultClusterOptions } from "../../src/net/cluster_plan.ts";
-import { BlockStore } from "../../src/node/block_store.ts";
-import { ExecutionResultLog } from "../../src/node/result_log.ts";
-import { nodeDir } from "../../src/node/state_file.ts";
+import { chainOf } from "../support/p2p_net.ts";
 
 const MOD = fromFileUrl(new URL("../../mod.ts", import.meta.url));
 
@@ -117,26 +115,6 @@ Deno.test("cluster: a stop signal reaches every child; one ignoring SIGTERM is S
     await Deno.remove(tmp, { recursive: true });
   }
 });
-
-/** Heights 1..n whose block and execution result exist in a node's data dir. */
-async function chainOf(dataDir: string, id: string): Promise<{ hash: string; root: string }[]> {
-  const dir = nodeDir(dataDir, id);
-  const blocks = new BlockStore(join(dir, "blocks"), { durable: false });
-  const log = await ExecutionResultLog.open(dir, false);
-  const out: { hash: string; root: string }[] = [];
-  try {
-    for (let h = 1;; h++) {
-      const b = await blocks.getBlock(h);
-      const r = await log.get(h);
-      if (!b || !r) break;
-      assertEquals(r.nodeBlockHash, b.hash, `${id} height ${h}: result of another block`);
-      out.push({ hash: b.hash, root: r.executionStateRoot });
-    }
-  } finally {
-    log.close();
-  }
-  return out;
-}
 
 Deno.test({
   name: "cluster: 4 nodes commit ≥ 50 common heights, same block hashes and state roots",

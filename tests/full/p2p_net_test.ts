@@ -7,42 +7,20 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { awr } from "../support/cli.ts";
 import { type LiveProcess, pollUntil, spawnLive } from "../support/live_process.ts";
+import {
+  addr,
+  assertAgree,
+  blockHashes as hashes,
+  committed,
+  freeBase,
+  initGenesis,
+  minExecuted,
+  minHeight,
+} from "../support/p2p_net.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
 
 const WAIT_MS = 180_000;
-
-/** A base port with `n` consecutive free ports (checked by binding each). */
-function freeBase(n: number): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const held: Deno.Listener[] = [];
-    try {
-      for (let i = 0; i < n; i++) held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
-      return base;
-    } catch {
-      // taken: try another range
-    } finally {
-      for (const l of held) l.close();
-    }
-  }
-  throw new Error("no free port range");
-}
-
-const addr = (port: number) => `/ip4/127.0.0.1/tcp/${port}`;
-
-async function committed(p: LiveProcess): Promise<number> {
-  const s = await p.status();
-  return (s.consensus as { committed_height: number }).committed_height;
-}
-
-async function hashes(dataDir: string, nodeId: string, upTo: number): Promise<string[]> {
-  const store = new BlockStore(join(dataDir, "node", nodeId, "blocks"));
-  const out: string[] = [];
-  for (let h = 1; h <= upTo; h++) out.push((await store.getBlock(h))?.hash ?? "missing");
-  return out;
-}
 
 async function actionCount(dataDir: string, nodeId: string, upTo: number, agent: string) {
   const store = new BlockStore(join(dataDir, "node", nodeId, "blocks"));
@@ -57,20 +35,7 @@ async function actionCount(dataDir: string, nodeId: string, upTo: number, agent:
 Deno.test("p2p network: 4 validator processes agree, survive a SIGKILL, resync, a follower joins, an action lands once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "awr-p2p-net-" });
   const base = freeBase(5);
-  const init = await awr(
-    "genesis",
-    "init",
-    "--validators",
-    "4",
-    "--out",
-    join(dir, "net"),
-    "--base-port",
-    String(base),
-    "--world-id",
-    "p2p-full",
-  );
-  assertEquals(init.code, 0, init.err);
-  const genesis = join(dir, "net", "genesis.json");
+  const genesis = await initGenesis(dir, 4, base, "p2p-full");
   const dataDir = (i: number) => join(dir, "net", `node${i}`);
   const all = [0, 1, 2, 3, 4].map((i) => addr(base + i));
   const args = (i: number) => [
@@ -91,8 +56,6 @@ Deno.test("p2p network: 4 validator processes agree, survive a SIGKILL, resync, 
   try {
     for (let i = 0; i < 4; i++) procs.push(await spawnLive(dataDir(i + 1), args(i)));
     const live = () => procs.filter((p): p is LiveProcess => p !== null);
-    const minHeight = async (ps: LiveProcess[]) =>
-      Math.min(...await Promise.all(ps.map(committed)));
 
     // 1. They commit together, with identical block hashes.
     await pollUntil(
@@ -124,6 +87,10 @@ Deno.test("p2p network: 4 validator processes agree, survive a SIGKILL, resync, 
       WAIT_MS,
     );
     assertEquals(await hashes(dataDir(4), "v4", target), await hashes(dataDir(1), "v1", target));
+    // ...executes the heights it missed and agrees on every state root.
+    await pollUntil("all executed", async () => await minExecuted(live()) >= target, WAIT_MS);
+    const validators = [1, 2, 3, 4].map((i) => ({ dataDir: dataDir(i), id: `v${i}` }));
+    await assertAgree(validators, target);
 
     // 4. A fresh non-validator node with only the genesis syncs the chain.
     const followerDir = join(dir, "follower");
