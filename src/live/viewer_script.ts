@@ -158,6 +158,7 @@ export const VIEWER_MAIN_SCRIPT = `
     return "HTTP " + res.status + (res.body && res.body.error ? ": " + res.body.error : "");
   }
   let mapMessage = "";
+  let worldSkip = 0;
   function drawAgents() {
     const list = worldAgents || [...journalAgents.values()];
     const drawn = drawMap($("world-map"), list.slice(0, LIMITS.mapAgents), worldSize, mapMessage);
@@ -243,8 +244,14 @@ export const VIEWER_MAIN_SCRIPT = `
       else setConnection("polling", "polling every 2 s");
       // The node answers; a missing or failing view below is that view's problem only.
       const world = "/v1/world?limit=" + LIMITS.mapAgents;
-      for (const step of [async () => applyWorld(await request(world)), pollJournal,
-        followActions]) {
+      const pollWorld = async () => {
+        // A driver without the view answers 501: ask again every 6th poll, not every poll.
+        if (worldSkip > 0) return void worldSkip--;
+        const res = await request(world);
+        if (notProvided(res)) worldSkip = 5;
+        applyWorld(res);
+      };
+      for (const step of [pollWorld, pollJournal, followActions]) {
         try {
           await step();
         } catch (e) {
