@@ -188,6 +188,8 @@ export class NodeRuntime {
     this.#loop = new TickLoop({
       intervalMs: this.#config.tickIntervalMs,
       step: () => this.#step(),
+      earlyStep: this.#networked ? () => this.#earlyStep() : undefined,
+      maxEarlyStepsPerTick: this.#config.maxEarlyStepsPerTick,
       onTick: (latenessMs, durationMs) =>
         this.events.emit("tick", { tickCount: this.#tickCount, latenessMs, durationMs }),
       // A failed write: commit nothing on top of it; retry it until it succeeds.
@@ -376,13 +378,22 @@ export class NodeRuntime {
 
   /**
    * Queues a consensus message from outside this process (a remote validator's vote or
-   * proposal; tests) for the local engines' next tick. False when the node is not
+   * proposal; tests) for the local engines' next tick. A networked node also asks for
+   * an early step (coalesced, at most `maxEarlyStepsPerTick` between two ticks), so the
+   * message is handled at once rather than at the next tick. False when the node is not
    * running or its inbox is full (1024 messages, `MAX_INBOX` in local_consensus.ts);
    * the message is then dropped.
    */
   receiveConsensusMessage(message: unknown): boolean {
     this.#agreement.observeMessage(message);
-    return this.#consensus?.receive(message) ?? false;
+    const queued = this.#consensus?.receive(message) ?? false;
+    if (queued) this.#loop.wake();
+    return queued;
+  }
+
+  /** Early consensus steps run since start (networked nodes; see `receiveConsensusMessage`). */
+  get earlySteps(): number {
+    return this.#loop.earlySteps;
   }
 
   /**
@@ -556,6 +567,26 @@ export class NodeRuntime {
       if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";
     }
     if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
+    this.#feed?.kick();
+  }
+
+  /**
+   * An early step (between ticks, serialised with them by the tick loop): the local
+   * engines handle the inbox and perform their outputs under the same durability rules
+   * as a tick (signer state durable before a message leaves; a decided block stored as a
+   * tick stores it). It proposes nothing and fires no timeout: that stays with ticks.
+   */
+  async #earlyStep(): Promise<void> {
+    if (!this.#consensus) return;
+    const s = this.#state;
+    const committed = await tickLocal(this.#consensus, this.#writer, {
+      now: this.#clock(),
+      parentHash: s.lastBlockHash,
+      value: null,
+    });
+    if (!committed) return;
+    s.lastStatus = "Committed";
+    await this.#persist();
     this.#feed?.kick();
   }
 }
