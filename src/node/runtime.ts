@@ -575,6 +575,7 @@ export class NodeRuntime {
    * engines handle the inbox and perform their outputs under the same durability rules
    * as a tick (signer state durable before a message leaves; a decided block stored as a
    * tick stores it). It proposes nothing and fires no timeout: that stays with ticks.
+   * A commit brings the next tick forward (`TickLoop.tickSoon`): the next proposal starts.
    */
   async #earlyStep(): Promise<void> {
     if (!this.#consensus) return;
@@ -588,5 +589,7 @@ export class NodeRuntime {
     s.lastStatus = "Committed";
     await this.#persist();
     this.#feed?.kick();
+    // The next height's proposal need not wait for the scheduled tick.
+    this.#loop.tickSoon();
   }
 }

@@ -83,6 +83,22 @@ export class TickLoop {
     if (this.#tickPromise === null) this.#scheduleWake();
   }
 
+  /**
+   * Brings the next tick forward to right after the step in flight (a networked node
+   * that committed in an early step: the next proposal need not wait). Only the next
+   * tick of the fixed schedule is brought forward, and the one after it keeps its
+   * time, so ticks never come more often than one per interval on average; a second
+   * call before the schedule catches up is ignored.
+   */
+  tickSoon(): void {
+    if (!this.#running || this.#timer === null) return;
+    if (this.#nextTickAt - performance.now() > this.#o.intervalMs) return;
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#tickPromise !== null) this.#tickDue = true;
+    else this.#immediate = setImmediate(() => this.#due());
+  }
+
   /** Starts ticking now. */
   start(): void {
     this.#running = true;
@@ -160,17 +176,18 @@ export class TickLoop {
   #schedule(): void {
     if (!this.#running) return;
     const delay = this.#nextTickAt - performance.now();
-    const run = () => {
-      this.#timer = null;
-      this.#immediate = null;
-      // An early step in flight: the tick runs as soon as it ends.
-      if (this.#tickPromise !== null) this.#tickDue = true;
-      else this.#startTick();
-    };
     // A due tick runs as the next macrotask: setTimeout(0) costs ~2 ms here, which
     // would cap a 1 ms tick far below what the disk allows.
-    if (delay <= 0) this.#immediate = setImmediate(run);
-    else this.#timer = setTimeout(run, delay);
+    if (delay <= 0) this.#immediate = setImmediate(() => this.#due());
+    else this.#timer = setTimeout(() => this.#due(), delay);
+  }
+
+  #due(): void {
+    this.#timer = null;
+    this.#immediate = null;
+    // An early step in flight: the tick runs as soon as it ends.
+    if (this.#tickPromise !== null) this.#tickDue = true;
+    else this.#startTick();
   }
 
   async #tick(): Promise<void> {

@@ -95,24 +95,27 @@ async function until(ok: () => boolean): Promise<void> {
   for (let i = 0; i < 2_000 && !ok(); i++) await settle();
 }
 
-Deno.test("early steps: height 1 commits on 4 networked nodes with one tick each; signer state durable before each own message", async () => {
+Deno.test("early steps: 2 heights commit on 4 networked nodes with two ticks each; signer state durable before each own message", async () => {
   const net = await startNet();
   try {
-    await until(() => net.nodes.every((n) => n.snapshot().consensus.committedHeight >= 1));
+    await until(() => net.nodes.every((n) => n.snapshot().consensus.committedHeight >= 2));
     await settle();
     for (const [i, n] of net.nodes.entries()) {
       const s = n.snapshot();
-      assertEquals(s.consensus.committedHeight, 1, `node ${IDS[i]}`);
-      assertEquals(s.tickCount, 1, `node ${IDS[i]} ticked only at start`);
+      // Height 1 by early steps after the start tick; its commit brought one tick
+      // forward, whose proposal made height 2; the next tick is an interval away.
+      assertEquals(s.consensus.committedHeight, 2, `node ${IDS[i]}`);
+      assertEquals(s.tickCount, 2, `node ${IDS[i]}: the start tick and one brought forward`);
       assert(n.earlySteps >= 1 && n.earlySteps <= 16, `node ${IDS[i]}: ${n.earlySteps}`);
     }
-    // One block on every node, the same one.
-    const hashes = await Promise.all(
-      net.nodes.map(async (n) => (await n.blocks.getBlock(1))?.hash),
-    );
-    assertEquals(new Set(hashes).size, 1);
-    // The next proposal waits for a tick: the early steps propose nothing.
-    assert(net.nodes.every((n) => n.snapshot().consensus.committedHeight === 1));
+    // The same blocks on every node.
+    for (const h of [1, 2]) {
+      const hashes = await Promise.all(
+        net.nodes.map(async (n) => (await n.blocks.getBlock(h))?.hash),
+      );
+      assertEquals(new Set(hashes).size, 1, `height ${h}`);
+      assert(hashes[0] !== undefined, `height ${h}`);
+    }
     // Durability: when an own proposal/vote leaves, the signer state file already covers it.
     for (const [i, log] of net.logs.entries()) {
       const text = JSON.stringify(log);
@@ -143,16 +146,25 @@ Deno.test("without early steps (maxEarlyStepsPerTick 0) the same single tick com
   }
 });
 
-Deno.test("maxEarlyStepsPerTick 1: at most one early step per node before the next tick", async () => {
+Deno.test("maxEarlyStepsPerTick 1: at most one early step per node between two ticks", async () => {
   const net = await startNet(1);
+  // Early steps counted at the end of each tick: the differences are the steps between.
+  const atTicks: number[][] = net.nodes.map(() => []);
+  const offs = net.nodes.map((n, i) => n.events.on("tick", () => atTicks[i].push(n.earlySteps)));
   try {
     await until(() => net.nodes.every((n) => n.earlySteps >= 1));
     await settle();
-    for (const n of net.nodes) {
-      assertEquals(n.snapshot().tickCount, 1);
-      assertEquals(n.earlySteps, 1);
+    for (const [i, n] of net.nodes.entries()) {
+      // 0: the start tick (before any message was handed over, see startNet).
+      const marks = [0, ...atTicks[i], n.earlySteps];
+      const between = marks.slice(1).map((m, k) => m - marks[k]);
+      assert(between.every((d) => d <= 1), `node ${IDS[i]}: ${marks}`);
+      assert(between.some((d) => d === 1), `node ${IDS[i]}: ${marks}`);
+      // A tick only at start and, at most, one brought forward by a commit.
+      assert(n.snapshot().tickCount <= 2, `node ${IDS[i]}: ${n.snapshot().tickCount}`);
     }
   } finally {
+    offs.forEach((off) => off());
     await stopNet(net);
   }
 });

@@ -146,3 +146,28 @@ Deno.test("an early step that throws stops the loop and reports the error", asyn
   assertEquals(errors.length, 1);
   await loop.stop();
 });
+
+Deno.test("tickSoon brings only the next scheduled tick forward; a second call waits for the schedule", async () => {
+  const log: string[] = [];
+  let firstTick!: () => void;
+  const ticked = new Promise<void>((r) => (firstTick = r));
+  const loop: TickLoop = new TickLoop({
+    intervalMs: HOUR,
+    step: () => Promise.resolve(void (log.push("tick"), firstTick())),
+    // Each early step "commits" and asks for the next tick at once.
+    earlyStep: () => Promise.resolve(void (log.push("early"), loop.tickSoon())),
+    onTick: () => {},
+    onError: () => {},
+  });
+  loop.start();
+  await ticked;
+  await settle();
+  for (let i = 0; i < 3; i++) {
+    loop.wake();
+    await settle();
+  }
+  await loop.stop();
+  // start tick, early → brought-forward tick, early (tickSoon ignored: the schedule is
+  // an interval ahead), early.
+  assertEquals(log, ["tick", "early", "tick", "early", "early"]);
+});
