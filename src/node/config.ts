@@ -51,6 +51,11 @@ export interface NodeConfig {
   readonly haltRetryBaseMs: number;
   /** Longest delay between two retries of a failed write. */
   readonly haltRetryMaxMs: number;
+  /**
+   * Networked nodes: most early consensus steps (an inbound message handled at once
+   * rather than at the next tick) between two ticks; 0 = none (default 16).
+   */
+  readonly maxEarlyStepsPerTick: number;
 }
 
 /** Options a caller may leave out. */
@@ -75,6 +80,7 @@ export const defaultNodeOptions: Omit<NodeConfig, "nodeId" | "worldId" | "dataDi
     maxExecutionLag: 64,
     haltRetryBaseMs: 100,
     haltRetryMaxMs: 5_000,
+    maxEarlyStepsPerTick: 16,
   };
 
 /** Error for an option that cannot be used. */
@@ -128,6 +134,9 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     bad("halt_retry_max_ms", `must be >= halt_retry_base_ms (${cfg.haltRetryBaseMs})`);
   }
   positiveInt("max_remembered_action_ids", cfg.maxRememberedActionIds);
+  if (!Number.isSafeInteger(cfg.maxEarlyStepsPerTick) || cfg.maxEarlyStepsPerTick < 0) {
+    bad("max_early_steps_per_tick", `must be an integer >= 0, got ${cfg.maxEarlyStepsPerTick}`);
+  }
   if (cfg.validators.length === 0) bad("validators", "at least one validator is required");
   if (cfg.localValidators) {
     const ids = new Set(cfg.validators.map((v) => v.id));

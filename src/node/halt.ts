@@ -57,6 +57,18 @@ export function writeErrorCode(err: unknown): string {
 }
 
 /** What {@link WriteRetry} is given. */
+/**
+ * The retry timing of a node's {@link WriteRetry}: its configured first and longest
+ * delay, its clock, and the injected timer (real timers by default).
+ */
+export function retryTiming(
+  config: { haltRetryBaseMs: number; haltRetryMaxMs: number },
+  clock: () => number,
+  timer: RetryTimer = realRetryTimer,
+): Pick<WriteRetryOptions, "baseMs" | "maxMs" | "clock" | "timer"> {
+  return { baseMs: config.haltRetryBaseMs, maxMs: config.haltRetryMaxMs, clock, timer };
+}
+
 export interface WriteRetryOptions {
   baseMs: number;
   maxMs: number;

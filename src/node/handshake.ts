@@ -17,7 +17,8 @@ import {
   type NodeExecutionHookInfo,
 } from "./execution_hook.ts";
 import type { NodeConfig } from "./config.ts";
-import { freshNodeState, type PosNodeState, readNodeState } from "./state_file.ts";
+import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
+import { freshNodeState, nodeDir, type PosNodeState, readNodeState } from "./state_file.ts";
 
 /** A node/execution state that cannot be reconciled. */
 export class HandshakeError<C extends ErrorCode = ErrorCode> extends AwrError<C> {}
@@ -288,12 +289,16 @@ export function adoptIdentity(
  * The state file read at start-up (a fresh state when there is none), its identity
  * checked by {@link adoptIdentity} and its genesis time set to `now` when unset.
  * `unknown` holds the file's fields this version does not know (written back as is).
+ * The node folder is made durable first and a crash's stale temp files removed.
  */
 export async function restoreNodeState(
-  config: Pick<NodeConfig, "nodeId" | "worldId">,
+  config: Pick<NodeConfig, "nodeId" | "worldId" | "dataDir" | "durable">,
   statePath: string,
   now: number,
 ): Promise<{ value: PosNodeState; unknown: Record<string, unknown> }> {
+  const dir = nodeDir(config.dataDir, config.nodeId);
+  await ensureDirDurable(dir, config.durable);
+  await removeStaleTemps(dir);
   const loaded = await readNodeState(statePath);
   const value = loaded?.value ?? freshNodeState(config.nodeId, config.worldId);
   adoptIdentity(value, config.nodeId, config.worldId, statePath);

@@ -16,12 +16,41 @@ import type { CborValue } from "../storage/cbor.ts";
 import type { BlockStore } from "./block_store.ts";
 import type { NodeConfig } from "./config.ts";
 import { type CrashPoint, LocalConsensus, type LocalKeys } from "./local_consensus.ts";
+import type { Logger } from "../logger.ts";
+import { checkLastBlock } from "./handshake.ts";
 import { FileSignerStateStore } from "./signer_state_file.ts";
 import type { PosNodeState } from "./state_file.ts";
 
 /** The BFT id of the committed tip: its certificate's block, else (pre-BFT chain) its hash. */
 function tipId(state: PosNodeState, last: CommittedBlock | null): string {
   return last?.certificate?.block ?? state.lastBlockHash ?? BFT_GENESIS_PARENT;
+}
+
+/**
+ * The newest committed block at start-up: the state file's last block (checked by
+ * {@link checkLastBlock}), or the decided block above it ({@link decidedAbove}), which
+ * is logged and handed to `adopt` (to stage and persist) before it is returned. Null
+ * at height 0.
+ */
+export async function lastBlockAtStart(
+  config: NodeConfig,
+  state: PosNodeState,
+  blocks: BlockStore,
+  statePath: string,
+  how: {
+    keys: LocalKeys;
+    log: Logger;
+    adopt: (decided: CommittedBlock) => Promise<void>;
+  },
+): Promise<CommittedBlock | null> {
+  const last = await checkLastBlock(state, blocks, statePath);
+  const decided = await decidedAbove(config, state, blocks, last, how.keys);
+  if (!decided) return last;
+  how.log.info("adopting the decided block found above the committed height", {
+    height: decided.header.height,
+  });
+  await how.adopt(decided);
+  return decided;
 }
 
 /**

@@ -9,20 +9,17 @@
  * stops proposing while execution trails by `maxExecutionLag` heights.
  * @module
  */
-import { epochOf } from "../consensus/proposer.ts";
 import type { BlockAction } from "../consensus/types.ts";
 import { AwrError } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
-import { ensureDirDurable, removeStaleTemps } from "../storage/atomic.ts";
-import { makePayload } from "./bft_block.ts";
-import { decidedAbove, openLocalConsensus, tickLocal } from "./local_start.ts";
+import { lastBlockAtStart, openLocalConsensus } from "./local_start.ts";
 import { BlockStore } from "./block_store.ts";
 import { CommitWriter, nodeWriters } from "./commit_writer.ts";
 import { type NodeConfig, type NodeConfigInput, resolveNodeConfig } from "./config.ts";
-import { NodeAgreement, ownClaim } from "./agreement_node.ts";
-import { checkLastBlock, restoreNodeState } from "./handshake.ts";
+import { NodeAgreement } from "./agreement_node.ts";
+import { restoreNodeState } from "./handshake.ts";
 import { NodeEvents } from "./events.ts";
-import { type HaltInfo, realRetryTimer, WriteRetry } from "./halt.ts";
+import { type HaltInfo, retryTiming, WriteRetry } from "./halt.ts";
 import { LagLimit } from "./lag_limit.ts";
 import type { ExecutionResultEntry } from "./result_log.ts";
 import { RuntimeExecution } from "./runtime_execution.ts";
@@ -33,6 +30,7 @@ import type { NodeRuntimeDeps } from "./runtime_deps.ts";
 export type { NodeRuntimeDeps } from "./runtime_deps.ts";
 import { consensusFromState, type NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
+import { earlyStep, type StepParts, tickStep } from "./runtime_step.ts";
 import { freshNodeState, nodeDir, nodeStatePath, type PosNodeState } from "./state_file.ts";
 import { blocksDir } from "../storage/data_dir.ts";
 
@@ -106,10 +104,7 @@ export class NodeRuntime {
       this.events.emit("commit", { block });
     });
     this.#retry = new WriteRetry({
-      baseMs: this.#config.haltRetryBaseMs,
-      maxMs: this.#config.haltRetryMaxMs,
-      clock: this.#clock,
-      timer: deps.retryTimer ?? realRetryTimer,
+      ...retryTiming(this.#config, this.#clock, deps.retryTimer),
       attempt: () => this.#persist(),
       onResume: () => this.#resume(),
       log: this.#log,
@@ -122,6 +117,8 @@ export class NodeRuntime {
     this.#loop = new TickLoop({
       intervalMs: this.#config.tickIntervalMs,
       step: () => this.#step(),
+      earlyStep: deps.networked ? () => this.#earlyStep() : undefined,
+      maxEarlyStepsPerTick: this.#config.maxEarlyStepsPerTick,
       onTick: (latenessMs, durationMs) =>
         this.events.emit("tick", { tickCount: this.#tickCount, latenessMs, durationMs }),
       // A failed write: commit nothing on top of it; retry it until it succeeds.
@@ -181,32 +178,25 @@ export class NodeRuntime {
     // A commit left pending by a stop while halted is not on disk: rebuild from the files.
     this.#writer.discardPending();
     this.#retry.clear();
-    const dir = nodeDir(this.#config.dataDir, this.#config.nodeId);
-    await ensureDirDurable(dir, this.#config.durable);
-    await removeStaleTemps(dir);
-    ({ value: this.#state, unknown: this.#unknown } = await restoreNodeState(
-      this.#config,
-      this.#statePath,
-      this.#clock(),
-    ));
-    let last = await checkLastBlock(this.#state, this.#blocks, this.#statePath);
-    const decided = await decidedAbove(this.#config, this.#state, this.#blocks, last, this.#keys);
-    if (decided) {
+    const restored = await restoreNodeState(this.#config, this.#statePath, this.#clock());
+    this.#state = restored.value;
+    this.#unknown = restored.unknown;
+    const last = await lastBlockAtStart(this.#config, this.#state, this.#blocks, this.#statePath, {
+      keys: this.#keys,
+      log: this.#log,
       // Adopted as is: its height is never decided (nor signed) again.
-      this.#log.info("adopting the decided block found above the committed height", {
-        height: decided.header.height,
-      });
-      this.#writer.stage(decided, decided.header.slot);
-      await this.#persist();
-      last = decided;
-    }
+      adopt: async (b) => {
+        this.#writer.stage(b, b.header.slot);
+        await this.#persist();
+      },
+    });
     if (last) this.#exec?.remember(last);
 
     const open = { ...this.#deps, keys: this.#keys, options: this.#deps.bft, now: this.#clock() };
     this.#consensus = await openLocalConsensus(this.#config, this.#state, last, open);
     if (this.#agreement.diverged) this.#consensus.setVoting(false);
 
-    await this.#exec?.open(dir, this.#statePath);
+    await this.#exec?.open(nodeDir(this.#config.dataDir, this.#config.nodeId), this.#statePath);
     await this.#persist();
     if (this.#exec) {
       // Replay first (CometBFT's handshake): missing heights go before any new commit.
@@ -286,13 +276,22 @@ export class NodeRuntime {
 
   /**
    * Queues a consensus message from outside this process (a remote validator's vote or
-   * proposal; tests) for the local engines' next tick. False when the node is not
+   * proposal; tests) for the local engines' next tick. A networked node also asks for
+   * an early step (coalesced, at most `maxEarlyStepsPerTick` between two ticks), so the
+   * message is handled at once rather than at the next tick. False when the node is not
    * running or its inbox is full (1024 messages, `MAX_INBOX` in local_consensus.ts);
    * the message is then dropped.
    */
   receiveConsensusMessage(message: unknown): boolean {
     this.#agreement.observeMessage(message);
-    return this.#consensus?.receive(message) ?? false;
+    const queued = this.#consensus?.receive(message) ?? false;
+    if (queued) this.#loop.wake();
+    return queued;
+  }
+
+  /** Early consensus steps run since start (networked nodes; see `receiveConsensusMessage`). */
+  get earlySteps(): number {
+    return this.#loop.earlySteps;
   }
 
   /**
@@ -365,36 +364,36 @@ export class NodeRuntime {
     if (!this.#stopping) this.#loop.start();
   }
 
-  /** Whether the lag bound lets this tick propose (it logs and emits each change). */
-  #lagAllows(): boolean {
-    const executed = this.#exec ? this.#state.lastExecutionHeight : this.#executedHeight?.();
-    if (executed === null || executed === undefined) return true;
-    return this.#lagLimit.allows(this.#state.committedHeight, executed);
+  #stepParts(): StepParts {
+    return {
+      config: this.#config,
+      state: this.#state,
+      consensus: this.#consensus,
+      writer: this.#writer,
+      mempool: this.#mempool,
+      lagLimit: this.#lagLimit,
+      executed: () => this.#exec ? this.#state.lastExecutionHeight : this.#executedHeight?.(),
+    };
   }
 
   async #step(): Promise<void> {
     const now = this.#clock();
-    const s = this.#state;
     this.#tickCount++;
     this.#lastTickUnixMs = now;
-    const clockSlot = Math.floor((now - s.genesisUnixMs) / this.#config.tickIntervalMs) + 1;
-    const slot = Math.max(s.slot + 1, clockSlot);
-    s.slot = slot;
-    s.epoch = epochOf(slot, this.#config.epochLengthSlots);
-    let committed = false;
-    if (this.#consensus) {
-      const proposing = this.#config.role === "sequencer" && this.#lagAllows();
-      const max = this.#config.maxActionsPerBlock;
-      committed = await tickLocal(this.#consensus, this.#writer, {
-        now,
-        parentHash: s.lastBlockHash,
-        value: proposing
-          ? () => makePayload(slot, s.epoch, now, this.#mempool?.peek(max) ?? [], ownClaim(s))
-          : null,
-      });
-      if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";
-    }
+    const committed = await tickStep(this.#stepParts(), now);
     if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
     this.#exec?.kick();
+  }
+
+  /**
+   * An early step (networked nodes, between ticks, serialised with them by the tick
+   * loop; see `runtime_step.ts`). A commit brings the next tick forward
+   * (`TickLoop.tickSoon`): the next height's proposal need not wait for it.
+   */
+  async #earlyStep(): Promise<void> {
+    if (!await earlyStep(this.#stepParts(), this.#clock())) return;
+    await this.#persist();
+    this.#exec?.kick();
+    this.#loop.tickSoon();
   }
 }

@@ -1,0 +1,75 @@
+/**
+ * The consensus side of one node step, apart from `NodeRuntime`'s bookkeeping: a
+ * tick advances the slot and runs the local engines (proposing the mempool's next
+ * actions when allowed); an early step (networked nodes, between ticks) only hands
+ * the inbox to the engines. Both store a decided block through the commit writer
+ * under the same durability rules (see `local_start.ts`).
+ * @module
+ */
+import { epochOf } from "../consensus/proposer.ts";
+import { ownClaim } from "./agreement_node.ts";
+import { makePayload } from "./bft_block.ts";
+import type { CommitWriter } from "./commit_writer.ts";
+import type { NodeConfig } from "./config.ts";
+import type { LagLimit } from "./lag_limit.ts";
+import type { LocalConsensus } from "./local_consensus.ts";
+import { tickLocal } from "./local_start.ts";
+import type { Mempool } from "./mempool.ts";
+import type { PosNodeState } from "./state_file.ts";
+
+/** What a step works on (the runtime's current parts). */
+export interface StepParts {
+  readonly config: NodeConfig;
+  readonly state: PosNodeState;
+  readonly consensus: LocalConsensus | null;
+  readonly writer: CommitWriter;
+  readonly mempool: Mempool | null;
+  /** The execution lag bound (it logs and emits each change). */
+  readonly lagLimit: LagLimit;
+  /** The executed height the bound is measured against; null/undefined: not known. */
+  executed(): number | null | undefined;
+}
+
+/**
+ * One tick at clock `now`: the slot and epoch advance (never behind the clock), the
+ * engines run, a sequencer proposes when the lag bound allows. True when a block was
+ * decided and stored.
+ */
+export async function tickStep(p: StepParts, now: number): Promise<boolean> {
+  const s = p.state;
+  const clockSlot = Math.floor((now - s.genesisUnixMs) / p.config.tickIntervalMs) + 1;
+  const slot = Math.max(s.slot + 1, clockSlot);
+  s.slot = slot;
+  s.epoch = epochOf(slot, p.config.epochLengthSlots);
+  if (!p.consensus) return false;
+  const executed = p.executed();
+  const lagOk = executed === null || executed === undefined ||
+    p.lagLimit.allows(s.committedHeight, executed);
+  const proposing = p.config.role === "sequencer" && lagOk;
+  const max = p.config.maxActionsPerBlock;
+  const committed = await tickLocal(p.consensus, p.writer, {
+    now,
+    parentHash: s.lastBlockHash,
+    value: proposing
+      ? () => makePayload(slot, s.epoch, now, p.mempool?.peek(max) ?? [], ownClaim(s))
+      : null,
+  });
+  if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";
+  return committed;
+}
+
+/**
+ * An early step at clock `now` (between ticks): the engines handle the inbox and
+ * perform their outputs; nothing is proposed and no timeout fires. True when a block
+ * was decided and stored.
+ */
+export async function earlyStep(p: StepParts, now: number): Promise<boolean> {
+  if (!p.consensus) return false;
+  const committed = await tickLocal(p.consensus, p.writer, {
+    now,
+    parentHash: p.state.lastBlockHash,
+    value: null,
+  });
+  if (committed) p.state.lastStatus = "Committed";
+  return committed;
+}
