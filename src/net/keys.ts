@@ -16,7 +16,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { join } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
-import { syncDir } from "../storage/atomic.ts";
+import { createSecretFile } from "../storage/atomic.ts";
 import { fromHex, toHex } from "../storage/hash.ts";
 import type { Signer, Verifier } from "../consensus/bft/signing.ts";
 
@@ -138,24 +138,8 @@ export async function writeValidatorKey(
   key: ValidatorKey,
   opts: { durable?: boolean } = {},
 ): Promise<void> {
-  const durable = opts.durable ?? true;
-  const tmp = join(path, "..", `.${VALIDATOR_KEY_FILE}.${Deno.pid}.${crypto.randomUUID()}.tmp`);
-  const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    const bytes = new TextEncoder().encode(keyFileText(key));
-    let at = 0;
-    while (at < bytes.length) at += await file.write(bytes.subarray(at));
-    if (durable) await file.sync();
-  } finally {
-    file.close();
-  }
-  try {
-    // A link, unlike a rename, never replaces a key another process just made.
-    await Deno.link(tmp, path);
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
-  }
-  if (durable) await syncDir(join(path, ".."));
+  // A link, unlike a rename, never replaces a key another process just made.
+  await createSecretFile(path, new TextEncoder().encode(keyFileText(key)), opts);
 }
 
 /**
