@@ -156,20 +156,32 @@ function checkShape(c: Candidate, s: PluginShape): DriverListing | PluginProblem
   };
 }
 
-/** Inspects plugin files, a few at a time, each in its own sandboxed Worker. */
+/**
+ * Inspects plugin files, a few at a time, each in its own sandboxed Worker: the
+ * embedded ones first, then the drop-ins. A drop-in whose import fails inside Deno's
+ * module loader (e.g. an npm package the frozen lockfile lacks) can fail the imports
+ * running beside it in the same process, so no drop-in is in flight while an
+ * embedded driver loads.
+ */
 export async function inspectAll(
   cs: Candidate[],
   runtime: LoaderRuntime,
   probeTimeoutMs: number,
 ): Promise<(Found | PluginProblem)[]> {
   const out: (Found | PluginProblem)[] = new Array(cs.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < cs.length) {
-      const i = next++;
-      out[i] = await inspect(cs[i], runtime, probeTimeoutMs, false);
-    }
+  const inspectSome = async (indexes: number[]) => {
+    let next = 0;
+    const lane = async () => {
+      while (next < indexes.length) {
+        const i = indexes[next++];
+        out[i] = await inspect(cs[i], runtime, probeTimeoutMs, false);
+      }
+    };
+    const lanes = Math.min(PROBE_CONCURRENCY, indexes.length);
+    await Promise.all(Array.from({ length: lanes }, lane));
   };
-  await Promise.all(Array.from({ length: Math.min(PROBE_CONCURRENCY, cs.length) }, lane));
+  const all = cs.map((_, i) => i);
+  await inspectSome(all.filter((i) => cs[i].source === "embedded"));
+  await inspectSome(all.filter((i) => cs[i].source !== "embedded"));
   return out;
 }
