@@ -26,7 +26,7 @@ import { crashAtHook } from "./crash_at.ts";
 import { mempoolDir, reportsDir, rewardDir } from "../storage/data_dir.ts";
 import { type GenesisNode, openGenesisNode } from "../net/genesis_node.ts";
 import type { P2pNode } from "../net/p2p.ts";
-import { startLiveNetwork } from "./network.ts";
+import { announceOnExecution, startLiveNetwork } from "./network.ts";
 import {
   defaultLiveOptions,
   type LiveDeps,
@@ -191,6 +191,7 @@ async function startNodeAndRewards(
     const started = await startLiveNetwork(net, node, options.p2p, log);
     p2p = started;
     steps.push(() => started.stop()); // runs before node.stop (reverse order)
+    steps.push(announceOnExecution(node, started));
   }
   if (options.execution === "bridge") {
     bridge = await LegacyBridge.open(hook, node.blocks, options.worldId, options.nodeId);

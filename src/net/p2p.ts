@@ -108,6 +108,8 @@ export class P2pNode {
   readonly #topics: { consensus: string; actions: string; heads: string };
   readonly #syncProtocol: string;
   #timers: ReturnType<typeof setInterval>[] = [];
+  #lastAnnounce = -Infinity;
+  #announceTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #sync: SyncPeer;
   #dialing = new Set<string>();
   #stopped = false;
@@ -190,9 +192,26 @@ export class P2pNode {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#sync.stop();
+    if (this.#announceTimer !== null) clearTimeout(this.#announceTimer);
+    this.#announceTimer = null;
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     await stopHost(this.#lib);
+  }
+
+  /**
+   * Announces this node's head now (e.g. after it executed a height: peers check its
+   * execution claim without waiting for the periodic announcement), or once
+   * `minHeadGapMs` has passed since the last one; calls in between are coalesced.
+   */
+  announceSoon(): void {
+    if (this.#stopped || this.#announceTimer !== null) return;
+    const wait = this.#lastAnnounce + this.#o.minHeadGapMs - performance.now();
+    if (wait <= 0) return this.#announce();
+    this.#announceTimer = setTimeout(() => {
+      this.#announceTimer = null;
+      if (!this.#stopped) this.#announce();
+    }, wait);
   }
 
   /** This node's peer id. */
@@ -312,6 +331,7 @@ export class P2pNode {
   }
 
   #announce(): void {
+    this.#lastAnnounce = performance.now();
     const h = this.#host.head();
     this.#publish(
       this.#topics.heads,

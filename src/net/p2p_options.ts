@@ -12,6 +12,11 @@ export interface P2pOptions {
   readonly peers: readonly string[];
   /** Milliseconds between head announcements. */
   readonly headIntervalMs: number;
+  /**
+   * Least milliseconds between two announcements (an executed height asks for one at
+   * once: `P2pNode.announceSoon`, coalesced within this gap).
+   */
+  readonly minHeadGapMs: number;
   /** Milliseconds between sync checks. */
   readonly syncIntervalMs: number;
   /** Milliseconds between dials of configured peers that are not connected. */
@@ -37,6 +42,7 @@ export const defaultP2pOptions: P2pOptions = Object.freeze({
   listen: ["/ip4/127.0.0.1/tcp/26656"],
   peers: [],
   headIntervalMs: 1000,
+  minHeadGapMs: 100,
   syncIntervalMs: 250,
   redialIntervalMs: 2000,
   dialTimeoutMs: 5000,
@@ -54,6 +60,7 @@ export function resolveP2pOptions(input: Partial<P2pOptions>): P2pOptions {
   for (
     const k of [
       "headIntervalMs",
+      "minHeadGapMs",
       "syncIntervalMs",
       "redialIntervalMs",
       "dialTimeoutMs",
