@@ -24,6 +24,7 @@
 import { join } from "@std/path";
 import { awr } from "../support/cli.ts";
 import { type LiveProcess, pollUntil, spawnLive } from "../support/live_process.ts";
+import { committed, freeBase } from "../support/p2p_net.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
 
 /** Ticks tried, lowest first (ms). */
@@ -47,29 +48,6 @@ interface Window {
   latencyMedianMs: number | null;
 }
 
-/** A base port with `n` consecutive free ports (checked by binding each). */
-function freeBase(n: number): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const held: Deno.Listener[] = [];
-    try {
-      for (let i = 0; i < n; i++) held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
-      return base;
-    } catch {
-      // taken: try another range
-    } finally {
-      for (const l of held) l.close();
-    }
-  }
-  throw new Error("no free port range");
-}
-
-async function committed(p: LiveProcess): Promise<number> {
-  const s = await p.status();
-  return (s.consensus as { committed_height: number }).committed_height;
-}
-
-/** `awr_commit_latency_seconds{quantile="0.5"}` of one node, in ms (null before a commit). */
 async function latencyMedianMs(p: LiveProcess): Promise<number | null> {
   const text = await (await fetch(`${p.url}metrics`)).text();
   const line = text.split("\n").find((l) =>
