@@ -193,6 +193,8 @@ export const VIEWER_MAIN_SCRIPT = `
     const drawn = drawAgents();
     if (absent) {
       note("world-status", "not-provided", "World view not provided by driver " + absent);
+      // No agents to click: drop the hint until the world view answers.
+      if ($("agent-detail").dataset.state === "none") $("agent-detail").textContent = "";
     } else if (!w) {
       note("world-status", "error", "world unavailable: " + failure(res));
     } else if (worldAgents) {
