@@ -339,7 +339,18 @@ export class ExecutionCore {
     // Copies for readers of the files (README "Execution store"); start-up restores
     // a lost record file and rewrites state.cbor. Record files are read as soon as the
     // result is out, so that copy is written now; state.cbor's goes on in the background.
-    writeCopySync(recordPath(this.dataDir, record.height), recordBytes);
+    // The group is durable: a copy that cannot be written (a full disk) must not fail
+    // the height, or its retry would meet its own group in the pack. Readers fall back
+    // to the pack, and start-up restores the file.
+    const recordFile = recordPath(this.dataDir, record.height);
+    try {
+      writeCopySync(recordFile, recordBytes);
+    } catch (err) {
+      this.#logger.error("execution record copy not written (the pack holds the record)", {
+        file: recordFile,
+        error: String(err),
+      });
+    }
     this.#stateCopy.write(stateBytes);
     this.#state = state;
     this.#world = world;
