@@ -225,7 +225,7 @@ function nodePrefix(level: number): Uint8Array | null {
 export function encodeTreeNode(level: number, children: readonly Uint8Array[]): Uint8Array {
   const prefix = nodePrefix(level);
   const n = children.length;
-  if (!prefix || n > 0xffff || children.some((c) => c.length !== 32)) {
+  if (!prefix || n > 0xffff || !children.every((c) => c.length === 32)) {
     return encodeCanonical({ schema: NODE_SCHEMA, kind: "node", level, children });
   }
   const head = n < 24 ? 1 : n < 0x100 ? 2 : 3;
@@ -244,8 +244,7 @@ export function encodeTreeNode(level: number, children: readonly Uint8Array[]): 
   for (const c of children) {
     out[at++] = 0x58;
     out[at++] = 32;
-    out.set(c, at);
-    at += 32;
+    for (let j = 0; j < 32; j++) out[at++] = c[j]; // cheaper than out.set for 32 bytes
   }
   return out;
 }
