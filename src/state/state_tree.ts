@@ -58,7 +58,19 @@ export class StateTreeError<C extends ErrorCode = ErrorCode> extends AwrError<C>
  * ```
  */
 export function hashedBlob(value: unknown): HashedBlob {
-  const bytes = encodeCanonical(value);
+  return hashedBytes(encodeCanonical(value));
+}
+
+/**
+ * Names already-encoded canonical bytes by their hash.
+ *
+ * @example
+ * ```ts
+ * import { hashedBytes } from "./state_tree.ts";
+ * const { hash } = hashedBytes(new Uint8Array([0xa0])); // the empty map
+ * ```
+ */
+export function hashedBytes(bytes: Uint8Array): HashedBlob {
   const digest = hashBytes(bytes);
   return { hash: toHex(digest), digest, bytes };
 }
@@ -186,6 +198,57 @@ export function decodeTreeNode(
   return node.children;
 }
 
+// Everything of a level-`level` node's encoding before its children's array: the keys
+// sort as kind, level, schema, children, so an empty node ends in the empty array 0x80.
+const nodePrefixes = new Map<number, Uint8Array | null>();
+function nodePrefix(level: number): Uint8Array | null {
+  let prefix = nodePrefixes.get(level);
+  if (prefix === undefined) {
+    const empty = encodeCanonical({ schema: NODE_SCHEMA, kind: "node", level, children: [] });
+    prefix = empty[empty.length - 1] === 0x80 ? empty.subarray(0, empty.length - 1) : null;
+    if (nodePrefixes.size < 64) nodePrefixes.set(level, prefix);
+  }
+  return prefix;
+}
+
+/**
+ * Canonical bytes of a tree node, written directly: exactly `encodeCanonical` of its
+ * {@link NodeWire} (pinned by `tests/unit/chunk_bytes_test.ts` and the golden roots),
+ * without the generic encoder's pass over `fanout` byte strings.
+ *
+ * @example
+ * ```ts
+ * import { encodeTreeNode } from "./state_tree.ts";
+ * const bytes = encodeTreeNode(1, [new Uint8Array(32)]);
+ * ```
+ */
+export function encodeTreeNode(level: number, children: readonly Uint8Array[]): Uint8Array {
+  const prefix = nodePrefix(level);
+  const n = children.length;
+  if (!prefix || n > 0xffff || !children.every((c) => c.length === 32)) {
+    return encodeCanonical({ schema: NODE_SCHEMA, kind: "node", level, children });
+  }
+  const head = n < 24 ? 1 : n < 0x100 ? 2 : 3;
+  const out = new Uint8Array(prefix.length + head + n * 34);
+  out.set(prefix);
+  let at = prefix.length;
+  if (n < 24) out[at++] = 0x80 | n;
+  else if (n < 0x100) {
+    out[at++] = 0x98;
+    out[at++] = n;
+  } else {
+    out[at++] = 0x99;
+    out[at++] = n >> 8;
+    out[at++] = n & 0xff;
+  }
+  for (const c of children) {
+    out[at++] = 0x58;
+    out[at++] = 32;
+    for (let j = 0; j < 32; j++) out[at++] = c[j]; // cheaper than out.set for 32 bytes
+  }
+  return out;
+}
+
 /**
  * Merkle tree of chunk digests, kept in memory as one digest list per level.
  *
@@ -280,13 +343,7 @@ export class StateTree {
       // An empty world still has a root: one node with no children.
       if (level.length === 0 && parents.length === 0) parents.push(0);
       for (const p of parents) {
-        const node: NodeWire = {
-          schema: NODE_SCHEMA,
-          kind: "node",
-          level: k,
-          children: lower.slice(p * f, p * f + f),
-        };
-        const blob = hashedBlob(node);
+        const blob = hashedBytes(encodeTreeNode(k, lower.slice(p * f, p * f + f)));
         level[p] = blob.digest;
         out.push(blob);
       }

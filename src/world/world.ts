@@ -15,6 +15,7 @@ import { encodeCanonical } from "../storage/cbor.ts";
 import { hashBytes } from "../storage/hash.ts";
 import { ActionError, parseAction, type WorldAction } from "./actions.ts";
 import { type Agent, bucketKeyOf, chunkToWire, type ChunkWire, isPowerOfTwo } from "./agent.ts";
+import { ChunkEncoder } from "./chunk_bytes.ts";
 import type { RejectReason, WorldEvent } from "./events.ts";
 import { BUCKET_GROWTH_LOAD, DEFAULT_MIN_BUCKETS, WORLD_RULES } from "./rules.ts";
 
@@ -68,6 +69,7 @@ export class World {
   #energyTotal = 0;
   readonly #resourceTotals = new Map<string, number>();
   #touched = new Set<number>();
+  #chunkEncoder = new ChunkEncoder();
 
   /**
    * @param options `minBuckets`: bucket count of the new world, a power of two
@@ -164,6 +166,20 @@ export class World {
     return chunkToWire(bucket);
   }
 
+  /**
+   * Canonical bytes of chunk `index`: exactly `encodeCanonical(chunk(index))`, with the
+   * encodings of agents unchanged since an earlier call reused.
+   */
+  chunkBytes(index: number): Uint8Array {
+    const bucket = this.#buckets[index];
+    if (!bucket) {
+      throw new WorldError("WORLD_CHUNK", `no chunk ${index} in ${this.bucketCount} buckets`, {
+        index,
+      });
+    }
+    return this.#chunkEncoder.encode(bucket);
+  }
+
   /** Applies one height. Throws only when `input.height` is not clock + 1. */
   step(input: StepInput): StepResult {
     if (input.height !== this.#clock + 1) {
@@ -207,8 +223,11 @@ export class World {
       : out;
   }
 
+  // Every change to an agent goes through here: its chunk is re-hashed and its cached
+  // bytes are made again.
   #touch(a: Agent): void {
     this.#touched.add(a.bucketKey % this.#buckets.length);
+    this.#chunkEncoder.forget(a);
   }
 
   // Doubling splits bucket b into b and b + old count; walking each old bucket in
