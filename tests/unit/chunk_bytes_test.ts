@@ -52,7 +52,7 @@ Deno.test("a chunk with agents added, removed and changed is encoded from its ca
   enc.encode(1, agents);
   for (let round = 0; round < 20; round++) {
     // Some agents join (in id order), some leave, some change and are forgotten.
-    agents = all.filter((_, i) => rand(3) !== 0);
+    agents = all.filter(() => rand(3) !== 0);
     for (const a of agents) {
       if (rand(4) === 0) {
         a.energy += 1;
