@@ -177,7 +177,7 @@ export class World {
         index,
       });
     }
-    return this.#chunkEncoder.encode(bucket);
+    return this.#chunkEncoder.encode(index, bucket);
   }
 
   /** Applies one height. Throws only when `input.height` is not clock + 1. */
@@ -226,8 +226,9 @@ export class World {
   // Every change to an agent goes through here: its chunk is re-hashed and its cached
   // bytes are made again.
   #touch(a: Agent): void {
-    this.#touched.add(a.bucketKey % this.#buckets.length);
-    this.#chunkEncoder.forget(a);
+    const index = a.bucketKey % this.#buckets.length;
+    this.#touched.add(index);
+    this.#chunkEncoder.forget(a, index);
   }
 
   // Doubling splits bucket b into b and b + old count; walking each old bucket in
@@ -242,6 +243,7 @@ export class World {
     }
     this.#buckets = next;
     this.#touched = new Set(next.keys());
+    this.#chunkEncoder.reset();
   }
 
   #addTotal(resource: string, delta: number): void {

@@ -32,23 +32,52 @@ Deno.test("chunk bytes equal the canonical encoding at every array length form",
   const enc = new ChunkEncoder();
   for (const n of [0, 1, 5, 23, 24, 100, 255, 256, 300]) {
     const agents = Array.from({ length: n }, (_, i) => agent(rand, i));
-    assertEquals(enc.encode(agents), encodeCanonical(chunkToWire(agents)), `${n} agents`);
+    assertEquals(enc.encode(0, agents), encodeCanonical(chunkToWire(agents)), `${n} agents`);
     // A second call serves cached agents: still the same bytes.
-    assertEquals(enc.encode(agents), encodeCanonical(chunkToWire(agents)), `${n} agents, cached`);
+    assertEquals(
+      enc.encode(0, agents),
+      encodeCanonical(chunkToWire(agents)),
+      `${n} agents, cached`,
+    );
   }
+});
+
+Deno.test("a chunk with agents added, removed and changed is encoded from its cache correctly", () => {
+  const rand = prng(5);
+  const enc = new ChunkEncoder();
+  const all = Array.from({ length: 60 }, (_, i) => agent(rand, i)).sort((a, b) =>
+    a.id < b.id ? -1 : 1
+  );
+  let agents = all.filter((_, i) => i % 3 !== 0);
+  enc.encode(1, agents);
+  for (let round = 0; round < 20; round++) {
+    // Some agents join (in id order), some leave, some change and are forgotten.
+    agents = all.filter(() => rand(3) !== 0);
+    for (const a of agents) {
+      if (rand(4) === 0) {
+        a.energy += 1;
+        enc.forget(a, 1);
+      }
+    }
+    assertEquals(enc.encode(1, agents), encodeCanonical(chunkToWire(agents)), `round ${round}`);
+  }
+  // After a reset nothing is reused: a change not forgotten is still seen.
+  agents[0].x += 1;
+  enc.reset();
+  assertEquals(enc.encode(1, agents), encodeCanonical(chunkToWire(agents)));
 });
 
 Deno.test("a forgotten agent is encoded again; a changed one not forgotten is not", () => {
   const rand = prng(11);
   const enc = new ChunkEncoder();
   const agents = [agent(rand, 1), agent(rand, 2)];
-  const before = enc.encode(agents);
+  const before = enc.encode(0, agents);
   agents[0].x += 1;
   // Not forgotten: the cache still answers the old bytes (the world forgets on every
   // change; this shows the test below can tell the two apart).
-  assertEquals(enc.encode(agents), before);
-  enc.forget(agents[0]);
-  assertEquals(enc.encode(agents), encodeCanonical(chunkToWire(agents)));
+  assertEquals(enc.encode(0, agents), before);
+  enc.forget(agents[0], 0);
+  assertEquals(enc.encode(0, agents), encodeCanonical(chunkToWire(agents)));
 });
 
 Deno.test("a world's chunk bytes follow every kind of action", () => {

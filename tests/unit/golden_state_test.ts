@@ -40,8 +40,11 @@ const CHAIN: WorldAction[][] = [
   ],
 ];
 
-/** [state root, journal segment address] per height, pinned. */
-const EXPECTED: [string, string][] = [
+/**
+ * [state root, journal segment address] per height, pinned, for a world made with
+ * fanout 64 (the default before fanout 16): worlds whose manifests say 64 keep it.
+ */
+const EXPECTED_FANOUT_64: [string, string][] = [
   [
     "4b09c62403a5fe21e81fdfccdcdf7824a50a4b00a0da5dc4d96c25bee3e81760",
     "9e1264545361f47c0f6a214d92888ef272c118ddcae5a9957d669e8c91dc324b",
@@ -64,14 +67,29 @@ const EXPECTED: [string, string][] = [
   ],
 ];
 
+/** The same chain's state roots at today's default fanout (16); the journals do not change. */
+const ROOTS_FANOUT_16 = [
+  "89b4f328a6241762174666ee189969b70f0e038bed17c2a40a30a8237f2b1a17",
+  "93f6464335b76fd521a6edfa7d4d05d2589a7a473d2aa0025abe94d0113fe154",
+  "921e1097e71b8a340c0a4d3284285a91d6192385b41d9894b9094e730bc304b2",
+  "404893ec7d46d7ef3e2d0d1d3f614766b6cb59aa064ee0b2dd5dc2b53c659de9",
+  "da74a4518b597658c7a8eb198ead41266f0ece866853f2fe72d2baf425b1dc75",
+];
+const EXPECTED: [string, string][] = ROOTS_FANOUT_16.map((root, i) => [
+  root,
+  EXPECTED_FANOUT_64[i][1],
+]);
+
 Deno.test("golden vectors: a fixed chain gives pinned state roots and journal addresses", () => {
-  const state = WorldState.genesis("golden-world");
-  const got: [string, string][] = [];
-  CHAIN.forEach((actions, i) => {
-    const out = state.apply({ height: i + 1, nodeBlockHash: blockHash(i + 1), actions });
-    got.push([out.stateRoot, out.journalRef]);
-  });
-  assertEquals(got, EXPECTED);
+  for (const [shape, expected] of [[{}, EXPECTED], [{ fanout: 64 }, EXPECTED_FANOUT_64]] as const) {
+    const state = WorldState.genesis("golden-world", shape);
+    const got: [string, string][] = [];
+    CHAIN.forEach((actions, i) => {
+      const out = state.apply({ height: i + 1, nodeBlockHash: blockHash(i + 1), actions });
+      got.push([out.stateRoot, out.journalRef]);
+    });
+    assertEquals(got, expected, `fanout ${state.manifest?.fanout}`);
+  }
 });
 
 Deno.test("golden vectors: the height-5 manifest's bytes hash to its pinned address", () => {

@@ -29,17 +29,17 @@ Deno.test("a height writes its changed buckets and their path, whatever the worl
   for (const agents of [100, 3000]) {
     const state = WorldState.genesis("w");
     const first = state.apply({ height: 1, nodeBlockHash: HASH, actions: register(0, agents) });
-    // Genesis adds the one empty-chunk blob and the one node over 64 empty chunks.
-    assert(first.blobs.length <= 4096 + 64 + 1 + 2);
-    assertEquals([first.manifest.bucketCount, first.manifest.fanout], [4096, 64]);
-    assertEquals(first.manifest.depth, 2);
+    // Genesis adds the one empty-chunk blob and the one node over 16 empty chunks.
+    assert(first.blobs.length <= 4096 + 256 + 16 + 1 + 2);
+    assertEquals([first.manifest.bucketCount, first.manifest.fanout], [4096, 16]);
+    assertEquals(first.manifest.depth, 3);
     const out = state.apply({
       height: 2,
       nodeBlockHash: HASH,
       actions: [{ kind: "grant", agent: agentName(7), resource: "gold", amount: 1 }],
     });
-    // One chunk, its level-1 node, the root, the journal segment, the manifest.
-    assertEquals(out.blobs.length, 5);
+    // One chunk, its level-1 and level-2 nodes, the root, the journal segment, the manifest.
+    assertEquals(out.blobs.length, 6);
     assertEquals(out.step.changedChunks, [state.world.bucketOf(agentName(7))]);
   }
 });
