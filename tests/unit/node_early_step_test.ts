@@ -4,9 +4,8 @@
  * each node ticks once, at start. Whatever commits after that was done by early steps.
  */
 import { assert, assertEquals } from "@std/assert";
-import { decodeSignerState } from "../../src/consensus/bft/signer_state.ts";
 import { type BftMessage, STEP_ORDER } from "../../src/consensus/bft/types.ts";
-import { signerStatePath } from "../../src/storage/data_dir.ts";
+import { FileSignerStateStore } from "../../src/node/signer_state_file.ts";
 import { NodeRuntime } from "../../src/node/runtime.ts";
 
 const IDS = ["a", "b", "c", "d"];
@@ -65,7 +64,7 @@ async function startNet(maxEarlyStepsPerTick?: number): Promise<Net> {
             }
             : null;
           if (signed) {
-            const disk = decodeSignerState(Deno.readFileSync(signerStatePath(dataDir, id)));
+            const disk = new FileSignerStateStore(dataDir, id).loadSync()!;
             logs[i].push({
               sent: signed.sent,
               sentKey: [signed.h, signed.r, signed.step],
