@@ -25,6 +25,7 @@ import { AwrError, errorMessage } from "../errors.ts";
 import { MAX_FRAME_BYTES } from "./envelope.ts";
 import type { ValidatorKey } from "./keys.ts";
 import { toHex } from "../storage/hash.ts";
+import { installLazyWindowUpdates } from "./_yamux_window.ts";
 
 /** The libp2p node type with our services. */
 export type Lib = Libp2p<{ pubsub: GossipSub }>;
@@ -65,6 +66,7 @@ export async function createHost(
     invalidMessageDeliveriesWeight: -10,
     invalidMessageDeliveriesDecay: 0.9,
   });
+  installLazyWindowUpdates();
   try {
     return await createLibp2p({
       privateKey: privateKeyFromRaw(raw),
@@ -79,6 +81,14 @@ export async function createHost(
           emitSelf: false,
           maxInboundDataLength: MAX_FRAME_BYTES + 4096,
           fastMsgIdFn: fastMessageId,
+          // No mesh: flood publish reaches every connected subscriber once; forwarding
+          // (each receiver sending every frame on to its mesh) only made copies in a
+          // fully connected validator set. Gossip (IHAVE/IWANT) still covers the rest.
+          D: 0,
+          Dlo: 0,
+          Dhi: 0,
+          Dout: 0,
+          Dscore: 0,
           allowedTopics: [...topics],
           scoreParams: {
             topics: Object.fromEntries(topics.map((t) => [t, topicScore])),

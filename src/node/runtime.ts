@@ -35,6 +35,12 @@ import { freshNodeState, nodeDir, nodeStatePath, type PosNodeState } from "./sta
 import { blocksDir } from "../storage/data_dir.ts";
 
 /**
+ * Least time between two writes of a state only execution changed (networked nodes,
+ * ms): each holds the loop, and the votes waiting in the inbox, for two fsyncs.
+ */
+export const DIRTY_STATE_GAP_MS = 100;
+
+/**
  * A proof-of-stake node with node-internal execution.
  *
  * @example
@@ -71,6 +77,8 @@ export class NodeRuntime {
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
   readonly #agreement: NodeAgreement;
+  /** Tick of the last execution-only state write (see `#dirtyDue`). */
+  #dirtyTick = 0;
 
   /**
    * @param config node options (defaults fill the rest; invalid options throw naming the option)
@@ -381,8 +389,20 @@ export class NodeRuntime {
     this.#tickCount++;
     this.#lastTickUnixMs = now;
     const committed = await tickStep(this.#stepParts(), now);
-    if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
+    if (committed || this.#dirtyDue() || this.#tickCount % 64 === 0) await this.#persist();
     this.#exec?.kick();
+  }
+
+  // Whether a tick writes a state only execution changed: a networked node's early-step
+  // commits write the execution fields anyway, so at most every DIRTY_STATE_GAP_MS of
+  // ticks (a lagging file is reconciled at start: a hook ahead is asked again).
+  #dirtyDue(): boolean {
+    if (!this.#writer.dirty) return false;
+    if (!this.#deps.networked) return true;
+    const every = Math.ceil(DIRTY_STATE_GAP_MS / this.#config.tickIntervalMs);
+    if (this.#tickCount - this.#dirtyTick < every) return false;
+    this.#dirtyTick = this.#tickCount;
+    return true;
   }
 
   /**
