@@ -30,15 +30,9 @@ import type { NodeRuntimeDeps } from "./runtime_deps.ts";
 export type { NodeRuntimeDeps } from "./runtime_deps.ts";
 import { consensusFromState, type NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
-import { earlyStep, type StepParts, tickStep } from "./runtime_step.ts";
+import { dirtyWriteDue, earlyStep, type StepParts, tickStep } from "./runtime_step.ts";
 import { freshNodeState, nodeDir, nodeStatePath, type PosNodeState } from "./state_file.ts";
 import { blocksDir } from "../storage/data_dir.ts";
-
-/**
- * Least time between two writes of a state only execution changed (networked nodes,
- * ms): each holds the loop, and the votes waiting in the inbox, for two fsyncs.
- */
-export const DIRTY_STATE_GAP_MS = 100;
 
 /**
  * A proof-of-stake node with node-internal execution.
@@ -77,7 +71,7 @@ export class NodeRuntime {
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
   readonly #agreement: NodeAgreement;
-  /** Tick of the last execution-only state write (see `#dirtyDue`). */
+  /** Tick of the last execution-only state write (`dirtyWriteDue`). */
   #dirtyTick = 0;
 
   /**
@@ -389,20 +383,11 @@ export class NodeRuntime {
     this.#tickCount++;
     this.#lastTickUnixMs = now;
     const committed = await tickStep(this.#stepParts(), now);
-    if (committed || this.#dirtyDue() || this.#tickCount % 64 === 0) await this.#persist();
+    const dirty = this.#writer.dirty &&
+      dirtyWriteDue(this.#tickCount, this.#dirtyTick, this.#config.tickIntervalMs, this.#deps);
+    if (dirty) this.#dirtyTick = this.#tickCount;
+    if (committed || dirty || this.#tickCount % 64 === 0) await this.#persist();
     this.#exec?.kick();
-  }
-
-  // Whether a tick writes a state only execution changed: a networked node's early-step
-  // commits write the execution fields anyway, so at most every DIRTY_STATE_GAP_MS of
-  // ticks (a lagging file is reconciled at start: a hook ahead is asked again).
-  #dirtyDue(): boolean {
-    if (!this.#writer.dirty) return false;
-    if (!this.#deps.networked) return true;
-    const every = Math.ceil(DIRTY_STATE_GAP_MS / this.#config.tickIntervalMs);
-    if (this.#tickCount - this.#dirtyTick < every) return false;
-    this.#dirtyTick = this.#tickCount;
-    return true;
   }
 
   /**
