@@ -26,6 +26,7 @@ import { MAX_FRAME_BYTES } from "./envelope.ts";
 import type { ValidatorKey } from "./keys.ts";
 import { toHex } from "../storage/hash.ts";
 import { installLazyWindowUpdates } from "./_yamux_window.ts";
+import { installCachedEd25519 } from "./_libp2p_ed25519.ts";
 
 /** The libp2p node type with our services. */
 export type Lib = Libp2p<{ pubsub: GossipSub }>;
@@ -67,9 +68,11 @@ export async function createHost(
     invalidMessageDeliveriesDecay: 0.9,
   });
   installLazyWindowUpdates();
+  const privateKey = privateKeyFromRaw(raw);
+  installCachedEd25519(privateKey);
   try {
     return await createLibp2p({
-      privateKey: privateKeyFromRaw(raw),
+      privateKey,
       addresses: { listen: [...listen] },
       transports: [tcp()],
       connectionEncrypters: [noise()],

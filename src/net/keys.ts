@@ -60,7 +60,8 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-function privateKeyObject(seed: Uint8Array): KeyObject {
+/** A node:crypto private key from a raw 32-byte Ed25519 seed (PKCS#8 DER). */
+export function privateKeyObject(seed: Uint8Array): KeyObject {
   return createPrivateKey({
     key: concat(PKCS8_PREFIX, seed) as never,
     format: "der",
@@ -68,7 +69,8 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
   });
 }
 
-function publicKeyObject(publicKey: Uint8Array): KeyObject {
+/** A node:crypto public key from a raw 32-byte Ed25519 key (SPKI DER). */
+export function publicKeyObject(publicKey: Uint8Array): KeyObject {
   return createPublicKey({
     key: concat(SPKI_PREFIX, publicKey) as never,
     format: "der",

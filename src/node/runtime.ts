@@ -348,9 +348,10 @@ export class NodeRuntime {
   }
 
   async #persist(): Promise<void> {
-    // The result log first: the state file must never claim a height the log lacks.
-    await this.#exec?.sync();
-    await this.#writer.persist(this.#state, this.#unknown);
+    // The result log beside the block, both before the state file: the state file must
+    // never claim a height the log lacks.
+    const exec = this.#exec;
+    await this.#writer.persist(this.#state, this.#unknown, exec ? () => exec.sync() : null);
   }
 
   #enterHalt(err: unknown): void {

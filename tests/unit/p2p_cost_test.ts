@@ -4,6 +4,14 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { fastMessageId } from "../../src/net/_libp2p.ts";
+import {
+  cachedPublicKeys,
+  installCachedEd25519,
+  MAX_CACHED_PUBLIC_KEYS,
+  verifyRaw,
+} from "../../src/net/_libp2p_ed25519.ts";
+// deno-lint-ignore no-import-prefix
+import { privateKeyFromRaw } from "npm:@libp2p/crypto@5.1.23/keys";
 import { StreamState, windowUpdateCanWait } from "../../src/net/_yamux_window.ts";
 import {
   ed25519Signer,
@@ -61,4 +69,31 @@ Deno.test("yamux: a window update waits while over half of the window is left", 
   for (const state of [StreamState.Init, StreamState.SYNReceived, StreamState.Paused]) {
     assert(!windowUpdateCanWait({ state, recvWindow: w, recvWindowCapacity: w - 1 }));
   }
+});
+
+Deno.test("libp2p Ed25519 with cached key objects: same signatures, same checks, bounded", async () => {
+  const key = await generateValidatorKey();
+  const raw = new Uint8Array(64);
+  raw.set(key.seed, 0);
+  raw.set(key.publicKey, 32);
+  const lib = privateKeyFromRaw(raw);
+  installCachedEd25519(lib);
+  const msg = new Uint8Array([5, 6, 7]);
+  const sig = await lib.sign(msg);
+  assertEquals([...sig], [...ed25519Signer(key).sign(msg)], "deterministic Ed25519: equal bytes");
+  assert(await lib.publicKey.verify(msg, sig));
+  assert(!await lib.publicKey.verify(new Uint8Array([5, 6, 8]), sig));
+  assert(ed25519Verifier([{ id: "v", publicKey: key.publicKeyHex }]).verify("v", msg, sig));
+  let threw = false;
+  try {
+    verifyRaw(key.publicKey, sig.subarray(0, 63), msg);
+  } catch {
+    threw = true;
+  }
+  assert(threw, "a short signature throws, as libp2p's own");
+  for (let i = 0; i < MAX_CACHED_PUBLIC_KEYS + 3; i++) {
+    const other = await generateValidatorKey();
+    assert(!verifyRaw(other.publicKey, sig, msg));
+  }
+  assertEquals(cachedPublicKeys(), MAX_CACHED_PUBLIC_KEYS);
 });
