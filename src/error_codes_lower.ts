@@ -149,6 +149,7 @@ export const LOWER_LAYER_CODES = {
   GENESIS_INIT_OPTION: spec<{ field: string }>("a `genesis init` option is out of range"),
   GENESIS_INIT_OUT: spec<{ path: string }>("the `genesis init` output folder cannot be used"),
   SIGNER_STATE_FIELD: spec<{ field: string }>("a signer-state file field is wrong"),
+  SIGNER_JOURNAL_MALFORMED: spec<{ path: string }>("a signer-state journal has no valid header"),
   ENGINE_LOOP: spec("the BFT engine looped without progress"),
   // world: actions, chunks, the world state
   ACTION_NOT_OBJECT: spec<ActionFields>("an action is not a JSON object"),

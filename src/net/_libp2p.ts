@@ -24,6 +24,9 @@ import { privateKeyFromRaw } from "npm:@libp2p/crypto@5.1.23/keys";
 import { AwrError, errorMessage } from "../errors.ts";
 import { MAX_FRAME_BYTES } from "./envelope.ts";
 import type { ValidatorKey } from "./keys.ts";
+import { toHex } from "../storage/hash.ts";
+import { installLazyWindowUpdates } from "./_yamux_window.ts";
+import { installCachedEd25519 } from "./_libp2p_ed25519.ts";
 
 /** The libp2p node type with our services. */
 export type Lib = Libp2p<{ pubsub: GossipSub }>;
@@ -31,6 +34,19 @@ export type Lib = Libp2p<{ pubsub: GossipSub }>;
 export type PeerId = Lib["peerId"];
 /** A libp2p stream. */
 export type Stream = Awaited<ReturnType<Lib["dialProtocol"]>>;
+
+/**
+ * Gossipsub's fast message id: the publisher's peer id and sequence number, the very
+ * fields its message id is made of under its strict signing policy. Without one,
+ * gossipsub checks the publisher's signature of every copy of a message before it finds
+ * the copy is a duplicate (in a full mesh of n nodes each message arrives up to n − 1
+ * times); with one, a copy whose id belongs to a message already validated is dropped
+ * unchecked. An id enters the cache only once its message passed that signature check,
+ * so a forged copy cannot take the id of a message not yet seen.
+ */
+export function fastMessageId(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
+  return msg.from && msg.seqno ? `${toHex(msg.from)}/${toHex(msg.seqno)}` : "";
+}
 
 /** Creates and starts the host listening on `listen`, gossipsub allowed only `topics`. */
 export async function createHost(
@@ -51,9 +67,12 @@ export async function createHost(
     invalidMessageDeliveriesWeight: -10,
     invalidMessageDeliveriesDecay: 0.9,
   });
+  installLazyWindowUpdates();
+  const privateKey = privateKeyFromRaw(raw);
+  installCachedEd25519(privateKey);
   try {
     return await createLibp2p({
-      privateKey: privateKeyFromRaw(raw),
+      privateKey,
       addresses: { listen: [...listen] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
@@ -64,6 +83,15 @@ export async function createHost(
           allowPublishToZeroTopicPeers: true,
           emitSelf: false,
           maxInboundDataLength: MAX_FRAME_BYTES + 4096,
+          fastMsgIdFn: fastMessageId,
+          // No mesh: flood publish reaches every connected subscriber once; forwarding
+          // (each receiver sending every frame on to its mesh) only made copies in a
+          // fully connected validator set. Gossip (IHAVE/IWANT) still covers the rest.
+          D: 0,
+          Dlo: 0,
+          Dhi: 0,
+          Dout: 0,
+          Dscore: 0,
           allowedTopics: [...topics],
           scoreParams: {
             topics: Object.fromEntries(topics.map((t) => [t, topicScore])),

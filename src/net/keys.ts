@@ -60,7 +60,8 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-function privateKeyObject(seed: Uint8Array): KeyObject {
+/** A node:crypto private key from a raw 32-byte Ed25519 seed (PKCS#8 DER). */
+export function privateKeyObject(seed: Uint8Array): KeyObject {
   return createPrivateKey({
     key: concat(PKCS8_PREFIX, seed) as never,
     format: "der",
@@ -68,7 +69,8 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
   });
 }
 
-function publicKeyObject(publicKey: Uint8Array): KeyObject {
+/** A node:crypto public key from a raw 32-byte Ed25519 key (SPKI DER). */
+export function publicKeyObject(publicKey: Uint8Array): KeyObject {
   return createPublicKey({
     key: concat(SPKI_PREFIX, publicKey) as never,
     format: "der",
@@ -265,9 +267,33 @@ export function ed25519Signer(key: ValidatorKey): Signer {
   return { sign: (bytes) => new Uint8Array(sign(null, bytes, keyObject)) };
 }
 
+/** Most signatures {@link ed25519Verifier}s remember as verified (shared in a process). */
+export const VERIFIED_MEMO_SIZE = 4096;
+
+/**
+ * Signatures that verified, `<public key hex>/<signature hex>` → the signed bytes: a
+ * vote is checked by the network layer and again by the engine (and a relayed one once
+ * more), and a hit costs a byte comparison instead of an Ed25519 verification. Only
+ * successes are kept, with their exact bytes, so a hit proves what a verification
+ * would; the oldest entry goes first beyond {@link VERIFIED_MEMO_SIZE}.
+ */
+const verified = new Map<string, Uint8Array>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** TEST ONLY: how many verified signatures are remembered now. */
+export function verifiedMemoSize(): number {
+  return verified.size;
+}
+
 /**
  * A {@link Verifier} for a validator set (ids with hex public keys). An unknown id, a
  * signature that is not 64 bytes, or a bad public key verifies false; never throws.
+ * Successes are remembered (bounded, see {@link VERIFIED_MEMO_SIZE}).
  *
  * @example
  * ```ts
@@ -282,6 +308,7 @@ export function ed25519Verifier(
   validators: readonly { id: string; publicKey: string }[],
 ): Verifier {
   const keys = new Map<string, KeyObject | null>();
+  const hexOf = new Map(validators.map((v) => [v.id, v.publicKey]));
   for (const v of validators) {
     let keyObject: KeyObject | null = null;
     if (/^[0-9a-f]{64}$/.test(v.publicKey)) {
@@ -298,11 +325,21 @@ export function ed25519Verifier(
       const keyObject = keys.get(id);
       if (!keyObject) return false;
       if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
+      const memo = `${hexOf.get(id)}/${toHex(signature)}`;
+      const seen = verified.get(memo);
+      if (seen !== undefined && sameBytes(seen, bytes)) return true;
+      let ok: boolean;
       try {
-        return verify(null, bytes, keyObject, signature);
+        ok = verify(null, bytes, keyObject, signature);
       } catch {
         return false;
       }
+      if (ok) {
+        verified.delete(memo);
+        verified.set(memo, bytes.slice());
+        if (verified.size > VERIFIED_MEMO_SIZE) verified.delete(verified.keys().next().value!);
+      }
+      return ok;
     },
   };
 }

@@ -110,7 +110,7 @@ export class BlockStore implements CommittedBlockReader {
       await removeStaleTemps(shard);
       this.#cleaned.add(shard);
     }
-    await writeFileAtomic(path, bytes, { durable: this.#durable });
+    await writeFileAtomic(path, bytes, { durable: this.#durable, syncCalls: true });
   }
 
   /** Reads and checks the block at `height` (hash recomputed from the header). */

@@ -122,24 +122,31 @@ export class CommitWriter {
 
   /**
    * Writes the pending block (once), then `state` with the pending commit in it; only
-   * then does `state` (mutated in place) take the commit. Throws the write's error,
-   * leaving `state` and the pending commit as they were.
+   * then does `state` (mutated in place) take the commit. `beforeState` (the result
+   * log's sync) runs beside the block write, and must succeed before the state write
+   * too. Throws the first write's error, leaving `state` and the pending commit as they
+   * were.
    */
-  async persist(state: PosNodeState, unknown: Record<string, unknown>): Promise<void> {
+  async persist(
+    state: PosNodeState,
+    unknown: Record<string, unknown>,
+    beforeState: (() => Promise<void>) | null = null,
+  ): Promise<void> {
     this.dirty = false;
     const p = this.#pending;
     let next = state;
     try {
       if (p && !p.blockWritten) {
-        // Settled both (no write left running into a retry), then the first failure.
-        const [block, side] = await Promise.allSettled([
+        // Settled all (no write left running into a retry), then the first failure.
+        const done = await Promise.allSettled([
           this.#writers.putBlock(p.block),
           p.alongside?.(),
+          beforeState?.(),
         ]);
-        if (block.status === "rejected") throw block.reason;
-        if (side.status === "rejected") throw side.reason;
+        const failed = done.find((r) => r.status === "rejected");
+        if (failed) throw (failed as PromiseRejectedResult).reason;
         p.blockWritten = true;
-      }
+      } else await beforeState?.();
       if (p) {
         const h = p.block.header.height;
         next = {

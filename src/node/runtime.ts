@@ -30,7 +30,7 @@ import type { NodeRuntimeDeps } from "./runtime_deps.ts";
 export type { NodeRuntimeDeps } from "./runtime_deps.ts";
 import { consensusFromState, type NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
-import { earlyStep, type StepParts, tickStep } from "./runtime_step.ts";
+import { dirtyWriteDue, earlyStep, type StepParts, tickStep } from "./runtime_step.ts";
 import { freshNodeState, nodeDir, nodeStatePath, type PosNodeState } from "./state_file.ts";
 import { blocksDir } from "../storage/data_dir.ts";
 
@@ -71,6 +71,8 @@ export class NodeRuntime {
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
   readonly #agreement: NodeAgreement;
+  /** Tick of the last execution-only state write (`dirtyWriteDue`). */
+  #dirtyTick = 0;
 
   /**
    * @param config node options (defaults fill the rest; invalid options throw naming the option)
@@ -346,9 +348,10 @@ export class NodeRuntime {
   }
 
   async #persist(): Promise<void> {
-    // The result log first: the state file must never claim a height the log lacks.
-    await this.#exec?.sync();
-    await this.#writer.persist(this.#state, this.#unknown);
+    // The result log beside the block, both before the state file: the state file must
+    // never claim a height the log lacks.
+    const exec = this.#exec;
+    await this.#writer.persist(this.#state, this.#unknown, exec ? () => exec.sync() : null);
   }
 
   #enterHalt(err: unknown): void {
@@ -381,7 +384,10 @@ export class NodeRuntime {
     this.#tickCount++;
     this.#lastTickUnixMs = now;
     const committed = await tickStep(this.#stepParts(), now);
-    if (committed || this.#writer.dirty || this.#tickCount % 64 === 0) await this.#persist();
+    const dirty = this.#writer.dirty &&
+      dirtyWriteDue(this.#tickCount, this.#dirtyTick, this.#config.tickIntervalMs, this.#deps);
+    if (dirty) this.#dirtyTick = this.#tickCount;
+    if (committed || dirty || this.#tickCount % 64 === 0) await this.#persist();
     this.#exec?.kick();
   }
 

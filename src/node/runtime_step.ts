@@ -73,3 +73,27 @@ export async function earlyStep(p: StepParts, now: number): Promise<boolean> {
   if (committed) p.state.lastStatus = "Committed";
   return committed;
 }
+
+/**
+ * Least time between two writes of a state only execution changed, on a networked node
+ * (ms): each holds the loop, and the votes waiting in its inbox, for two fsyncs.
+ */
+export const DIRTY_STATE_GAP_MS = 100;
+
+/**
+ * Whether tick `tick` writes a state that only execution changed (the last such write
+ * was at tick `lastTick`). A local node writes at once. A networked node commits in
+ * early steps, each writing the state with the execution fields of the moment, so it
+ * writes at most every {@link DIRTY_STATE_GAP_MS} worth of ticks; the file may then
+ * name a lower execution height than the hook has, which the start-up handshake
+ * reconciles (a hook ahead is asked for that height again).
+ */
+export function dirtyWriteDue(
+  tick: number,
+  lastTick: number,
+  tickIntervalMs: number,
+  o: { readonly networked?: boolean },
+): boolean {
+  if (!o.networked) return true;
+  return tick - lastTick >= Math.ceil(DIRTY_STATE_GAP_MS / tickIntervalMs);
+}

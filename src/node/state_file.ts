@@ -104,5 +104,6 @@ export async function writeNodeState(
 ): Promise<void> {
   await writeFileAtomic(path, encodeFile(POS_NODE_STATE_SCHEMA, state, unknown, path), {
     durable,
+    syncCalls: true,
   });
 }

@@ -17,6 +17,8 @@ export const NODE_FILES = {
   resultLog: "execution_results",
   /** A local BFT validator's signer state. */
   signerState: "signer_state.cbor",
+  /** A local BFT validator's signer state journal (newer than `signerState`). */
+  signerJournal: "signer_state.journal",
 } as const;
 
 /**
@@ -83,6 +85,11 @@ export function resultLogDirIn(nodeFolder: string): string {
 /** `<data>/node/<validator>/signer_state.cbor`: a local validator's BFT signer state. */
 export function signerStatePath(dataDir: string, validatorId: string): string {
   return join(nodeDir(dataDir, validatorId), NODE_FILES.signerState);
+}
+
+/** `<data>/node/<validator>/signer_state.journal`: the signer states saved since a start. */
+export function signerJournalPath(dataDir: string, validatorId: string): string {
+  return join(nodeDir(dataDir, validatorId), NODE_FILES.signerJournal);
 }
 
 /** `<data>/execution`: the execution core's folder. */

@@ -104,7 +104,9 @@ Deno.test("p2p fuzz over libp2p: 10,000 frames from test peers; all the node saw
         `(per sender ${Object.values(seen).join(", ")})`,
     );
     assertEquals(published, FRAMES, "within the time bound");
-    assert(delivered > 0 && delivered <= sent, `delivered ${delivered} of ${sent}`);
+    // A frame published before the fuzzer saw the node subscribe (0 recipients) can still
+    // reach it later through gossipsub's gossip (IHAVE/IWANT at a heartbeat): no mesh.
+    assert(delivered > 0 && delivered <= published, `delivered ${delivered} of ${sent}`);
     // Every frame that reached the validator was rejected and counted, none accepted.
     const st = node.status();
     assertEquals(Object.values(st.rejectedFrames).reduce((a, b) => a + b, 0), delivered);

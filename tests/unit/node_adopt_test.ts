@@ -59,7 +59,7 @@ Deno.test("a block file with a valid certificate above the state's height is ado
     assertEquals((await readNodeState(statePath))?.value.committedHeight, 3);
     // The worst case: the signer state of height 4 never reached disk (written in parallel).
     const signer = new FileSignerStateStore(dataDir, "n");
-    await Deno.remove(signer.path);
+    await Deno.remove(signer.journalPath);
     const commits: CommittedBlock[] = [];
     node.events.on("commit", (e) => commits.push(e.block));
     await node.start();

@@ -4,10 +4,10 @@
  * each node ticks once, at start. Whatever commits after that was done by early steps.
  */
 import { assert, assertEquals } from "@std/assert";
-import { decodeSignerState } from "../../src/consensus/bft/signer_state.ts";
 import { type BftMessage, STEP_ORDER } from "../../src/consensus/bft/types.ts";
-import { signerStatePath } from "../../src/storage/data_dir.ts";
+import { FileSignerStateStore } from "../../src/node/signer_state_file.ts";
 import { NodeRuntime } from "../../src/node/runtime.ts";
+import { DIRTY_STATE_GAP_MS, dirtyWriteDue } from "../../src/node/runtime_step.ts";
 
 const IDS = ["a", "b", "c", "d"];
 const HOUR = 3_600_000;
@@ -65,7 +65,7 @@ async function startNet(maxEarlyStepsPerTick?: number): Promise<Net> {
             }
             : null;
           if (signed) {
-            const disk = decodeSignerState(Deno.readFileSync(signerStatePath(dataDir, id)));
+            const disk = new FileSignerStateStore(dataDir, id).loadSync()!;
             logs[i].push({
               sent: signed.sent,
               sentKey: [signed.h, signed.r, signed.step],
@@ -167,4 +167,22 @@ Deno.test("maxEarlyStepsPerTick 1: at most one early step per node between two t
     offs.forEach((off) => off());
     await stopNet(net);
   }
+});
+
+Deno.test("an execution-only state write waits DIRTY_STATE_GAP_MS of ticks on a networked node", () => {
+  assertEquals(DIRTY_STATE_GAP_MS, 100);
+  // Local mode: at once, every tick.
+  assert(dirtyWriteDue(1, 0, 20, {}));
+  assert(dirtyWriteDue(1, 0, 20, { networked: false }));
+  // Networked at 20 ms: every 5th tick, not before.
+  assert(!dirtyWriteDue(4, 0, 20, { networked: true }));
+  assert(dirtyWriteDue(5, 0, 20, { networked: true }));
+  assert(!dirtyWriteDue(9, 5, 20, { networked: true }));
+  assert(dirtyWriteDue(10, 5, 20, { networked: true }));
+  // A tick of 100 ms or more: every tick, as before.
+  assert(dirtyWriteDue(2, 1, 100, { networked: true }));
+  assert(dirtyWriteDue(2, 1, 200, { networked: true }));
+  // 30 ms: ceil(100 / 30) = 4 ticks.
+  assert(!dirtyWriteDue(3, 0, 30, { networked: true }));
+  assert(dirtyWriteDue(4, 0, 30, { networked: true }));
 });

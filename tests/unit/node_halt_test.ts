@@ -354,7 +354,13 @@ Deno.test("bridge mode (no hook): the lag bound reads the outside executor's hei
       assert(await waitFor(() => node.snapshot().lagLimit?.engaged === true));
       assertEquals(node.snapshot().consensus.committedHeight, executed + 5);
       executed += 3; // lag 2 <= 5/2: released
-      assert(await waitFor(() => node.snapshot().consensus.committedHeight === executed! + 5));
+      // Engaged again: the tick after the commit that reached lag 5 sees it.
+      assert(
+        await waitFor(() =>
+          node.snapshot().consensus.committedHeight === executed! + 5 &&
+          node.snapshot().lagLimit?.engaged === true
+        ),
+      );
       assertEquals(node.snapshot().lagLimit?.episodes, 2);
     } finally {
       await node.stop();

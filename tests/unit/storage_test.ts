@@ -1,4 +1,10 @@
-import { assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { join } from "@std/path";
 import { removeStaleTemps, writeFileAtomic } from "../../src/storage/atomic.ts";
 import { CasError, CasStore } from "../../src/storage/cas.ts";
@@ -126,6 +132,34 @@ Deno.test("atomic write replaces the file and leaves no temp files", async () =>
     await Deno.writeFile(join(dir, "sub", ".f.cbor.1.2.tmp"), new Uint8Array([0]));
     assertEquals(await removeStaleTemps(join(dir, "sub")), 1);
     assertEquals([...Deno.readDirSync(join(dir, "sub"))].map((e) => e.name), ["f.cbor"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("atomic write with syncCalls: same result, missing folders made, a folder in the way named", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "a", "b", "f.cbor");
+    await writeFileAtomic(path, new Uint8Array([1, 2]), { syncCalls: true });
+    await writeFileAtomic(path, new Uint8Array([4]), { syncCalls: true });
+    assertEquals(await Deno.readFile(path), new Uint8Array([4]));
+    assertEquals([...Deno.readDirSync(join(dir, "a", "b"))].map((e) => e.name), ["f.cbor"]);
+    // The target is a folder: the rename fails, and no temp file is left behind.
+    await Deno.mkdir(join(dir, "a", "b", "d.cbor", "x"), { recursive: true });
+    await assertRejects(() =>
+      writeFileAtomic(join(dir, "a", "b", "d.cbor"), new Uint8Array([1]), { syncCalls: true })
+    );
+    assertEquals(
+      [...Deno.readDirSync(join(dir, "a", "b"))].map((e) => e.name).sort(),
+      ["d.cbor", "f.cbor"],
+    );
+    // A file where the folder should be: refused, naming it.
+    await Deno.writeFile(join(dir, "plain"), new Uint8Array([0]));
+    const err = await assertRejects(() =>
+      writeFileAtomic(join(dir, "plain", "f.cbor"), new Uint8Array([1]), { syncCalls: true })
+    );
+    assert(String(err).includes("plain"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
