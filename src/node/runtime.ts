@@ -30,7 +30,7 @@ import type { NodeRuntimeDeps } from "./runtime_deps.ts";
 export type { NodeRuntimeDeps } from "./runtime_deps.ts";
 import { consensusFromState, type NodeSnapshot } from "./snapshot.ts";
 import { TickLoop } from "./tick_loop.ts";
-import { dirtyWriteDue, earlyStep, type StepParts, tickStep } from "./runtime_step.ts";
+import { earlyStep, StateWritePacer, type StepParts, tickStep } from "./runtime_step.ts";
 import { freshNodeState, nodeDir, nodeStatePath, type PosNodeState } from "./state_file.ts";
 import { blocksDir } from "../storage/data_dir.ts";
 
@@ -71,8 +71,7 @@ export class NodeRuntime {
   #lastTickUnixMs: number | null = null;
   #lastError: string | null = null;
   readonly #agreement: NodeAgreement;
-  /** Tick of the last execution-only state write (`dirtyWriteDue`). */
-  #dirtyTick = 0;
+  readonly #pacer: StateWritePacer;
 
   /**
    * @param config node options (defaults fill the rest; invalid options throw naming the option)
@@ -81,6 +80,7 @@ export class NodeRuntime {
   constructor(config: NodeConfigInput, deps: NodeRuntimeDeps = {}) {
     this.#config = resolveNodeConfig(config);
     this.#deps = deps;
+    this.#pacer = new StateWritePacer(this.#config.tickIntervalMs, deps.networked === true);
     this.#log = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? Date.now;
     this.#keys = deps.keys ?? localModeKeys(this.#config.worldId);
@@ -348,10 +348,9 @@ export class NodeRuntime {
   }
 
   async #persist(): Promise<void> {
-    // The result log beside the block, both before the state file: the state file must
-    // never claim a height the log lacks.
-    const exec = this.#exec;
-    await this.#writer.persist(this.#state, this.#unknown, exec ? () => exec.sync() : null);
+    // The result log beside the block, both before the state file (never ahead of the log).
+    const sync = this.#exec ? () => this.#exec!.sync() : null;
+    await this.#writer.persist(this.#state, this.#unknown, sync);
   }
 
   #enterHalt(err: unknown): void {
@@ -384,17 +383,13 @@ export class NodeRuntime {
     this.#tickCount++;
     this.#lastTickUnixMs = now;
     const committed = await tickStep(this.#stepParts(), now);
-    const dirty = this.#writer.dirty &&
-      dirtyWriteDue(this.#tickCount, this.#dirtyTick, this.#config.tickIntervalMs, this.#deps);
-    if (dirty) this.#dirtyTick = this.#tickCount;
-    if (committed || dirty || this.#tickCount % 64 === 0) await this.#persist();
+    if (this.#pacer.due(this.#tickCount, committed, this.#writer.dirty)) await this.#persist();
     this.#exec?.kick();
   }
 
   /**
-   * An early step (networked nodes, between ticks, serialised with them by the tick
-   * loop; see `runtime_step.ts`). A commit brings the next tick forward
-   * (`TickLoop.tickSoon`): the next height's proposal need not wait for it.
+   * An early step (networked nodes, between ticks, serialised with them; `runtime_step.ts`).
+   * A commit brings the next tick forward (`tickSoon`): the next proposal need not wait.
    */
   async #earlyStep(): Promise<void> {
     if (!await earlyStep(this.#stepParts(), this.#clock())) return;

@@ -97,3 +97,32 @@ export function dirtyWriteDue(
   if (!o.networked) return true;
   return tick - lastTick >= Math.ceil(DIRTY_STATE_GAP_MS / tickIntervalMs);
 }
+
+/**
+ * Which ticks write the node state: one that committed, one with execution-only
+ * changes when {@link dirtyWriteDue}, and every 64th.
+ *
+ * @example
+ * ```ts
+ * import { StateWritePacer } from "./runtime_step.ts";
+ * const pacer = new StateWritePacer(5, true);
+ * pacer.due(1, false, true); // false: a networked node waits 100 ms worth of ticks
+ * ```
+ */
+export class StateWritePacer {
+  #lastDirtyTick = 0;
+
+  /**
+   * @param tickIntervalMs the node's tick
+   * @param networked whether the node runs in a network (see {@link dirtyWriteDue})
+   */
+  constructor(readonly tickIntervalMs: number, readonly networked: boolean) {}
+
+  /** Whether tick `tick` writes the state (`dirty`: execution changed it since the last write). */
+  due(tick: number, committed: boolean, dirty: boolean): boolean {
+    const dirtyDue = dirty &&
+      dirtyWriteDue(tick, this.#lastDirtyTick, this.tickIntervalMs, { networked: this.networked });
+    if (dirtyDue) this.#lastDirtyTick = tick;
+    return committed || dirtyDue || tick % 64 === 0;
+  }
+}

@@ -7,7 +7,7 @@ import { assert, assertEquals } from "@std/assert";
 import { type BftMessage, STEP_ORDER } from "../../src/consensus/bft/types.ts";
 import { FileSignerStateStore } from "../../src/node/signer_state_file.ts";
 import { NodeRuntime } from "../../src/node/runtime.ts";
-import { DIRTY_STATE_GAP_MS, dirtyWriteDue } from "../../src/node/runtime_step.ts";
+import { DIRTY_STATE_GAP_MS, dirtyWriteDue, StateWritePacer } from "../../src/node/runtime_step.ts";
 
 const IDS = ["a", "b", "c", "d"];
 const HOUR = 3_600_000;
@@ -185,4 +185,15 @@ Deno.test("an execution-only state write waits DIRTY_STATE_GAP_MS of ticks on a 
   // 30 ms: ceil(100 / 30) = 4 ticks.
   assert(!dirtyWriteDue(3, 0, 30, { networked: true }));
   assert(dirtyWriteDue(4, 0, 30, { networked: true }));
+});
+
+Deno.test("StateWritePacer: commits always write, execution-only changes at the gap, every 64th tick", () => {
+  const pacer = new StateWritePacer(20, true);
+  const due = Array.from({ length: 12 }, (_, i) => pacer.due(i + 1, i === 2, true));
+  // Tick 3 committed; execution-only writes at ticks 5 and 10 (every 5th tick at 20 ms).
+  assertEquals(due.map((d, i) => d ? i + 1 : 0).filter(Boolean), [3, 5, 10]);
+  assert(pacer.due(64, false, false), "every 64th tick writes");
+  assert(!pacer.due(65, false, false), "nothing changed, no commit");
+  const local = new StateWritePacer(20, false);
+  assert(local.due(1, false, true) && local.due(2, false, true), "a local node writes at once");
 });
