@@ -15,7 +15,9 @@ import { nodeDir } from "../../src/node/state_file.ts";
 /** A base port with `n` consecutive free ports (checked by binding each). */
 export function freeBase(n: number): number {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below Linux's ephemeral range (32768-60999 by default): a range checked free there
+    // can be taken by any outgoing connection's local port before the nodes bind it.
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - n));
     const held: Deno.Listener[] = [];
     try {
       for (let i = 0; i < n; i++) held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
