@@ -109,13 +109,13 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const durable = options.durable ?? true;
   const dir = dirname(path);
-  if (options.syncCalls) return await writeSmallAtomic(path, dir, bytes, durable, options);
-  if (options.mkdirs ?? true) await ensureDirDurable(dir, durable);
+  const calls = options.syncCalls ? SYNC_CALLS : ASYNC_CALLS;
+  if ((options.mkdirs ?? true) && !await calls.isDir(dir)) await ensureDirDurable(dir, durable);
   const tmp = tempName(path);
-  const file = await Deno.open(tmp, { write: true, createNew: true });
+  const file = await calls.create(tmp);
   try {
     let off = 0;
-    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+    while (off < bytes.length) off += await calls.write(file, bytes.subarray(off));
     if (durable) await file.sync();
   } catch (err) {
     file.close();
@@ -124,49 +124,13 @@ export async function writeFileAtomic(
   }
   file.close();
   try {
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-  if (options.syncDir ?? durable) await syncDir(dir);
-}
-
-/** {@link writeFileAtomic} with `syncCalls`: the same steps, only the fsyncs awaited. */
-async function writeSmallAtomic(
-  path: string,
-  dir: string,
-  bytes: Uint8Array,
-  durable: boolean,
-  options: AtomicWriteOptions,
-): Promise<void> {
-  let exists = false;
-  try {
-    exists = Deno.statSync(dir).isDirectory;
-  } catch {
-    // missing (or not a folder): ensureDirDurable creates it or names the problem
-  }
-  if (!exists && (options.mkdirs ?? true)) await ensureDirDurable(dir, durable);
-  const tmp = tempName(path);
-  const file = Deno.openSync(tmp, { write: true, createNew: true });
-  try {
-    let off = 0;
-    while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
-    if (durable) await file.sync();
-  } catch (err) {
-    file.close();
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-  file.close();
-  try {
-    Deno.renameSync(tmp, path);
+    await calls.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw err;
   }
   if ((options.syncDir ?? durable) && Deno.build.os !== "windows") {
-    const fd = Deno.openSync(dir, { read: true });
+    const fd = await calls.openDir(dir);
     try {
       await fd.sync();
     } finally {
@@ -174,6 +138,40 @@ async function writeSmallAtomic(
     }
   }
 }
+
+// The file calls of writeFileAtomic. With `syncCalls` they block for microseconds (page
+// cache) instead of each waiting its turn on the event loop; fsyncs are awaited either way.
+interface FileCalls {
+  /** Whether `dir` is an existing folder (false when missing; ensureDirDurable says why). */
+  isDir(dir: string): boolean | Promise<boolean>;
+  create(path: string): Deno.FsFile | Promise<Deno.FsFile>;
+  write(file: Deno.FsFile, bytes: Uint8Array): number | Promise<number>;
+  rename(from: string, to: string): void | Promise<void>;
+  openDir(dir: string): Deno.FsFile | Promise<Deno.FsFile>;
+}
+
+const ASYNC_CALLS: FileCalls = {
+  // ensureDirDurable stats every level anyway; leave the check to it.
+  isDir: () => false,
+  create: (path) => Deno.open(path, { write: true, createNew: true }),
+  write: (file, bytes) => file.write(bytes),
+  rename: (from, to) => Deno.rename(from, to),
+  openDir: (dir) => Deno.open(dir, { read: true }),
+};
+
+const SYNC_CALLS: FileCalls = {
+  isDir: (dir) => {
+    try {
+      return Deno.statSync(dir).isDirectory;
+    } catch {
+      return false;
+    }
+  },
+  create: (path) => Deno.openSync(path, { write: true, createNew: true }),
+  write: (file, bytes) => file.writeSync(bytes),
+  rename: (from, to) => Deno.renameSync(from, to),
+  openDir: (dir) => Deno.openSync(dir, { read: true }),
+};
 
 /**
  * Writes `path` through a temp file and a rename with synchronous calls and NO fsync:
