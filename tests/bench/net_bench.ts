@@ -24,7 +24,7 @@
 import { join } from "@std/path";
 import { awr } from "../support/cli.ts";
 import { type LiveProcess, pollUntil, spawnLive } from "../support/live_process.ts";
-import { committed, freeBase } from "../support/p2p_net.ts";
+import { addr, committed, freeBase, networkArgs } from "../support/p2p_net.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
 
 /** Ticks tried, lowest first (ms). */
@@ -156,18 +156,13 @@ async function runNetwork(dir: string, tickMs: number): Promise<Window> {
     "net-bench",
   );
   if (init.code !== 0) throw new Error(`genesis init failed: ${init.err}`);
-  const all = [0, 1, 2, 3].map((i) => `/ip4/127.0.0.1/tcp/${base + i}`);
+  const all = [0, 1, 2, 3].map((i) => addr(base + i));
   const procs: LiveProcess[] = [];
   try {
     const started = await Promise.allSettled(
       [0, 1, 2, 3].map((i) =>
         spawnLive(join(out, `node${i + 1}`), [
-          "--genesis",
-          join(out, "genesis.json"),
-          "--listen",
-          all[i],
-          "--peers",
-          all.filter((_, j) => j !== i).join(","),
+          ...networkArgs(join(out, "genesis.json"), all, i),
           "--tick-ms",
           String(tickMs),
           "--status-every",

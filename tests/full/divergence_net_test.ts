@@ -19,6 +19,7 @@ import {
   freeBase,
   initGenesis,
   minHeight,
+  networkArgs,
 } from "../support/p2p_net.ts";
 
 const WAIT_MS = 180_000;
@@ -46,12 +47,7 @@ Deno.test("divergence: a validator with another state root is reported by itself
   await Deno.writeTextFile(divergeMarker(dataDir(2), "counting"), `${D}\n`);
   const all = [0, 1, 2, 3].map((i) => addr(base + i));
   const args = (i: number) => [
-    "--genesis",
-    genesis,
-    "--listen",
-    all[i],
-    "--peers",
-    all.filter((_, j) => j !== i).join(","),
+    ...networkArgs(genesis, all, i),
     "--driver",
     "counting",
     "--plugins-dir",

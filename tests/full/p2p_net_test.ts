@@ -17,6 +17,7 @@ import {
   initGenesis,
   minExecuted,
   minHeight,
+  networkArgs,
 } from "../support/p2p_net.ts";
 import { BlockStore } from "../../src/node/block_store.ts";
 
@@ -39,12 +40,7 @@ Deno.test("p2p network: 4 validator processes agree, survive a SIGKILL, resync, 
   const dataDir = (i: number) => join(dir, "net", `node${i}`);
   const all = [0, 1, 2, 3, 4].map((i) => addr(base + i));
   const args = (i: number) => [
-    "--genesis",
-    genesis,
-    "--listen",
-    all[i],
-    "--peers",
-    all.filter((_, j) => j !== i).join(","),
+    ...networkArgs(genesis, all, i),
     "--tick-ms",
     "100",
     "--status-every",

@@ -34,6 +34,18 @@ export function freeBase(n: number): number {
 /** The loopback TCP multiaddr of `port`. */
 export const addr = (port: number): string => `/ip4/127.0.0.1/tcp/${port}`;
 
+/** `awr live` flags of node `i` of a network listening on `all`: genesis, its address, the others as peers. */
+export function networkArgs(genesis: string, all: readonly string[], i: number): string[] {
+  return [
+    "--genesis",
+    genesis,
+    "--listen",
+    all[i],
+    "--peers",
+    all.filter((_, j) => j !== i).join(","),
+  ];
+}
+
 /** A node's committed height from its /v1/status. */
 export async function committed(p: LiveProcess): Promise<number> {
   const s = await p.status();

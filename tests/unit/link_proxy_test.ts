@@ -57,6 +57,14 @@ async function ping(c: Deno.Conn): Promise<string> {
   }
 }
 
+function closeAll(conns: readonly Deno.Conn[]): void {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed already */ }
+  }
+}
+
 Deno.test("link proxy: forwards, cut closes and refuses, restore accepts again", async () => {
   const echo = echoServer();
   const proxy = LinkProxy.start(echo.port);
@@ -78,11 +86,7 @@ Deno.test("link proxy: forwards, cut closes and refuses, restore accepts again",
     proxy.restore();
     assertEquals(await ping(await connect()), "ping");
   } finally {
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
+    closeAll(conns);
     await proxy.close();
     await echo.close();
   }
@@ -105,11 +109,7 @@ Deno.test("link proxy: at most MAX_PROXY_CONNECTIONS links; one more is refused"
     assertEquals(proxy.counts.refused, 1);
     assert(proxy.open <= MAX_PROXY_CONNECTIONS);
   } finally {
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
+    closeAll(conns);
     await proxy.close();
     await echo.close();
   }
