@@ -1,8 +1,14 @@
 /**
  * The node's two writes in their one safe order: the block file, then the state file
- * that declares it committed. Memory takes a commit only once both are on disk, so a
- * failed write (disk full, read-only, I/O error) leaves the in-memory state equal to
+ * that declares it committed. Memory takes a commit only once its writes are on disk, so
+ * a failed write (disk full, read-only, I/O error) leaves the in-memory state equal to
  * the disk's and the commit pending; the retry writes that same height again.
+ *
+ * With `deferState` (networked nodes) a commit is on disk once its block file is: the
+ * block file, with its certificate, is the durable record, and the state file follows
+ * at the runtime's pace (`StateWritePacer`). A restart adopts the decided blocks it
+ * finds above the state file's height (`local_start.ts`), so nothing committed is lost,
+ * and a height's critical path (commit → next proposal) holds one atomic write, not two.
  * @module
  */
 import type { CommittedBlock } from "../consensus/types.ts";
@@ -72,19 +78,30 @@ export class CommitWriter {
     alongside: (() => Promise<void>) | null;
   } | null = null;
   #persistedHeight = 0;
+  readonly #deferState: boolean;
   /** Set when the state changed since the last successful write. */
   dirty = false;
 
   /**
    * @param writers the block and state writes
-   * @param onCommitted called once per commit, after both of its writes succeeded
+   * @param onCommitted called once per commit, once it is on disk
+   * @param options `deferState`: a commit is on disk with its block file; the state
+   *   file is written by a later {@link persist} (see the module doc)
    */
-  constructor(writers: NodeWriters, onCommitted: (block: CommittedBlock) => void) {
+  constructor(
+    writers: NodeWriters,
+    onCommitted: (block: CommittedBlock) => void,
+    options: { deferState?: boolean } = {},
+  ) {
     this.#writers = writers;
     this.#onCommitted = onCommitted;
+    this.#deferState = options.deferState === true;
   }
 
-  /** Committed height of the state file last written. */
+  /**
+   * Highest commit on disk: the state file's, or with `deferState` the last block
+   * written (a restart adopts it).
+   */
   get persistedHeight(): number {
     return this.#persistedHeight;
   }
@@ -124,8 +141,9 @@ export class CommitWriter {
    * Writes the pending block (once), then `state` with the pending commit in it; only
    * then does `state` (mutated in place) take the commit. `beforeState` (the result
    * log's sync) runs beside the block write, and must succeed before the state write
-   * too. Throws the first write's error, leaving `state` and the pending commit as they
-   * were.
+   * too. With `deferState` a pending commit is taken once its block is written, and
+   * the state file (with `beforeState`) waits for a call with nothing pending. Throws
+   * the first write's error, leaving `state` and the pending commit as they were.
    */
   async persist(
     state: PosNodeState,
@@ -134,6 +152,7 @@ export class CommitWriter {
   ): Promise<void> {
     this.dirty = false;
     const p = this.#pending;
+    const defer = p !== null && this.#deferState;
     let next = state;
     try {
       if (p && !p.blockWritten) {
@@ -141,12 +160,12 @@ export class CommitWriter {
         const done = await Promise.allSettled([
           this.#writers.putBlock(p.block),
           p.alongside?.(),
-          beforeState?.(),
+          defer ? undefined : beforeState?.(),
         ]);
         const failed = done.find((r) => r.status === "rejected");
         if (failed) throw (failed as PromiseRejectedResult).reason;
         p.blockWritten = true;
-      } else await beforeState?.();
+      } else if (!defer) await beforeState?.();
       if (p) {
         const h = p.block.header.height;
         next = {
@@ -157,7 +176,7 @@ export class CommitWriter {
           lastBlockHash: p.block.hash,
         };
       }
-      await this.#writers.writeState(next, unknown);
+      if (!defer) await this.#writers.writeState(next, unknown);
     } catch (err) {
       this.dirty = true;
       throw err;
@@ -170,6 +189,8 @@ export class CommitWriter {
     state.lastCommittedSlot = next.lastCommittedSlot;
     state.lastBlockHash = next.lastBlockHash;
     this.#pending = null;
+    // The state file still names the height before: the next persist writes it.
+    if (defer) this.dirty = true;
     this.#onCommitted(p.block);
   }
 }

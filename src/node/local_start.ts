@@ -27,10 +27,19 @@ function tipId(state: PosNodeState, last: CommittedBlock | null): string {
 }
 
 /**
+ * Most decided blocks adopted above the state file's height at one start. A networked
+ * node writes its state file at most every `DIRTY_STATE_GAP_MS` (a few blocks behind);
+ * past the bound the node starts from the last adopted block, and a networked one
+ * fetches the rest from its peers (blocks above are overwritten by identical commits).
+ */
+export const MAX_ADOPTED_AT_START = 10_000;
+
+/**
  * The newest committed block at start-up: the state file's last block (checked by
- * {@link checkLastBlock}), or the decided block above it ({@link decidedAbove}), which
- * is logged and handed to `adopt` (to stage and persist) before it is returned. Null
- * at height 0.
+ * {@link checkLastBlock}), or the last of the decided blocks above it
+ * ({@link decidedAbove}, each in turn, at most `maxAdopted`), each logged and handed to
+ * `adopt` (to stage and persist; it moves `state` to that block) before the next is
+ * read. Null at height 0.
  */
 export async function lastBlockAtStart(
   config: NodeConfig,
@@ -41,22 +50,34 @@ export async function lastBlockAtStart(
     keys: LocalKeys;
     log: Logger;
     adopt: (decided: CommittedBlock) => Promise<void>;
+    maxAdopted?: number;
   },
 ): Promise<CommittedBlock | null> {
-  const last = await checkLastBlock(state, blocks, statePath);
-  const decided = await decidedAbove(config, state, blocks, last, how.keys);
-  if (!decided) return last;
-  how.log.info("adopting the decided block found above the committed height", {
-    height: decided.header.height,
-  });
-  await how.adopt(decided);
-  return decided;
+  let last = await checkLastBlock(state, blocks, statePath);
+  const max = how.maxAdopted ?? MAX_ADOPTED_AT_START;
+  for (let adopted = 0; adopted < max; adopted++) {
+    const decided = await decidedAbove(config, state, blocks, last, how.keys);
+    if (!decided) return last;
+    how.log.info("adopting the decided block found above the committed height", {
+      height: decided.header.height,
+    });
+    await how.adopt(decided);
+    last = decided;
+  }
+  if (await decidedAbove(config, state, blocks, last, how.keys)) {
+    how.log.warn("more decided blocks above the committed height than one start adopts", {
+      adopted: max,
+      height: state.committedHeight,
+    });
+  }
+  return last;
 }
 
 /**
  * The block file one above the committed height when its certificate proves its
  * decision (parent, BFT id and > 2/3 of valid precommits), else null. Such a file is a
- * crash after the block write and before the state write: the local signers may have
+ * crash after the block write and before the state write (a networked node writes its
+ * state file only every so often, so there may be several): the local signers may have
  * signed it without their state reaching disk, so the node adopts it rather than
  * signing that height again. Anything else there is overwritten by the next commit.
  *

@@ -2,11 +2,11 @@
  * `NodeRuntime`: the node's main loop. Each tick advances the slot, runs the BFT
  * engines of the local validators (`local_consensus.ts`) — answering a proposer's
  * value request with the mempool's next actions, firing due timeouts — persists a
- * decided block with its certificate (block file, then state file), and hands the
- * height to the execution hook (`runtime_execution.ts`) without waiting, so a slow
+ * decided block with its certificate (block file, then state file: `commit_writer.ts`),
+ * and hands the height to execution (`runtime_execution.ts`) without waiting, so a slow
  * driver delays execution, never ticks (DESIGN invariant 6). A failed write halts
- * commits and is retried until it succeeds (`halted` in the snapshot); consensus
- * stops proposing while execution trails by `maxExecutionLag` heights.
+ * commits and is retried until it succeeds; consensus stops proposing while execution
+ * trails by `maxExecutionLag` heights.
  * @module
  */
 import type { BlockAction } from "../consensus/types.ts";
@@ -104,7 +104,7 @@ export class NodeRuntime {
       // Trim only once the commit is on disk (a crash before is repaired at start).
       this.#mempool?.committedBlock(block.header.height, block.actions);
       this.events.emit("commit", { block });
-    });
+    }, { deferState: deps.networked === true });
     this.#retry = new WriteRetry({
       ...retryTiming(this.#config, this.#clock, deps.retryTimer),
       attempt: () => this.#persist(),
@@ -263,8 +263,7 @@ export class NodeRuntime {
 
   /**
    * Queues actions another node accepted and gossiped (same idempotency key, so the same
-   * ids): a batch already known, or one a committed block already carried, is ignored.
-   * Resolves once durable; throws like {@link submitActions}.
+   * ids), unless known or already in a committed block. Throws like {@link submitActions}.
    */
   async receiveGossipedActions(key: string, actions: readonly BlockAction[]): Promise<void> {
     if (!this.#mempool || actions.some((a) => this.#mempool!.includedElsewhere(a))) return;
@@ -385,6 +384,7 @@ export class NodeRuntime {
     const committed = await tickStep(this.#stepParts(), now);
     if (this.#pacer.due(this.#tickCount, committed, this.#writer.dirty)) await this.#persist();
     this.#exec?.kick();
+    if (committed && this.#pacer.networked) this.#loop.tickSoon(); // as an early step does
   }
 
   /**

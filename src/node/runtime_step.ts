@@ -75,18 +75,18 @@ export async function earlyStep(p: StepParts, now: number): Promise<boolean> {
 }
 
 /**
- * Least time between two writes of a state only execution changed, on a networked node
- * (ms): each holds the loop, and the votes waiting in its inbox, for two fsyncs.
+ * Least time between two state file writes of a networked node (ms), for changes of
+ * execution and, since a commit is on disk with its block file (`commit_writer.ts`), of
+ * commits: each write holds the loop, and the votes waiting in its inbox, for two fsyncs.
  */
 export const DIRTY_STATE_GAP_MS = 100;
 
 /**
- * Whether tick `tick` writes a state that only execution changed (the last such write
- * was at tick `lastTick`). A local node writes at once. A networked node commits in
- * early steps, each writing the state with the execution fields of the moment, so it
- * writes at most every {@link DIRTY_STATE_GAP_MS} worth of ticks; the file may then
- * name a lower execution height than the hook has, which the start-up handshake
- * reconciles (a hook ahead is asked for that height again).
+ * Whether tick `tick` writes a state changed since the last write (which was at tick
+ * `lastTick`). A local node writes at once. A networked node writes at most every
+ * {@link DIRTY_STATE_GAP_MS} worth of ticks; the file may then name a lower committed
+ * height than its block files (the restart adopts those blocks) and a lower execution
+ * height than the hook has (the start-up handshake asks a hook ahead for it again).
  */
 export function dirtyWriteDue(
   tick: number,
@@ -99,8 +99,9 @@ export function dirtyWriteDue(
 }
 
 /**
- * Which ticks write the node state: one that committed, one with execution-only
- * changes when {@link dirtyWriteDue}, and every 64th.
+ * Which ticks persist: one that committed (a networked node's commit writes its block
+ * only, see `commit_writer.ts`), one with a state changed since the last write when
+ * {@link dirtyWriteDue}, and every 64th.
  *
  * @example
  * ```ts
@@ -118,7 +119,7 @@ export class StateWritePacer {
    */
   constructor(readonly tickIntervalMs: number, readonly networked: boolean) {}
 
-  /** Whether tick `tick` writes the state (`dirty`: execution changed it since the last write). */
+  /** Whether tick `tick` persists (`dirty`: the state changed since the last state write). */
   due(tick: number, committed: boolean, dirty: boolean): boolean {
     const dirtyDue = dirty &&
       dirtyWriteDue(tick, this.#lastDirtyTick, this.tickIntervalMs, { networked: this.networked });
