@@ -7,10 +7,12 @@
  * candidate runs the 4 processes for a window of {@link SLICES} slices; it is stable when
  * every slice commits (slowest node) at least {@link STEADY_FRACTION} of the best slice's
  * heights/s and, at every sample, no node is more than {@link MAX_BEHIND} heights behind
- * the most advanced one. The first stable candidate's window is the measurement.
+ * the most advanced one. The first stable candidate's window is the measurement. Each
+ * run (network and local alike) is measured after {@link WARMUP_HEIGHTS} heights and
+ * {@link WARMUP_MS} more.
  *
  * Printed (one line each, for scripts):
- *   `net tick probe <ms>: heights/s <n> slices <a,b,c> max behind <h> stable <bool>`
+ *   `net tick probe <ms>: heights/s <n> slices <a,b,c> max behind <h> stable <bool> load <1-min>`
  *   `net tick probe <ms> breakdown (node 1, <n> heights): round > 0 <n>, proposal→commit
  *    median <ms> ms, commit→next proposal median <ms> ms` (from node 1's stored blocks)
  *   `net 4 validators: heights/s <n> commit latency median <ms> (tick <ms>)`
@@ -35,6 +37,12 @@ const SAMPLE_MS = 250;
 const STEADY_FRACTION = 0.75;
 const MAX_BEHIND = 3;
 const WARMUP_HEIGHTS = 5;
+/**
+ * Run before measuring, once the warm-up heights are in (ms): a fresh process runs its
+ * first seconds slower (JIT, connections, caches), which made the first slice the
+ * slowest in every run and the stability rule judge start-up rather than the tick.
+ */
+const WARMUP_MS = 5_000;
 const START_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 10_000;
 
@@ -137,6 +145,7 @@ async function warmUp(procs: LiveProcess[], what: string): Promise<void> {
     async () => Math.min(...await Promise.all(procs.map(committed))) >= WARMUP_HEIGHTS,
     START_TIMEOUT_MS,
   );
+  await sleep(WARMUP_MS);
 }
 
 /** Four validator processes at `tickMs`, measured; every process stopped before it returns. */
@@ -255,7 +264,7 @@ Deno.bench({
       console.log(
         `net tick probe ${tick}: heights/s ${f1(w.heightsPerS)} slices ${
           w.slices.map(f1).join(",")
-        } max behind ${w.maxBehind} stable ${ok}`,
+        } max behind ${w.maxBehind} stable ${ok} load ${Deno.loadavg()[0].toFixed(2)}`,
       );
       if (ok) {
         chosen = { tick, w };
