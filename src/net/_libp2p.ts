@@ -77,6 +77,9 @@ export async function createHost(
           // origin. The message id is then sha256 of the data (gossipsub's default).
           // Every node of a network must run this policy: a StrictSign peer rejects these.
           globalSignaturePolicy: "StrictNoSign",
+          // Bytes seen in the last 2 minutes are not sent again, and not an error either
+          // (only test frames can repeat: a sealed envelope never does).
+          ignoreDuplicatePublishError: true,
           // No mesh: flood publish reaches every connected subscriber once; forwarding
           // (each receiver sending every frame on to its mesh) only made copies in a
           // fully connected validator set. Gossip (IHAVE/IWANT) still covers the rest.

@@ -247,7 +247,8 @@ export class P2pNode {
 
   /**
    * TEST ONLY: publishes raw bytes on the topic of `kind` (fuzz and forgery tests);
-   * resolves with the number of peers gossipsub sent it to.
+   * resolves with the number of peers gossipsub sent it to: 0 for bytes it saw in the
+   * last 2 minutes (its message id is the frame's hash; a sealed envelope never repeats).
    */
   async publishFrame(kind: "consensus" | "actions" | "heads", frame: Uint8Array): Promise<number> {
     const r = await this.#lib.services.pubsub.publish(this.#topics[kind], frame);
