@@ -1,7 +1,8 @@
 /**
  * The libp2p host of a node: TCP, Noise (bound to the node's Ed25519 key), yamux,
  * identify and gossipsub with peer scoring on the world's topics (an invalid frame
- * costs its sender: Reject → invalid-message-delivery penalty).
+ * costs the peer that delivered it: Reject → invalid-message-delivery penalty), without
+ * gossipsub message signatures (`StrictNoSign`: the envelope carries the origin's).
  * @module
  */
 // Explicit npm: specifiers, so mod.ts imports from projects without our deno.json.
@@ -24,7 +25,6 @@ import { privateKeyFromRaw } from "npm:@libp2p/crypto@5.1.23/keys";
 import { AwrError, errorMessage } from "../errors.ts";
 import { MAX_FRAME_BYTES } from "./envelope.ts";
 import type { ValidatorKey } from "./keys.ts";
-import { toHex } from "../storage/hash.ts";
 import { installLazyWindowUpdates } from "./_yamux_window.ts";
 import { installCachedEd25519 } from "./_libp2p_ed25519.ts";
 
@@ -34,19 +34,6 @@ export type Lib = Libp2p<{ pubsub: GossipSub }>;
 export type PeerId = Lib["peerId"];
 /** A libp2p stream. */
 export type Stream = Awaited<ReturnType<Lib["dialProtocol"]>>;
-
-/**
- * Gossipsub's fast message id: the publisher's peer id and sequence number, the very
- * fields its message id is made of under its strict signing policy. Without one,
- * gossipsub checks the publisher's signature of every copy of a message before it finds
- * the copy is a duplicate (in a full mesh of n nodes each message arrives up to n − 1
- * times); with one, a copy whose id belongs to a message already validated is dropped
- * unchecked. An id enters the cache only once its message passed that signature check,
- * so a forged copy cannot take the id of a message not yet seen.
- */
-export function fastMessageId(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
-  return msg.from && msg.seqno ? `${toHex(msg.from)}/${toHex(msg.seqno)}` : "";
-}
 
 /** Creates and starts the host listening on `listen`, gossipsub allowed only `topics`. */
 export async function createHost(
@@ -83,7 +70,16 @@ export async function createHost(
           allowPublishToZeroTopicPeers: true,
           emitSelf: false,
           maxInboundDataLength: MAX_FRAME_BYTES + 4096,
-          fastMsgIdFn: fastMessageId,
+          // No gossipsub signature (and no publisher id or sequence number): every frame
+          // is an envelope signed by its origin's validator key (`envelope.ts`), checked
+          // by the topic validator, so gossipsub's own Ed25519 signature over the same
+          // bytes (signed per publish, verified per receipt) was a second proof of the same
+          // origin. The message id is then sha256 of the data (gossipsub's default).
+          // Every node of a network must run this policy: a StrictSign peer rejects these.
+          globalSignaturePolicy: "StrictNoSign",
+          // Bytes seen in the last 2 minutes are not sent again, and not an error either
+          // (only test frames can repeat: a sealed envelope never does).
+          ignoreDuplicatePublishError: true,
           // No mesh: flood publish reaches every connected subscriber once; forwarding
           // (each receiver sending every frame on to its mesh) only made copies in a
           // fully connected validator set. Gossip (IHAVE/IWANT) still covers the rest.

@@ -2,8 +2,8 @@
  * Cheaper Ed25519 in libp2p's keys. @libp2p/crypto 5.1.23's node build signs and
  * verifies by importing the raw key as a JWK on every call (`hashAndSign` /
  * `hashAndVerify` in src/keys/ed25519/index.ts), which under Deno costs several times
- * the signature itself; gossipsub calls them for every message published (sign) and
- * every new message received (verify of the publisher's signature). Here the key
+ * the signature itself; Noise calls them at every handshake (and gossipsub would for
+ * every message, were its signatures on: they are off, see `_libp2p.ts`). Here the key
  * objects are made once: per private key object, and per public key (bounded by
  * {@link MAX_CACHED_PUBLIC_KEYS}). Results are the same node:crypto Ed25519 ones.
  * @module

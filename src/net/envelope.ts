@@ -1,13 +1,18 @@
 /**
  * The signed envelope every gossip message travels in. Besides the signatures inside a
  * vote or proposal, the sending node signs the whole frame with its Ed25519 key, so a
- * frame can be traced to exactly one key, which must also be the libp2p key of the peer
- * that published it (a peer id is derived from the same key).
+ * frame can be traced to exactly one key. Gossipsub itself signs nothing
+ * (`StrictNoSign`, `_libp2p.ts`): this signature is the origin's proof.
  *
- * Wire form (canonical CBOR map): `{v: 1, world, kind, from, key, body, sig}` where
+ * Wire form (canonical CBOR map): `{v: 2, world, kind, from, key, n, body, sig}` where
  * `kind` is `consensus` | `actions` | `heads`, `from` the sender's validator id ("" for
- * a node that is no validator), `key` its 32-byte public key, `body` the CBOR payload
- * and `sig` the Ed25519 signature over {@link envelopeSignBytes}.
+ * a node that is no validator), `key` its 32-byte public key, `n` a number the sender
+ * never repeats (a per-process counter from a random start), `body` the CBOR payload
+ * and `sig` the Ed25519 signature over {@link envelopeSignBytes}. Gossipsub's message id
+ * is the frame's sha256, and it refuses to publish an id it saw in the last 2 minutes:
+ * without `n`, a vote relayed again unchanged (the engines' relay for peers that missed
+ * it) or an unchanged head would be the same bytes, and never sent. Version 1 frames
+ * (no `n`, from before gossipsub stopped signing) are `MALFORMED`.
  * @module
  */
 import { encodeFlatArray, type Signer } from "../consensus/bft/signing.ts";
@@ -68,15 +73,26 @@ export interface EnvelopeSender {
   readonly signer: Signer;
 }
 
-/** Bytes the sender signs: domain, world, kind, sender and the body's BLAKE3. */
+/** Bytes the sender signs: domain, world, kind, sender, `n` and the body's BLAKE3. */
 export function envelopeSignBytes(
   world: string,
   kind: string,
   from: string,
   keyHex: string,
+  n: number,
   body: Uint8Array,
 ): Uint8Array {
-  return encodeFlatArray(["awr-net-envelope", world, kind, from, keyHex, hashHex(body)]);
+  return encodeFlatArray(["awr-net-envelope", world, kind, from, keyHex, n, hashHex(body)]);
+}
+
+// The next envelope's `n`: a random start below 2^52, then one more per envelope.
+let nextN = Math.floor(Math.random() * 2 ** 52);
+
+/** The `n` of the next envelope this process seals (never the same twice). */
+function takeN(): number {
+  const n = nextN;
+  nextN = nextN + 1 >= Number.MAX_SAFE_INTEGER ? 0 : nextN + 1;
+  return n;
 }
 
 /**
@@ -90,13 +106,15 @@ export function envelopeSignBytes(
 export function sealEnvelope(s: EnvelopeSender, kind: EnvelopeKind, body: unknown): Uint8Array {
   const bodyBytes = encodeCanonical(body);
   const key = toHex(s.publicKey);
-  const sig = s.signer.sign(envelopeSignBytes(s.world, kind, s.from, key, bodyBytes));
+  const n = takeN();
+  const sig = s.signer.sign(envelopeSignBytes(s.world, kind, s.from, key, n, bodyBytes));
   return encodeCanonical({
-    v: 1,
+    v: 2,
     world: s.world,
     kind,
     from: s.from,
     key: s.publicKey,
+    n,
     body: bodyBytes,
     sig,
   });
@@ -144,7 +162,8 @@ export function openEnvelope(frame: Uint8Array, c: EnvelopeCheck): Envelope | Re
     return "MALFORMED";
   }
   const e = raw as Record<string, unknown>;
-  if (e.v !== 1 || typeof e.world !== "string" || typeof e.from !== "string") return "MALFORMED";
+  if (e.v !== 2 || typeof e.world !== "string" || typeof e.from !== "string") return "MALFORMED";
+  if (typeof e.n !== "number" || !Number.isSafeInteger(e.n) || e.n < 0) return "MALFORMED";
   if (!KINDS.includes(e.kind as EnvelopeKind) || !isBytes(e.body) || !isBytes(e.key, 32)) {
     return "MALFORMED";
   }
@@ -157,7 +176,7 @@ export function openEnvelope(frame: Uint8Array, c: EnvelopeCheck): Envelope | Re
   if (e.from !== "" || kind === "consensus") {
     if (c.validators.get(e.from) !== key) return "UNKNOWN_VALIDATOR";
   }
-  const bytes = envelopeSignBytes(e.world, kind, e.from, key, e.body);
+  const bytes = envelopeSignBytes(e.world, kind, e.from, key, e.n, e.body);
   if (!verifierFor(key).verify("k", bytes, e.sig)) return "BAD_SIGNATURE";
   let body: unknown;
   try {

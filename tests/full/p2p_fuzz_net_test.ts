@@ -52,11 +52,25 @@ Deno.test("p2p fuzz over libp2p: 10,000 frames from test peers; all the node saw
     x ^= x << 5;
     return (x >>> 0) % n;
   };
-  const frame = (i: number): Uint8Array => {
+  const make = (i: number): Uint8Array => {
     if (i % 3 === 0) return new Uint8Array(1 + rnd(300)).map(() => rnd(256));
     const f = valid.slice();
     for (let k = 0; k <= rnd(3); k++) f[rnd(f.length)] ^= 1 + rnd(255);
     return i % 3 === 1 ? f : f.slice(0, 1 + rnd(f.length - 1));
+  };
+  // Every frame distinct: gossipsub's message id is the frame's hash (no signatures,
+  // `_libp2p.ts`), so a repeated frame would be a duplicate, never delivered again.
+  const made = new Set<string>();
+  const frame = (i: number): Uint8Array => {
+    for (let attempt = 0; attempt < 1_000; attempt++) {
+      const f = make(i);
+      const key = f.join(",");
+      if (!made.has(key)) {
+        made.add(key);
+        return f;
+      }
+    }
+    throw new Error(`no new frame for ${i} in 1,000 attempts`);
   };
   const deadline = performance.now() + TIME_BOUND_MS;
   const seen: Record<string, number> = {};

@@ -1,4 +1,5 @@
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
+import { decodeCbor, encodeCanonical } from "../../src/storage/cbor.ts";
 import { parseActionsBody, parseHeadBody } from "../../src/net/bodies.ts";
 import { MAX_FRAME_BYTES, openEnvelope, sealEnvelope } from "../../src/net/envelope.ts";
 import { ed25519Signer } from "../../src/net/keys.ts";
@@ -89,6 +90,32 @@ Deno.test("envelope: a sealed frame opens; unsigned, wrong-world and oversized f
     openEnvelope(new Uint8Array(MAX_FRAME_BYTES + 1), { world: set.world, validators }),
     "TOO_LARGE",
   );
+});
+
+Deno.test("envelope: the same body sealed twice makes two frames (gossipsub's id is the frame's hash); n is signed; v1 is refused", async () => {
+  const set = await makeSet(2);
+  const sender = {
+    world: set.world,
+    from: "v1",
+    publicKey: set.keys[0].publicKey,
+    signer: ed25519Signer(set.keys[0]),
+  };
+  const validators = new Map(set.validators.map((v) => [v.id, v.publicKey]));
+  const check = { world: set.world, validators };
+  const a = sealEnvelope(sender, "consensus", { vote: 1 });
+  const b = sealEnvelope(sender, "consensus", { vote: 1 });
+  assertNotEquals(a, b);
+  const ea = decodeCbor(a) as Record<string, unknown>;
+  const eb = decodeCbor(b) as Record<string, unknown>;
+  assertEquals(ea.v, 2);
+  assertEquals(eb.n, (ea.n as number) + 1);
+  assert(typeof openEnvelope(a, check) !== "string" && typeof openEnvelope(b, check) !== "string");
+  // n is under the signature: another n with the same signature does not verify.
+  assertEquals(openEnvelope(encodeCanonical({ ...ea, n: eb.n }), check), "BAD_SIGNATURE");
+  assertEquals(openEnvelope(encodeCanonical({ ...ea, n: -1 }), check), "MALFORMED");
+  // A version 1 frame (no n; gossipsub signed then) is refused.
+  const { n: _n, ...v1 } = ea;
+  assertEquals(openEnvelope(encodeCanonical({ ...v1, v: 1 }), check), "MALFORMED");
 });
 
 Deno.test("bodies: heads and action batches are checked; the batch bound holds at its limit", () => {

@@ -1,9 +1,10 @@
 /**
  * What keeps a networked node's CPU per message down: the verified-signature memo,
- * gossipsub's fast message id, lazy yamux window updates.
+ * gossipsub without its own message signatures, lazy yamux window updates.
  */
 import { assert, assertEquals } from "@std/assert";
-import { fastMessageId } from "../../src/net/_libp2p.ts";
+import { createHost, stopHost } from "../../src/net/_libp2p.ts";
+import { openLibp2pProcessChannel } from "../support/libp2p_process.ts";
 import {
   cachedPublicKeys,
   installCachedEd25519,
@@ -49,15 +50,6 @@ Deno.test("verify memo: a remembered signature proves only its own bytes; bounde
   assert(a.verify("v1", msg, sig), "evicted: verified again");
 });
 
-Deno.test("gossipsub fast message id: publisher and sequence number, empty without them", () => {
-  const from = new Uint8Array([0, 36, 8, 1]);
-  const seqno = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 9]);
-  assertEquals(fastMessageId({ from, seqno }), "00240801/0000000000000009");
-  assertEquals(fastMessageId({ from }), "");
-  assertEquals(fastMessageId({ seqno }), "");
-  assert(fastMessageId({ from, seqno }) !== fastMessageId({ from, seqno: new Uint8Array(8) }));
-});
-
 Deno.test("yamux: a window update waits while over half of the window is left", () => {
   const w = 256 * 1024;
   const est = StreamState.Established;
@@ -96,4 +88,15 @@ Deno.test("libp2p Ed25519 with cached key objects: same signatures, same checks,
     assert(!verifyRaw(other.publicKey, sig, msg));
   }
   assertEquals(cachedPublicKeys(), MAX_CACHED_PUBLIC_KEYS);
+});
+
+await openLibp2pProcessChannel();
+
+Deno.test("gossipsub runs StrictNoSign: a frame carries one origin signature, its envelope's", async () => {
+  const lib = await createHost(await generateValidatorKey(), [], ["/awr/w/consensus/1"]);
+  try {
+    assertEquals(lib.services.pubsub.globalSignaturePolicy, "StrictNoSign");
+  } finally {
+    await stopHost(lib);
+  }
 });
