@@ -58,7 +58,8 @@ Deno.test("sync response: stops before the byte bound; verification checks count
   assert(typeof otherWorld === "string" && otherWorld.includes("signature"), String(otherWorld));
 });
 
-Deno.test("envelope: a sealed frame opens; unsigned, wrong-world and oversized frames are named", async () => {
+/** A 2-validator set, v1 as the envelope sender, and the id → key map to check against. */
+async function envelopeFixture() {
   const set = await makeSet(2);
   const sender = {
     world: set.world,
@@ -66,7 +67,11 @@ Deno.test("envelope: a sealed frame opens; unsigned, wrong-world and oversized f
     publicKey: set.keys[0].publicKey,
     signer: ed25519Signer(set.keys[0]),
   };
-  const validators = new Map(set.validators.map((v) => [v.id, v.publicKey]));
+  return { set, sender, validators: new Map(set.validators.map((v) => [v.id, v.publicKey])) };
+}
+
+Deno.test("envelope: a sealed frame opens; unsigned, wrong-world and oversized frames are named", async () => {
+  const { set, sender, validators } = await envelopeFixture();
   const frame = sealEnvelope(sender, "heads", { height: 1 });
   const e = openEnvelope(frame, { world: set.world, validators });
   assert(typeof e !== "string");
@@ -93,14 +98,7 @@ Deno.test("envelope: a sealed frame opens; unsigned, wrong-world and oversized f
 });
 
 Deno.test("envelope: the same body sealed twice makes two frames (gossipsub's id is the frame's hash); n is signed; v1 is refused", async () => {
-  const set = await makeSet(2);
-  const sender = {
-    world: set.world,
-    from: "v1",
-    publicKey: set.keys[0].publicKey,
-    signer: ed25519Signer(set.keys[0]),
-  };
-  const validators = new Map(set.validators.map((v) => [v.id, v.publicKey]));
+  const { set, sender, validators } = await envelopeFixture();
   const check = { world: set.world, validators };
   const a = sealEnvelope(sender, "consensus", { vote: 1 });
   const b = sealEnvelope(sender, "consensus", { vote: 1 });
