@@ -13,7 +13,7 @@
  * @module
  */
 import type { Logger } from "../logger.ts";
-import { writeFileAtomic } from "../storage/atomic.ts";
+import { rewriteFileAtomic } from "../storage/rewrite.ts";
 
 /** Least time between the starts of two copies (ms); readers of the file see it this stale. */
 export const STATE_COPY_MIN_GAP_MS = 1000;
@@ -56,14 +56,13 @@ export class CoalescedCopy {
   #lastStart = -Infinity;
 
   /**
-   * `writeFile` is for tests; by default a temp file and a rename, no fsync.
+   * `writeFile` is for tests; by default `rewriteFileAtomic` without fsync.
    * `options.minGapMs` (default {@link STATE_COPY_MIN_GAP_MS}) and `options.timers` too.
    */
   constructor(
     path: string,
     logger: Logger,
-    writeFile = (p: string, b: Uint8Array) =>
-      writeFileAtomic(p, b, { durable: false, mkdirs: false }),
+    writeFile = (p: string, b: Uint8Array) => rewriteFileAtomic(p, b, { durable: false }),
     options: { minGapMs?: number; timers?: CopyTimers } = {},
   ) {
     this.path = path;

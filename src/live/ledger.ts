@@ -4,7 +4,8 @@
  * re-settles at most the open epoch, from blocks and records, never twice.
  * @module
  */
-import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
+import { readFileIfExists } from "../storage/atomic.ts";
+import { rewriteFileAtomic } from "../storage/rewrite.ts";
 import {
   type Decoded,
   decodeFile,
@@ -58,12 +59,12 @@ export async function readLedger(dataDir: string): Promise<Decoded<RewardLedger>
   return decodeFile(LEDGER_SCHEMA, bytes, path);
 }
 
-/** Writes the ledger atomically. */
+/** Writes the ledger atomically (once per epoch: no inode made or freed). */
 export async function writeLedger(
   dataDir: string,
   ledger: RewardLedger,
   unknown: Record<string, unknown>,
 ): Promise<void> {
   const path = ledgerPath(dataDir);
-  await writeFileAtomic(path, encodeFile(LEDGER_SCHEMA, ledger, unknown, path));
+  await rewriteFileAtomic(path, encodeFile(LEDGER_SCHEMA, ledger, unknown, path));
 }

@@ -8,6 +8,7 @@
 import type { ExecutionMode } from "../execution/state_file.ts";
 import { join } from "../std/path.ts";
 import { writeFileAtomic } from "../storage/atomic.ts";
+import { rewriteFileAtomic } from "../storage/rewrite.ts";
 import { reportsDir } from "../storage/data_dir.ts";
 
 /** Version of both report formats. */
@@ -72,9 +73,8 @@ export interface LatestReport {
 /** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
 export { reportsDir };
 
-async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"));
-}
+const jsonBytes = (value: unknown) =>
+  new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
 
 /**
  * Writes `reports/epoch-<n>.json`.
@@ -87,13 +87,13 @@ async function writeJson(path: string, value: unknown): Promise<void> {
  */
 export async function writeEpochReport(dataDir: string, report: EpochReport): Promise<string> {
   const path = join(reportsDir(dataDir), `epoch-${report.epoch}.json`);
-  await writeJson(path, report);
+  await writeFileAtomic(path, jsonBytes(report));
   return path;
 }
 
-/** Writes `reports/latest.json`. */
+/** Writes `reports/latest.json` (rewritten in place of its old inode: `rewrite.ts`). */
 export async function writeLatestReport(dataDir: string, report: LatestReport): Promise<string> {
   const path = join(reportsDir(dataDir), "latest.json");
-  await writeJson(path, report);
+  await rewriteFileAtomic(path, jsonBytes(report));
   return path;
 }

@@ -3,7 +3,8 @@
  * once. Files written before the execution fields existed load with 0 / null.
  * @module
  */
-import { readFileIfExists, writeFileAtomic } from "../storage/atomic.ts";
+import { readFileIfExists } from "../storage/atomic.ts";
+import { rewriteFileAtomic } from "../storage/rewrite.ts";
 import {
   type Decoded,
   decodeFile,
@@ -95,15 +96,17 @@ export function freshNodeState(nodeId: string, worldId: string): PosNodeState {
   return { ...defaultsOf(POS_NODE_STATE_SCHEMA), nodeId, worldId };
 }
 
-/** Writes the state file atomically, keeping unknown fields from the file it replaces. */
+/**
+ * Writes the state file atomically, keeping unknown fields from the file it replaces
+ * (a networked node rewrites it up to 10 times a second: no inode made or freed).
+ */
 export async function writeNodeState(
   path: string,
   state: PosNodeState,
   unknown: Record<string, unknown>,
   durable = true,
 ): Promise<void> {
-  await writeFileAtomic(path, encodeFile(POS_NODE_STATE_SCHEMA, state, unknown, path), {
+  await rewriteFileAtomic(path, encodeFile(POS_NODE_STATE_SCHEMA, state, unknown, path), {
     durable,
-    syncCalls: true,
   });
 }
