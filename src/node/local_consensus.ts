@@ -49,6 +49,11 @@ export interface LocalConsensusOptions {
   readonly height: number;
   /** BFT id of the last committed block (or its node hash / "genesis"). */
   readonly lastBlockId: string;
+  /**
+   * Slot of the last committed block (0 at genesis): a proposal's slot must be above
+   * its parent's, so slots and epochs only grow along the chain (default 0).
+   */
+  readonly lastSlot?: number;
   /** The signer state store of a local validator. */
   readonly store: (id: string) => SignerStateStore;
   readonly keys: LocalKeys;
@@ -79,6 +84,18 @@ interface Local {
   dirty: SignerState | null;
   /** The value request waiting for the node's answer. */
   request: { height: number; round: number } | null;
+  /** Slot of the last block this engine decided (its proposals' parent). */
+  readonly parent: { slot: number };
+}
+
+/**
+ * A valid local-mode payload whose slot is above its parent's. Proposers' own slots
+ * are their tick counts, which differ between nodes: without this rule a network's
+ * blocks went back and forth between epochs (and settled an epoch at every change).
+ */
+function validAfter(p: CborValue, parent: { slot: number }): boolean {
+  const v = parsePayload(p);
+  return v !== null && v.slot > parent.slot;
 }
 
 interface Timer {
@@ -131,6 +148,7 @@ export class LocalConsensus {
     if (ids.length === 0) {
       // A node that signs for no validator follows the chain: one observer engine
       // decides the commits peers send (certificates checked), signs nothing.
+      const parent = { slot: o.lastSlot ?? 0 };
       const engine = new BftEngine({
         worldId: o.worldId,
         validators: set,
@@ -140,12 +158,20 @@ export class LocalConsensus {
         height: o.height,
         lastBlockId: o.lastBlockId,
         options: o.options,
-        validPayload: (p) => parsePayload(p) !== null,
+        validPayload: (p) => validAfter(p, parent),
       });
-      c.#locals.push({ id: "", engine, store: NO_SIGNER_STATE, dirty: null, request: null });
+      c.#locals.push({
+        id: "",
+        engine,
+        store: NO_SIGNER_STATE,
+        dirty: null,
+        request: null,
+        parent,
+      });
     }
     for (const id of ids) {
       const store = o.store(id);
+      const parent = { slot: o.lastSlot ?? 0 };
       const engine = new BftEngine({
         worldId: o.worldId,
         validators: set,
@@ -156,9 +182,9 @@ export class LocalConsensus {
         lastBlockId: o.lastBlockId,
         signerState: await store.load(),
         options: o.options,
-        validPayload: (p) => parsePayload(p) !== null,
+        validPayload: (p) => validAfter(p, parent),
       });
-      c.#locals.push({ id, engine, store, dirty: null, request: null });
+      c.#locals.push({ id, engine, store, dirty: null, request: null, parent });
     }
     c.#now = now;
     for (let i = 0; i < c.#locals.length; i++) {
@@ -174,6 +200,11 @@ export class LocalConsensus {
   }
 
   /** The last signing the double-sign guard refused, or null. */
+  /** Highest slot of a block decided here (or the start's `lastSlot`). */
+  get lastSlot(): number {
+    return Math.max(this.#o.lastSlot ?? 0, ...this.#locals.map((l) => l.parent.slot));
+  }
+
   get lastRefusal(): string | null {
     return this.#lastRefusal;
   }
@@ -331,6 +362,10 @@ export class LocalConsensus {
           l.request = { height: out.height, round: out.round };
           break;
         case "commit":
+          l.parent.slot = Math.max(
+            l.parent.slot,
+            parsePayload(out.commit.block.payload)?.slot ?? 0,
+          );
           if (out.commit.block.height > this.#lastCommitHeight) {
             this.#lastCommitHeight = out.commit.block.height;
             this.#commits.push(out.commit);

@@ -134,6 +134,7 @@ export async function openLocalConsensus(
     localValidators: config.localValidators ?? config.validators.map((v) => v.id),
     height: state.committedHeight + 1,
     lastBlockId: tipId(state, last),
+    lastSlot: state.lastCommittedSlot,
     store: (id) => new FileSignerStateStore(config.dataDir, id, config.durable),
     keys: deps.keys,
     crashPoint: deps.crashPoint,

@@ -47,11 +47,20 @@ export async function tickStep(p: StepParts, now: number): Promise<boolean> {
     p.lagLimit.allows(s.committedHeight, executed);
   const proposing = p.config.role === "sequencer" && lagOk;
   const max = p.config.maxActionsPerBlock;
-  const committed = await tickLocal(p.consensus, p.writer, {
+  const consensus = p.consensus;
+  const committed = await tickLocal(consensus, p.writer, {
     now,
     parentHash: s.lastBlockHash,
+    // Above the slot of the block it extends (a peer's proposal may have run ahead of
+    // this node's ticks): validators refuse a slot that does not grow.
     value: proposing
-      ? () => makePayload(slot, s.epoch, now, p.mempool?.peek(max) ?? [], ownClaim(s))
+      ? () => {
+        const at = Math.max(slot, consensus.lastSlot + 1);
+        s.slot = Math.max(s.slot, at);
+        s.epoch = epochOf(s.slot, p.config.epochLengthSlots);
+        const epoch = epochOf(at, p.config.epochLengthSlots);
+        return makePayload(at, epoch, now, p.mempool?.peek(max) ?? [], ownClaim(s));
+      }
       : null,
   });
   if (proposing || committed) s.lastStatus = committed ? "Committed" : "Pending";

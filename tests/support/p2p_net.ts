@@ -111,19 +111,25 @@ export interface ChainEntry {
 
 /**
  * Heights 1..`upTo` (or until the first height without both a block and an execution
- * result) of a node's data dir; each result must name its height's block.
+ * result) of a node's data dir; each result must name its height's block, and slots
+ * must grow (epochs never go back) from each block to the next, whoever proposed it.
  */
 export async function chainOf(dataDir: string, id: string, upTo = 100_000): Promise<ChainEntry[]> {
   const dir = nodeDir(dataDir, id);
   const blocks = new BlockStore(join(dir, "blocks"), { durable: false });
   const log = await ExecutionResultLog.open(dir, false);
   const out: ChainEntry[] = [];
+  let parent = { slot: 0, epoch: 0 };
   try {
     for (let h = 1; h <= upTo; h++) {
       const b = await blocks.getBlock(h);
       const r = await log.get(h);
       if (!b || !r) break;
       assertEquals(r.nodeBlockHash, b.hash, `${id} height ${h}: result of another block`);
+      const { slot, epoch } = b.header;
+      assert(slot > parent.slot, `${id} height ${h}: slot ${slot} after ${parent.slot}`);
+      assert(epoch >= parent.epoch, `${id} height ${h}: epoch ${epoch} after ${parent.epoch}`);
+      parent = { slot, epoch };
       out.push({ hash: b.hash, root: r.executionStateRoot });
     }
   } finally {

@@ -47,7 +47,12 @@ async function open(
   ids: string[],
   local: string[],
   store: (id: string) => MemorySignerStateStore | ReturnType<ReturnType<typeof stores>["store"]>,
-  opts: { height?: number; lastBlockId?: string; crashPoint?: (p: CrashPoint) => void } = {},
+  opts: {
+    height?: number;
+    lastBlockId?: string;
+    lastSlot?: number;
+    crashPoint?: (p: CrashPoint) => void;
+  } = {},
 ) {
   return await LocalConsensus.open({
     worldId: W,
@@ -55,6 +60,7 @@ async function open(
     localValidators: local,
     height: opts.height ?? 1,
     lastBlockId: opts.lastBlockId ?? "genesis",
+    lastSlot: opts.lastSlot,
     store,
     keys: localModeKeys(W),
     crashPoint: opts.crashPoint,
@@ -270,4 +276,33 @@ Deno.test("--crash-at parses point:n and fires on the n-th time only", () => {
   hook("after-signer-persist");
   hook("after-signer-persist");
   assertEquals(kills, 1);
+});
+
+Deno.test("slots grow along the chain: a proposal at or below its parent's slot is refused, above it decides", async () => {
+  const { store } = stores();
+  const c = await open(["v"], ["v"], store, { lastSlot: 50 });
+  assertEquals(c.lastSlot, 50);
+  const t = { now: 0 };
+  const tickUntil = async (slot: number, ticks: number) => {
+    for (let i = 0; i < ticks; i++) {
+      t.now += 100;
+      const commit = await c.tick(t.now, () => makePayload(slot, 0, t.now, []));
+      if (commit) {
+        await c.flush();
+        return commit;
+      }
+    }
+    return null;
+  };
+  // The parent's slot, and one below it: the only validator prevotes nil, round after round.
+  assertEquals(await tickUntil(50, 40), null);
+  assertEquals(await tickUntil(7, 40), null);
+  assertEquals(c.status.height, 1);
+  const first = await tickUntil(51, 40);
+  assertEquals(first?.block.height, 1);
+  assertEquals(c.lastSlot, 51);
+  // The next height's parent is now slot 51.
+  assertEquals(await tickUntil(51, 40), null);
+  assertEquals((await tickUntil(52, 40))?.block.height, 2);
+  assertEquals(c.lastSlot, 52);
 });
