@@ -12,7 +12,10 @@
  * {@link WARMUP_MS} more.
  *
  * Printed (one line each, for scripts):
- *   `net tick probe <ms>: heights/s <n> slices <a,b,c> max behind <h> stable <bool> load <1-min>`
+ *   `net tick probe <ms>: heights/s <n> slices <a,b,c> max behind <h> stable <bool> load <1-min>
+ *    cpu user <%> sys <%> idle <%>` (the whole machine over the window, from /proc/stat;
+ *    "n/a" elsewhere: a high sys share is the kernel, e.g. file creation on a disk that
+ *    recently deleted many files)
  *   `net tick probe <ms> breakdown (node 1, <n> heights): round > 0 <n>, proposal→commit
  *    median <ms> ms, commit→next proposal median <ms> ms` (from node 1's stored blocks)
  *   `net 4 validators: heights/s <n> commit latency median <ms> (tick <ms>)`
@@ -54,6 +57,28 @@ interface Window {
   slices: number[];
   maxBehind: number;
   latencyMedianMs: number | null;
+  /** Machine CPU split over the window (percent), or null without /proc/stat. */
+  cpu: { user: number; sys: number; idle: number } | null;
+}
+
+/** user+nice, system+irq+softirq, idle+iowait jiffies of the whole machine. */
+function cpuTicks(): number[] | null {
+  try {
+    const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1);
+    const n = f.map(Number);
+    return [n[0] + n[1], n[2] + n[5] + n[6], n[3] + n[4]];
+  } catch {
+    return null;
+  }
+}
+
+function cpuSplit(a: number[] | null, b: number[] | null): Window["cpu"] {
+  if (!a || !b) return null;
+  const d = b.map((x, i) => x - a[i]);
+  const all = d[0] + d[1] + d[2];
+  if (all <= 0) return null;
+  const pct = (x: number) => Math.round(x * 100 / all);
+  return { user: pct(d[0]), sys: pct(d[1]), idle: pct(d[2]) };
 }
 
 async function latencyMedianMs(p: LiveProcess): Promise<number | null> {
@@ -80,6 +105,7 @@ async function measure(procs: LiveProcess[]): Promise<Window> {
   let start = await heights();
   const from = Math.min(...start);
   const t0 = performance.now();
+  const cpu0 = cpuTicks();
   let sliceStart = t0;
   for (let s = 0; s < SLICES; s++) {
     while (performance.now() - sliceStart < SLICE_MS) {
@@ -102,6 +128,7 @@ async function measure(procs: LiveProcess[]): Promise<Window> {
     slices,
     maxBehind,
     latencyMedianMs: lat.length ? median(lat as number[]) : null,
+    cpu: cpuSplit(cpu0, cpuTicks()),
   };
 }
 
@@ -264,7 +291,9 @@ Deno.bench({
       console.log(
         `net tick probe ${tick}: heights/s ${f1(w.heightsPerS)} slices ${
           w.slices.map(f1).join(",")
-        } max behind ${w.maxBehind} stable ${ok} load ${Deno.loadavg()[0].toFixed(2)}`,
+        } max behind ${w.maxBehind} stable ${ok} load ${Deno.loadavg()[0].toFixed(2)} cpu ${
+          w.cpu ? `user ${w.cpu.user}% sys ${w.cpu.sys}% idle ${w.cpu.idle}%` : "n/a"
+        }`,
       );
       if (ok) {
         chosen = { tick, w };
