@@ -27,6 +27,7 @@ import { MAX_FRAME_BYTES } from "./envelope.ts";
 import type { ValidatorKey } from "./keys.ts";
 import { installLazyWindowUpdates } from "./_yamux_window.ts";
 import { installCachedEd25519 } from "./_libp2p_ed25519.ts";
+import { installJoinedWrites, joinedWritesInstalled } from "./_tcp_write.ts";
 
 /** The libp2p node type with our services. */
 export type Lib = Libp2p<{ pubsub: GossipSub }>;
@@ -57,8 +58,9 @@ export async function createHost(
   installLazyWindowUpdates();
   const privateKey = privateKeyFromRaw(raw);
   installCachedEd25519(privateKey);
+  let host: Lib;
   try {
-    return await createLibp2p({
+    host = await createLibp2p({
       privateKey,
       addresses: { listen: [...listen] },
       transports: [tcp()],
@@ -103,6 +105,15 @@ export async function createHost(
       { listen },
     );
   }
+  // One socket write per send (`_tcp_write.ts`): the class is reached through the first
+  // connection, after which the listener has nothing left to do.
+  const onOpen = (evt: CustomEvent<{ maConn?: unknown }>) => {
+    if (installJoinedWrites(evt.detail?.maConn)) {
+      host.removeEventListener("connection:open", onOpen as never);
+    }
+  };
+  if (!joinedWritesInstalled()) host.addEventListener("connection:open", onOpen as never);
+  return host;
 }
 
 /** The libp2p internals {@link stopHost} reaches (private in their classes, so optional). */

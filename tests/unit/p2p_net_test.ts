@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { P2pNode, type P2pNodeConfig } from "../../src/net/p2p.ts";
 import { sealEnvelope } from "../../src/net/envelope.ts";
+import { joinedWritesInstalled } from "../../src/net/_tcp_write.ts";
 import { ed25519Signer, generateValidatorKey } from "../../src/net/keys.ts";
 import {
   FakeHost,
@@ -69,6 +70,8 @@ Deno.test(
       const peer = b.status().peers.find((p) => p.peerId === a.peerId)!;
       assertEquals(peer.validator, "v1");
       assert(peer.accepted >= 1);
+      // The vote went out through @libp2p/tcp's connection with one write per send.
+      assert(joinedWritesInstalled(), "the joined socket write was not installed");
     } finally {
       await a.stop();
       await b.stop();
