@@ -8,14 +8,20 @@
  * every slice commits (slowest node) at least {@link STEADY_FRACTION} of the best slice's
  * heights/s and, at every sample, no node is more than {@link MAX_BEHIND} heights behind
  * the most advanced one. The first stable candidate's window is the measurement. Each
- * run (network and local alike) is measured after {@link WARMUP_HEIGHTS} heights and
- * {@link WARMUP_MS} more.
+ * run (network and local alike) is measured after {@link WARMUP_HEIGHTS} heights,
+ * {@link WARMUP_MS} more, and then 5 s slices until one is within
+ * {@link STEADY_TOLERANCE} of the one before (at most {@link MAX_WARMUP_SLICES}): the
+ * measurement is of the steady state. Right after another process deleted many files
+ * (a previous run's temp dir), the first ~30 s of a run commit up to half as many
+ * heights/s on this project's test machine (ext4 without a journal scans past recently
+ * freed inodes at every file creation); the ramp is printed as the warm-up slices.
  *
  * Printed (one line each, for scripts):
  *   `net tick probe <ms>: heights/s <n> slices <a,b,c> max behind <h> stable <bool> load <1-min>
  *    cpu user <%> sys <%> idle <%>` (the whole machine over the window, from /proc/stat;
  *    "n/a" elsewhere: a high sys share is the kernel, e.g. file creation on a disk that
  *    recently deleted many files)
+ *   `net tick probe <ms> warm-up slices <a,b,…>` (heights/s of each 5 s warm-up slice)
  *   `net tick probe <ms> breakdown (node 1, <n> heights): round > 0 <n>, proposal→commit
  *    median <ms> ms, commit→next proposal median <ms> ms` (from node 1's stored blocks)
  *   `net 4 validators: heights/s <n> commit latency median <ms> (tick <ms>)`
@@ -46,6 +52,10 @@ const WARMUP_HEIGHTS = 5;
  * slowest in every run and the stability rule judge start-up rather than the tick.
  */
 const WARMUP_MS = 5_000;
+/** Warm-up slices end once one is within this fraction of the one before. */
+const STEADY_TOLERANCE = 0.1;
+/** Most warm-up slices after {@link WARMUP_MS} (then the window is measured anyway). */
+const MAX_WARMUP_SLICES = 12;
 const START_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 10_000;
 
@@ -166,13 +176,29 @@ function killChildrenOnSignal(): () => void {
   return () => signals.forEach((s) => Deno.removeSignalListener(s, onSignal));
 }
 
-async function warmUp(procs: LiveProcess[], what: string): Promise<void> {
+/** Runs the warm-up; returns the heights/s of its slices (see the module comment). */
+async function warmUp(procs: LiveProcess[], what: string): Promise<number[]> {
+  const low = async () => Math.min(...await Promise.all(procs.map(committed)));
   await pollUntil(
     `${what}: ${WARMUP_HEIGHTS} heights`,
-    async () => Math.min(...await Promise.all(procs.map(committed))) >= WARMUP_HEIGHTS,
+    async () => await low() >= WARMUP_HEIGHTS,
     START_TIMEOUT_MS,
   );
   await sleep(WARMUP_MS);
+  const slices: number[] = [];
+  let h0 = await low();
+  let t0 = performance.now();
+  for (let i = 0; i < MAX_WARMUP_SLICES; i++) {
+    await sleep(SLICE_MS);
+    const h = await low();
+    const t = performance.now();
+    slices.push((h - h0) * 1000 / (t - t0));
+    h0 = h;
+    t0 = t;
+    const [a, b] = slices.slice(-2);
+    if (slices.length >= 2 && Math.abs(b - a) <= STEADY_TOLERANCE * Math.max(a, b)) break;
+  }
+  return slices;
 }
 
 /** Four validator processes at `tickMs`, measured; every process stopped before it returns. */
@@ -211,7 +237,8 @@ async function runNetwork(dir: string, tickMs: number): Promise<Window> {
     for (const s of started) if (s.status === "fulfilled") procs.push(track(s.value));
     const failed = started.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    await warmUp(procs, `network at tick ${tickMs}`);
+    const ramp = await warmUp(procs, `network at tick ${tickMs}`);
+    console.log(`net tick probe ${tickMs} warm-up slices ${ramp.map(f1).join(",")}`);
     const w = await measure(procs);
     await stopAll(procs);
     await breakdown(join(out, "node1"), "v1", w, tickMs);
