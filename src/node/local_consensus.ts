@@ -89,13 +89,15 @@ interface Local {
 }
 
 /**
- * A valid local-mode payload whose slot is above its parent's. Proposers' own slots
- * are their tick counts, which differ between nodes: without this rule a network's
- * blocks went back and forth between epochs (and settled an epoch at every change).
+ * A valid local-mode payload whose slot, when it is proposed, is above its parent's.
+ * Proposers' own slots are their tick counts, which differ between nodes: without
+ * this rule a network's blocks went back and forth between epochs (and settled an
+ * epoch at every change). A decided block (a commit with its certificate) is not held
+ * to it, so a chain made before the rule still syncs.
  */
-function validAfter(p: CborValue, parent: { slot: number }): boolean {
+function validAfter(p: CborValue, parent: { slot: number }, decided: boolean): boolean {
   const v = parsePayload(p);
-  return v !== null && v.slot > parent.slot;
+  return v !== null && (decided || v.slot > parent.slot);
 }
 
 interface Timer {
@@ -158,7 +160,7 @@ export class LocalConsensus {
         height: o.height,
         lastBlockId: o.lastBlockId,
         options: o.options,
-        validPayload: (p) => validAfter(p, parent),
+        validPayload: (p, _h, decided) => validAfter(p, parent, decided),
       });
       c.#locals.push({
         id: "",
@@ -182,7 +184,7 @@ export class LocalConsensus {
         lastBlockId: o.lastBlockId,
         signerState: await store.load(),
         options: o.options,
-        validPayload: (p) => validAfter(p, parent),
+        validPayload: (p, _h, decided) => validAfter(p, parent, decided),
       });
       c.#locals.push({ id, engine, store, dirty: null, request: null, parent });
     }
@@ -199,12 +201,12 @@ export class LocalConsensus {
     return this.#evidence.summary();
   }
 
-  /** The last signing the double-sign guard refused, or null. */
   /** Highest slot of a block decided here (or the start's `lastSlot`). */
   get lastSlot(): number {
     return Math.max(this.#o.lastSlot ?? 0, ...this.#locals.map((l) => l.parent.slot));
   }
 
+  /** The last signing the double-sign guard refused, or null. */
   get lastRefusal(): string | null {
     return this.#lastRefusal;
   }

@@ -306,3 +306,32 @@ Deno.test("slots grow along the chain: a proposal at or below its parent's slot 
   assertEquals((await tickUntil(52, 40))?.block.height, 2);
   assertEquals(c.lastSlot, 52);
 });
+
+Deno.test("a decided block (commit with its certificate) is taken whatever its slot: a chain from before the slot rule still syncs", async () => {
+  const ids = ["a", "b", "c", "d"];
+  const c = await open(ids, ["a"], stores().store, { lastSlot: 50 });
+  const block = {
+    height: 1,
+    parent: "genesis",
+    proposer: "b",
+    payload: makePayload(3, 0, 1000, []),
+    evidence: [],
+  };
+  const id = blockId(block);
+  const precommits = ["b", "c", "d"].map((v) => {
+    const vote: Vote = { type: "precommit", height: 1, round: 0, block: id, validator: v };
+    return { vote, signature: simSigner(W, v).sign(voteSignBytes(W, vote)) };
+  });
+  assert(
+    c.receive({
+      kind: "commit",
+      block,
+      certificate: { height: 1, round: 0, block: id, precommits },
+    }),
+  );
+  const commit = await c.tick(100, null);
+  assertEquals(commit?.blockId, id);
+  assertEquals(commit?.block.height, 1);
+  // The chain's slot does not go back: the next proposal still needs a slot above 50.
+  assertEquals(c.lastSlot, 50);
+});

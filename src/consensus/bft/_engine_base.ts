@@ -47,8 +47,8 @@ export interface BftEngineConfig {
   /** The persisted signer state to resume from (null: nothing signed yet). */
   readonly signerState?: SignerState | null;
   readonly options?: Partial<BftOptions>;
-  /** Extra validity of a payload (valid(v) of the paper); default accepts any. */
-  readonly validPayload?: (payload: CborValue, height: number) => boolean;
+  /** valid(v) of the paper (default: any); `decided` for a commit's block (certified). */
+  readonly validPayload?: (payload: CborValue, height: number, decided: boolean) => boolean;
   /** TEST ONLY: ignore lockedValue/lockedRound when prevoting (breaks safety on purpose). */
   readonly unsafeDisableLocking?: boolean;
 }
@@ -278,7 +278,7 @@ export abstract class EngineBase {
   }
 
   // valid(v) of the paper.
-  protected _valid(block: BftBlock): boolean {
+  protected _valid(block: BftBlock, decided = false): boolean {
     if (block.height !== this._h || block.parent !== this._lastBlockId) return false;
     if (this._c.validators.stakeOf(block.proposer) === 0) return false;
     const keys = new Set<string>();
@@ -291,7 +291,7 @@ export abstract class EngineBase {
       if (keys.has(key) || v.height > block.height) return false;
       keys.add(key);
     }
-    return this._c.validPayload ? this._c.validPayload(block.payload, block.height) : true;
+    return this._c.validPayload ? this._c.validPayload(block.payload, block.height, decided) : true;
   }
 
   protected _storeProposal(
@@ -347,7 +347,7 @@ export abstract class EngineBase {
     const set = this._c.validators;
     if (m.kind === "commit") {
       const id = blockId(m.block);
-      if (m.block.height !== this._h || !this._valid(m.block)) {
+      if (m.block.height !== this._h || !this._valid(m.block, true)) {
         return this._reject("BAD_COMMIT", "block");
       }
       const why = checkCertificate(
