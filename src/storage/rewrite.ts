@@ -18,7 +18,10 @@
  *
  * A crash between any two steps leaves the target whole (old or new bytes); the next
  * write clears a leftover `.prev`. Where hard links fail (a file system without them),
- * step 3 is the plain temp-and-rename and the next write makes a new spare. Missing
+ * step 3 is the plain temp-and-rename and the next write makes a new spare. One
+ * difference from a fresh temp file: a reader that still holds the old target open
+ * when the write after next truncates it (as the spare) reads the new bytes or a short
+ * file; the files written here are read whole at once (start-up, an operator's tool). Missing
  * folders are made (and fsynced when durable) on the first write. Writes to one path are serialized in the
  * process; the data dir lock keeps other processes out.
  * @module
