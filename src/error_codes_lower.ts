@@ -31,6 +31,9 @@ export type ActionFields = { kind: string; field?: string; index?: number };
 export const LOWER_LAYER_CODES = {
   // storage: files, CBOR, CAS, packs, schema files, data-dir lock
   NOT_A_DIRECTORY: spec<{ path: string }>("a path that must be a folder is not one"),
+  REWRITE_BACKLOG: spec<{ path: string; waiting: number }>(
+    "too many rewrites of one file wait for the one in flight",
+  ),
   FILE_NOT_REGULAR: spec<{ path: string }>("a file to read is not a regular file"),
   FILE_READ: spec<{ path: string }>("a file could not be read"),
   FILE_TOO_LARGE: spec<{ path: string; size?: number; maxBytes: number }>(

@@ -7,7 +7,11 @@
  * height per node, half of them 2 bytes). Here the list is joined first (a single
  * buffer is passed through without a copy), so everything queued goes out in one
  * write. The sent-bytes and back-pressure results keep their meaning: the socket takes
- * all of it and says whether it wants more.
+ * all of it and says whether it wants more. Nothing new is buffered: the bytes joined
+ * are the ones libp2p had queued for this call, and once the socket asks for a drain
+ * libp2p queues no more until it drains (as before, when the first buffer of a call
+ * was written regardless too). The join is one copy of a call's bytes, at most one
+ * frame (`MAX_FRAME_BYTES`) plus whatever waited behind a drain.
  *
  * The class is not exported by @libp2p/tcp, so it is found through the first open
  * connection's `maConn` (any later connection shares the prototype).

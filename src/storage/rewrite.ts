@@ -27,6 +27,7 @@
  * @module
  */
 import { dirname, join } from "../std/path.ts";
+import { AwrError } from "../errors.ts";
 import { ensureDirDurable } from "./atomic.ts";
 
 /** Options of {@link rewriteFileAtomic}. */
@@ -42,8 +43,16 @@ export function rewriteSideNames(path: string): { spare: string; prev: string } 
   return { spare: join(dir, `.${base}.spare`), prev: join(dir, `.${base}.prev`) };
 }
 
-// The write in flight per path: the next write to the same path waits for it.
-const inFlight = new Map<string, Promise<void>>();
+/**
+ * Most writes of one path that may wait behind the one in flight (default); one more
+ * is refused with `REWRITE_BACKLOG`. Every caller awaits its write (the execution
+ * state copy coalesces), so at most one waits in practice; the bound catches a caller
+ * that stops awaiting.
+ */
+export const MAX_WAITING_REWRITES = 16;
+
+// Per path: the tail of its write chain and how many writes are queued on it.
+const inFlight = new Map<string, { tail: Promise<void>; queued: number }>();
 
 /**
  * Replaces `path` with `bytes` atomically, reusing the old inode as the next spare.
@@ -61,12 +70,24 @@ export function rewriteFileAtomic(
   bytes: Uint8Array,
   options: RewriteOptions = {},
 ): Promise<void> {
-  const before = inFlight.get(path) ?? Promise.resolve();
-  const run = before.then(() => rewrite(path, bytes, options.durable ?? true));
-  const settled = run.catch(() => {});
-  inFlight.set(path, settled);
-  settled.then(() => {
-    if (inFlight.get(path) === settled) inFlight.delete(path);
+  const entry = inFlight.get(path) ?? { tail: Promise.resolve(), queued: 0 };
+  // `queued` counts the one in flight too.
+  if (entry.queued > MAX_WAITING_REWRITES) {
+    return Promise.reject(
+      new AwrError(
+        "REWRITE_BACKLOG",
+        `${path}: ${entry.queued - 1} rewrites already wait (at most ${MAX_WAITING_REWRITES})`,
+        { path, waiting: entry.queued - 1 },
+      ),
+    );
+  }
+  const run = entry.tail.then(() => rewrite(path, bytes, options.durable ?? true));
+  entry.tail = run.catch(() => {});
+  entry.queued++;
+  inFlight.set(path, entry);
+  entry.tail.then(() => {
+    entry.queued--;
+    if (entry.queued === 0 && inFlight.get(path) === entry) inFlight.delete(path);
   });
   return run;
 }

@@ -1,6 +1,11 @@
 import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { rewriteFileAtomic, rewriteSideNames } from "../../src/storage/rewrite.ts";
+import { AwrError } from "../../src/errors.ts";
+import {
+  MAX_WAITING_REWRITES,
+  rewriteFileAtomic,
+  rewriteSideNames,
+} from "../../src/storage/rewrite.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (p: string) => Deno.readTextFileSync(p);
@@ -13,6 +18,7 @@ const exists = (p: string) => {
   }
 };
 const linux = Deno.build.os === "linux";
+const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "awr-rewrite-" });
@@ -44,7 +50,7 @@ Deno.test("rewriteFileAtomic: the target and its spare swap two inodes, none mad
       assertEquals(Deno.statSync(path).nlink, 1);
       assert(!exists(prev));
     }
-    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+    assertEquals(names(dir), [
       ".state.cbor.spare",
       "state.cbor",
     ]);
@@ -94,21 +100,38 @@ Deno.test("rewriteFileAtomic: every crash point between the steps leaves a whole
     assert(!exists(prev));
     await rewriteFileAtomic(path, bytes("new 4"));
     assertEquals(text(path), "new 4");
-    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+    assertEquals(names(dir), [
       ".node_pos_state.cbor.spare",
       "node_pos_state.cbor",
     ]);
   });
 });
 
-Deno.test("rewriteFileAtomic: writes to one path that overlap land in call order", async () => {
+Deno.test("rewriteFileAtomic: overlapping writes of one path land in call order; past MAX_WAITING_REWRITES waiting, one more is refused", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "latest.json");
+    const other = join(dir, "ledger.cbor");
     const writes = [];
-    for (let i = 0; i < 25; i++) writes.push(rewriteFileAtomic(path, bytes(`v${i}`)));
+    // One in flight and MAX_WAITING_REWRITES waiting: all taken.
+    for (let i = 0; i <= MAX_WAITING_REWRITES; i++) {
+      writes.push(rewriteFileAtomic(path, bytes(`v${i}`)));
+    }
+    const refused = await rewriteFileAtomic(path, bytes("one too many")).then(
+      () => null,
+      (e) => e,
+    );
+    assert(refused instanceof AwrError);
+    assertEquals(refused.code, "REWRITE_BACKLOG");
+    assertEquals(refused.context, { path, waiting: MAX_WAITING_REWRITES });
+    // The bound is per path: another file is written meanwhile.
+    await rewriteFileAtomic(other, bytes("elsewhere"));
     await Promise.all(writes);
-    assertEquals(text(path), "v24");
+    assertEquals(text(path), `v${MAX_WAITING_REWRITES}`);
+    assertEquals(text(other), "elsewhere");
     assert(!exists(rewriteSideNames(path).prev));
+    // Drained: the next write is taken.
+    await rewriteFileAtomic(path, bytes("after"));
+    assertEquals(text(path), "after");
   });
 });
 
