@@ -7,13 +7,60 @@ import { parseMessage, verifyVote } from "../consensus/bft/checks.ts";
 import { proposalSignBytes, type Verifier } from "../consensus/bft/signing.ts";
 import type { BftValidatorSet } from "../consensus/bft/validators.ts";
 import type { BlockAction } from "../consensus/types.ts";
-import type { RejectCode } from "./envelope.ts";
+import { MAX_FRAME_BYTES, type RejectCode } from "./envelope.ts";
+
+/**
+ * Most consensus messages in one frame: what a node sends in one go (a proposal with its
+ * proposer's prevote; the relays of a stuck round) travels as one envelope whose body is
+ * the array of them, so a height costs fewer frames. A bigger array is `BAD_BODY`.
+ */
+export const MAX_CONSENSUS_BUNDLE = 16;
+
+/**
+ * The frames that carry `messages` in order: up to {@link MAX_CONSENSUS_BUNDLE} per
+ * frame (`seal` makes a frame of a body: one message alone, several as their array);
+ * a bundle whose frame would pass {@link MAX_FRAME_BYTES} (large proposals) goes as one
+ * frame per message instead.
+ */
+export function consensusFrames(
+  messages: readonly unknown[],
+  seal: (body: unknown) => Uint8Array,
+): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < messages.length; i += MAX_CONSENSUS_BUNDLE) {
+    const part = messages.slice(i, i + MAX_CONSENSUS_BUNDLE);
+    const frame = seal(part.length === 1 ? part[0] : part);
+    if (frame.length <= MAX_FRAME_BYTES || part.length === 1) frames.push(frame);
+    else for (const m of part) frames.push(seal(m));
+  }
+  return frames;
+}
+
+/**
+ * The consensus messages of a frame's body (one message, or an array of 1 to
+ * {@link MAX_CONSENSUS_BUNDLE}) when every one is a vote or proposal of a genesis
+ * validator with a valid signature; else why the whole frame is dropped.
+ */
+export function checkConsensusBody(
+  body: unknown,
+  worldId: string,
+  set: BftValidatorSet,
+  verifier: Verifier,
+): unknown[] | RejectCode {
+  const messages = Array.isArray(body) ? body : [body];
+  if (messages.length === 0 || messages.length > MAX_CONSENSUS_BUNDLE) return "BAD_BODY";
+  for (const m of messages) {
+    const why = checkConsensusMessage(m, worldId, set, verifier);
+    if (why !== null) return why;
+  }
+  return messages;
+}
 
 /**
  * Null when `body` is a vote or proposal of a genesis validator with a valid signature;
  * else why it is dropped. (Commits travel by sync, not gossip.)
  */
-export function checkConsensusBody(
+function checkConsensusMessage(
   body: unknown,
   worldId: string,
   set: BftValidatorSet,

@@ -31,7 +31,7 @@ import {
   sealEnvelope,
 } from "./envelope.ts";
 import { PeerBook, type PeerRecord } from "./peers.ts";
-import { checkConsensusBody, parseActionsBody, parseHeadBody } from "./bodies.ts";
+import { checkConsensusBody, consensusFrames, parseActionsBody, parseHeadBody } from "./bodies.ts";
 import type { CommitSource } from "./sync.ts";
 import { type P2pOptions, resolveP2pOptions } from "./p2p_options.ts";
 import type { BftMessage } from "../consensus/bft/types.ts";
@@ -112,6 +112,8 @@ export class P2pNode {
   readonly #sync: SyncPeer;
   #dialing = new Set<string>();
   #stopped = false;
+  /** Consensus messages waiting for the end of the current run (see `broadcast`). */
+  #outbox: BftMessage[] = [];
 
   private constructor(
     lib: Lib,
@@ -235,9 +237,23 @@ export class P2pNode {
     await this.#lib.dial(multiaddr(addr), { signal: AbortSignal.timeout(this.#o.dialTimeoutMs) });
   }
 
-  /** Gossips a consensus message a local validator sent. */
+  /**
+   * Gossips a consensus message a local validator sent. The messages sent in one
+   * synchronous run (a proposal and its proposer's prevote, a stuck round's relays) leave
+   * together at the end of it, up to `MAX_CONSENSUS_BUNDLE` (`bodies.ts`) per frame: one
+   * envelope, one signature and one send per peer instead of one each.
+   */
   broadcast(message: BftMessage): void {
-    this.#publish(this.#topics.consensus, sealEnvelope(this.#sender, "consensus", message));
+    this.#outbox.push(message);
+    if (this.#outbox.length === 1) queueMicrotask(() => this.#sendOutbox());
+  }
+
+  #sendOutbox(): void {
+    const seal = (body: unknown) => sealEnvelope(this.#sender, "consensus", body);
+    for (const frame of consensusFrames(this.#outbox, seal)) {
+      this.#publish(this.#topics.consensus, frame);
+    }
+    this.#outbox = [];
   }
 
   /** Gossips actions this node accepted (durable) under their idempotency key. */
@@ -289,11 +305,11 @@ export class P2pNode {
     if (typeof e === "string") return reject(e);
     if (e.kind !== kind) return reject("MALFORMED");
     if (kind === "consensus") {
-      const why = checkConsensusBody(e.body, this.#world, this.#set, this.#verifier);
-      if (why !== null) return reject(why);
+      const messages = checkConsensusBody(e.body, this.#world, this.#set, this.#verifier);
+      if (typeof messages === "string") return reject(messages);
       const p = this.#book.accept(peerId);
       p.validator = e.from;
-      this.#host.receiveConsensus(e.body);
+      for (const m of messages) this.#host.receiveConsensus(m);
     } else if (kind === "heads") {
       const head = parseHeadBody(e.body);
       if (!head) return reject("BAD_BODY");

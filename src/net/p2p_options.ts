@@ -42,7 +42,7 @@ export const defaultP2pOptions: P2pOptions = Object.freeze({
   listen: ["/ip4/127.0.0.1/tcp/26656"],
   peers: [],
   headIntervalMs: 1000,
-  minHeadGapMs: 100,
+  minHeadGapMs: 250,
   syncIntervalMs: 250,
   redialIntervalMs: 2000,
   dialTimeoutMs: 5000,

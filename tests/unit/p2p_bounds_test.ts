@@ -155,7 +155,7 @@ Deno.test("p2p options: each bound is checked, naming the option", () => {
   const err = assertThrows(() => resolveP2pOptions({ maxSyncBatch: 65 }), AwrError);
   assertEquals(err.code, "P2P_OPTION");
   assertThrows(() => resolveP2pOptions({ maxSyncInFlight: 0 }), AwrError, "maxSyncInFlight");
-  assertEquals(defaultP2pOptions.minHeadGapMs, 100);
+  assertEquals(defaultP2pOptions.minHeadGapMs, 250);
   assertEquals(resolveP2pOptions({ minHeadGapMs: 1 }).minHeadGapMs, 1);
   assertThrows(() => resolveP2pOptions({ minHeadGapMs: 0 }), AwrError, "minHeadGapMs");
 });

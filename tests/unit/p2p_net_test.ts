@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "@std/assert";
 import { P2pNode, type P2pNodeConfig } from "../../src/net/p2p.ts";
-import { sealEnvelope } from "../../src/net/envelope.ts";
+import { openEnvelope, sealEnvelope } from "../../src/net/envelope.ts";
 import { joinedWritesInstalled } from "../../src/net/_tcp_write.ts";
 import { ed25519Signer, generateValidatorKey } from "../../src/net/keys.ts";
 import {
@@ -40,6 +40,9 @@ async function startNode(
     ...extra,
   });
 }
+
+/** The height of a vote (undefined for anything else). */
+const heightOf = (m: unknown) => (m as { vote?: { height: number } }).vote?.height;
 
 async function connect(a: P2pNode, b: P2pNode): Promise<void> {
   await a.dial(b.addresses[0]);
@@ -127,6 +130,50 @@ Deno.test(
       await connect(b, a);
       assert(await waitFor(() => b.status().rejectedFrames.BAD_CERTIFICATE > 0));
       assertEquals(hb.height, 0); // nothing of a bad batch is handed over
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  },
+);
+
+Deno.test(
+  "p2p: messages broadcast in one run leave as one frame and arrive in order",
+  async () => {
+    const set = await makeSet(3);
+    const ha = new FakeHost();
+    const hb = new FakeHost();
+    const a = await startNode(set, 0, ha);
+    const b = await startNode(set, 1, hb);
+    // Every consensus frame b receives, as the body its envelope carried.
+    const bodies: unknown[] = [];
+    const inbound = b.inbound.bind(b);
+    b.inbound = (kind, peer, data, key) => {
+      const validators = new Map(set.validators.map((v) => [v.id, v.publicKey]));
+      const e = openEnvelope(data, { world: set.world, validators });
+      if (kind === "consensus" && typeof e !== "string") bodies.push(e.body);
+      return inbound(kind, peer, data, key);
+    };
+    try {
+      await connect(a, b);
+      const warm = signedVote(set, 0, { type: "prevote", height: 1, round: 0, block: null });
+      assert(
+        await waitFor(() => {
+          a.broadcast(warm as never);
+          return hb.consensus.length > 0;
+        }),
+      );
+      const pre = signedVote(set, 0, { type: "prevote", height: 2, round: 0, block: null });
+      const com = signedVote(set, 0, { type: "precommit", height: 2, round: 0, block: null });
+      a.broadcast(pre as never);
+      a.broadcast(com as never);
+      const at2 = () => hb.consensus.filter((m) => heightOf(m) === 2);
+      assert(await waitFor(() => at2().length >= 2));
+      assertEquals(at2(), [pre, com]);
+      // One frame carried both, as the array [prevote, precommit].
+      const bundles = bodies.filter((x) => Array.isArray(x));
+      assertEquals(bundles, [[pre, com]]);
+      assert(bodies.every((x) => Array.isArray(x) || heightOf(x) === 1));
     } finally {
       await a.stop();
       await b.stop();
