@@ -73,16 +73,19 @@ export function heightFileName(height: number): string {
 export class BlockStore implements CommittedBlockReader {
   readonly #dir: string;
   readonly #durable: boolean;
+  readonly #blockingFlush: boolean;
   // Shards already cleaned of crash temps by this process (one per 10,000 heights).
   readonly #cleaned = new Set<string>();
 
   /**
    * @param dir the node's `blocks` folder
-   * @param options `durable: false` skips fsync (tests of logic only)
+   * @param options `durable: false` skips fsync (tests of logic only); `blockingFlush`
+   * makes the fsyncs block the thread (`storage/flush.ts`; networked nodes)
    */
-  constructor(dir: string, options: { durable?: boolean } = {}) {
+  constructor(dir: string, options: { durable?: boolean; blockingFlush?: boolean } = {}) {
     this.#dir = dir;
     this.#durable = options.durable ?? true;
+    this.#blockingFlush = options.blockingFlush ?? false;
   }
 
   /** Folder holding the block files. */
@@ -110,7 +113,11 @@ export class BlockStore implements CommittedBlockReader {
       await removeStaleTemps(shard);
       this.#cleaned.add(shard);
     }
-    await writeFileAtomic(path, bytes, { durable: this.#durable, syncCalls: true });
+    await writeFileAtomic(path, bytes, {
+      durable: this.#durable,
+      syncCalls: true,
+      blockingFlush: this.#blockingFlush,
+    });
   }
 
   /** Reads and checks the block at `height` (hash recomputed from the header). */

@@ -126,6 +126,8 @@ export async function openLocalConsensus(
     options?: Partial<BftOptions>;
     onBroadcast?: (message: BftMessage) => void;
     now: number;
+    /** A networked node: signer saves flush on the loop's thread (`storage/flush.ts`). */
+    networked?: boolean;
   },
 ): Promise<LocalConsensus> {
   return await LocalConsensus.open({
@@ -135,7 +137,8 @@ export async function openLocalConsensus(
     height: state.committedHeight + 1,
     lastBlockId: tipId(state, last),
     lastSlot: state.lastCommittedSlot,
-    store: (id) => new FileSignerStateStore(config.dataDir, id, config.durable),
+    store: (id) =>
+      new FileSignerStateStore(config.dataDir, id, config.durable, undefined, deps.networked),
     keys: deps.keys,
     crashPoint: deps.crashPoint,
     options: deps.options,

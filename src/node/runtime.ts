@@ -94,9 +94,9 @@ export class NodeRuntime {
         this.#consensus?.setVoting(false); // keeps following; records stay as they are
       },
     });
-    this.#blocks = new BlockStore(blocksDir(this.#config.dataDir, this.#config.nodeId), {
-      durable: this.#config.durable,
-    });
+    const { dataDir, nodeId, durable } = this.#config;
+    const blockingFlush = deps.networked === true; // storage/flush.ts
+    this.#blocks = new BlockStore(blocksDir(dataDir, nodeId), { durable, blockingFlush });
     this.#statePath = nodeStatePath(this.#config.dataDir, this.#config.nodeId);
     const real = nodeWriters(this.#blocks, this.#statePath, this.#config.durable);
     this.#writer = new CommitWriter(deps.writers ? deps.writers(real) : real, (block) => {

@@ -28,6 +28,7 @@ import type { SignerStateStore } from "../consensus/bft/signer_state.ts";
 import type { SignerState } from "../consensus/bft/types.ts";
 import { signerJournalPath, signerStatePath } from "../storage/data_dir.ts";
 import { hashBytes } from "../storage/hash.ts";
+import { flushNow } from "../storage/flush.ts";
 import { AwrError } from "../errors.ts";
 
 /** Re-exported from the data-dir layout (`storage/data_dir.ts`). */
@@ -114,12 +115,15 @@ export class FileSignerStateStore implements SignerStateStore {
    * @param validatorId this validator's id
    * @param durable fsync file and folder (default true)
    * @param journalBytes journal capacity in bytes (default {@link SIGNER_JOURNAL_BYTES})
+   * @param blockingFlush flush a record on this thread (`storage/flush.ts`; networked
+   *   nodes), not through Deno's blocking pool
    */
   constructor(
     dataDir: string,
     validatorId: string,
     readonly durable = true,
     readonly journalBytes = SIGNER_JOURNAL_BYTES,
+    readonly blockingFlush = false,
   ) {
     this.path = signerStatePath(dataDir, validatorId);
     this.journalPath = signerJournalPath(dataDir, validatorId);
@@ -168,13 +172,14 @@ export class FileSignerStateStore implements SignerStateStore {
       this.#end = null; // unknown until this write succeeds: a failure starts a new journal
       // Open, seek and write are synchronous (a few µs each, into the page cache): under
       // load every async call waits its turn on the event loop, and a save sits on the
-      // critical path of each height; only the flush itself is awaited.
+      // critical path of each height; the flush too on a networked node (`flush.ts`).
       const file = Deno.openSync(this.journalPath, { write: true });
       try {
         file.seekSync(end, Deno.SeekMode.Start);
         let off = 0;
         while (off < rec.length) off += file.writeSync(rec.subarray(off));
-        if (this.durable) await file.syncData();
+        if (this.durable && this.blockingFlush) flushNow(file, true);
+        else if (this.durable) await file.syncData();
       } finally {
         file.close();
       }

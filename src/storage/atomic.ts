@@ -7,6 +7,7 @@
 import { dirname, join, resolve } from "../std/path.ts";
 import { AwrError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
+import { flushNow } from "./flush.ts";
 
 let tempCounter = 0;
 // Marks this process's temp files: a temp carrying it is in flight, never stale, even
@@ -29,10 +30,16 @@ export interface AtomicWriteOptions {
   mkdirs?: boolean;
   /**
    * Make every call but the fsyncs synchronous (default false): for small files on a
-   * latency-critical path (a node's block and state files), where each async call
-   * waits its turn on a busy event loop; the fsyncs stay async.
+   * latency-critical path (a node's block files), where each async call waits its turn
+   * on a busy event loop.
    */
   syncCalls?: boolean;
+  /** Make the fsyncs block the thread too (`flush.ts`; default false). */
+  blockingFlush?: boolean;
+}
+
+function flush(file: Deno.FsFile, blocking = false): void | Promise<void> {
+  return blocking ? flushNow(file) : file.sync();
 }
 
 function tempName(path: string): string {
@@ -116,7 +123,7 @@ export async function writeFileAtomic(
   try {
     let off = 0;
     while (off < bytes.length) off += await calls.write(file, bytes.subarray(off));
-    if (durable) await file.sync();
+    if (durable) await flush(file, options.blockingFlush);
   } catch (err) {
     file.close();
     await Deno.remove(tmp).catch(() => {});
@@ -132,7 +139,7 @@ export async function writeFileAtomic(
   if ((options.syncDir ?? durable) && Deno.build.os !== "windows") {
     const fd = await calls.openDir(dir);
     try {
-      await fd.sync();
+      await flush(fd, options.blockingFlush);
     } finally {
       fd.close();
     }
