@@ -15,8 +15,15 @@
  * (a previous run's temp dir), the first ~30 s of a run commit up to half as many
  * heights/s on this project's test machine (ext4 without a journal scans past recently
  * freed inodes at every file creation); the ramp is printed as the warm-up slices.
+ * Before any of it the bench waits for the disk to settle (at most
+ * {@link MAX_SETTLE_MS}): every {@link SETTLE_EVERY_MS} it times {@link SETTLE_FILES}
+ * file creations in a new folder (kept until the end, so the probe frees nothing), and
+ * starts once one costs at most {@link SETTLED_CREATE_US} µs. Right after a test run or
+ * another bench deleted its temp dirs a creation took 150–1,500 µs on that machine,
+ * against 30–110 µs on a quiet disk, and a node creates two files a height.
  *
  * Printed (one line each, for scripts):
+ *   `disk settle: µs per file creation <a,b,…> (waited <s> s)`
  *   `net tick probe <ms>: heights/s <n> slices <a,b,c> max behind <h> stable <bool> load <1-min>
  *    cpu user <%> sys <%> idle <%>` (the whole machine over the window, from /proc/stat;
  *    "n/a" elsewhere: a high sys share is the kernel, e.g. file creation on a disk that
@@ -57,6 +64,14 @@ const STEADY_TOLERANCE = 0.1;
 /** Most warm-up slices after {@link WARMUP_MS} (then the window is measured anyway). */
 const MAX_WARMUP_SLICES = 12;
 const START_TIMEOUT_MS = 90_000;
+/** Files created per disk-settle probe. */
+const SETTLE_FILES = 100;
+/** A creation at most this slow (µs) says the disk has settled. */
+const SETTLED_CREATE_US = 200;
+/** Between two disk-settle probes (ms). */
+const SETTLE_EVERY_MS = 10_000;
+/** Longest wait for the disk to settle (ms); past it the bench goes on and says so. */
+const MAX_SETTLE_MS = 240_000;
 const STOP_GRACE_MS = 10_000;
 
 interface Window {
@@ -201,6 +216,25 @@ async function warmUp(procs: LiveProcess[], what: string): Promise<number[]> {
   return slices;
 }
 
+/** Waits for quick file creations (see the module comment); returns µs per creation. */
+async function settleDisk(dir: string): Promise<number[]> {
+  const samples: number[] = [];
+  const start = performance.now();
+  for (let i = 0;; i++) {
+    const sub = join(dir, `settle-${i}`);
+    await Deno.mkdir(sub);
+    const t0 = performance.now();
+    for (let f = 0; f < SETTLE_FILES; f++) {
+      Deno.openSync(join(sub, String(f)), { write: true, createNew: true }).close();
+    }
+    samples.push((performance.now() - t0) / SETTLE_FILES * 1000);
+    if (samples[i] <= SETTLED_CREATE_US || performance.now() - start >= MAX_SETTLE_MS) {
+      return samples;
+    }
+    await sleep(SETTLE_EVERY_MS);
+  }
+}
+
 /** Four validator processes at `tickMs`, measured; every process stopped before it returns. */
 async function runNetwork(dir: string, tickMs: number): Promise<Window> {
   const base = freeBase(4);
@@ -311,6 +345,13 @@ Deno.bench({
   const dir = await Deno.makeTempDir({ prefix: "awr-net-bench-" });
   const unhook = killChildrenOnSignal();
   try {
+    const settleStart = performance.now();
+    const settle = await settleDisk(dir);
+    console.log(
+      `disk settle: µs per file creation ${settle.map((x) => x.toFixed(0)).join(",")} (waited ${
+        ((performance.now() - settleStart) / 1000).toFixed(0)
+      } s)`,
+    );
     let chosen: { tick: number; w: Window } | null = null;
     for (const tick of CANDIDATE_TICKS_MS) {
       const w = await runNetwork(dir, tick);
