@@ -90,7 +90,7 @@ Deno.test("flush: a NodeRuntime flushes its signer saves and block files blockin
     try {
       const counts = await countFlushes(async () => {
         await node.start();
-        for (let i = 0; i < 2_000 && node.snapshot().consensus.committedHeight < 3; i++) {
+        for (let i = 0; i < 10_000 && node.snapshot().consensus.committedHeight < 3; i++) {
           await new Promise((r) => setTimeout(r, 1));
         }
       });
