@@ -18,20 +18,36 @@ export const MAX_CONSENSUS_BUNDLE = 16;
 
 /**
  * The frames that carry `messages` in order: up to {@link MAX_CONSENSUS_BUNDLE} per
- * frame (`seal` makes a frame of a body: one message alone, several as their array);
- * a bundle whose frame would pass {@link MAX_FRAME_BYTES} (large proposals) goes as one
- * frame per message instead.
+ * frame (`seal` makes a frame of a body: one message alone, several as their array).
+ * A bundle whose frame would pass {@link MAX_FRAME_BYTES} (large proposals), or that
+ * `seal` refuses, goes as one frame per message instead; a message `seal` refuses alone
+ * is handed to `onError` and left out, the others still go.
  */
 export function consensusFrames(
   messages: readonly unknown[],
   seal: (body: unknown) => Uint8Array,
+  onError: (err: unknown, message: unknown) => void,
 ): Uint8Array[] {
   const frames: Uint8Array[] = [];
   for (let i = 0; i < messages.length; i += MAX_CONSENSUS_BUNDLE) {
     const part = messages.slice(i, i + MAX_CONSENSUS_BUNDLE);
-    const frame = seal(part.length === 1 ? part[0] : part);
-    if (frame.length <= MAX_FRAME_BYTES || part.length === 1) frames.push(frame);
-    else for (const m of part) frames.push(seal(m));
+    let bundle: Uint8Array | null = null;
+    try {
+      if (part.length > 1) bundle = seal(part);
+    } catch {
+      bundle = null; // one of them cannot be sealed: each alone finds which
+    }
+    if (bundle !== null && bundle.length <= MAX_FRAME_BYTES) {
+      frames.push(bundle);
+      continue;
+    }
+    for (const m of part) {
+      try {
+        frames.push(seal(m));
+      } catch (err) {
+        onError(err, m);
+      }
+    }
   }
   return frames;
 }

@@ -249,11 +249,15 @@ export class P2pNode {
   }
 
   #sendOutbox(): void {
+    const messages = this.#outbox;
+    this.#outbox = [];
     const seal = (body: unknown) => sealEnvelope(this.#sender, "consensus", body);
-    for (const frame of consensusFrames(this.#outbox, seal)) {
+    // Off the caller's stack now: a message that cannot be sealed is said here.
+    const failed = (err: unknown) =>
+      this.#log.error("consensus message not sent", { error: errorMessage(err) });
+    for (const frame of consensusFrames(messages, seal, failed)) {
       this.#publish(this.#topics.consensus, frame);
     }
-    this.#outbox = [];
   }
 
   /** Gossips actions this node accepted (durable) under their idempotency key. */

@@ -16,6 +16,11 @@ function check(set: TestSet, body: unknown) {
   );
 }
 
+/** For cases where every message seals. */
+const fail = (err: unknown) => {
+  throw err;
+};
+
 const votes = (set: TestSet, n: number) =>
   Array.from(
     { length: n },
@@ -60,12 +65,26 @@ Deno.test("consensus frames: 16 messages per frame in order; a lone message is i
   const set = await makeSet(3);
   const seal = (body: unknown) => encodeCanonical(body);
   const all = votes(set, 2 * MAX_CONSENSUS_BUNDLE + 1);
-  const frames = consensusFrames(all, seal).map((f) => decodeCbor(f));
+  const frames = consensusFrames(all, seal, fail).map((f) => decodeCbor(f));
   assertEquals(frames.length, 3);
   assertEquals(frames[0], all.slice(0, MAX_CONSENSUS_BUNDLE));
   assertEquals(frames[1], all.slice(MAX_CONSENSUS_BUNDLE, 2 * MAX_CONSENSUS_BUNDLE));
   assertEquals(frames[2], all[2 * MAX_CONSENSUS_BUNDLE]); // alone: not wrapped in an array
-  assertEquals(consensusFrames([], seal), []);
+  assertEquals(consensusFrames([], seal, fail), []);
+});
+
+Deno.test("consensus frames: a message that cannot be sealed is reported and left out; the others still go", async () => {
+  const set = await makeSet(3);
+  const seal = (body: unknown) => encodeCanonical(body);
+  const [a, b] = votes(set, 2);
+  const bad = { kind: "vote", x: 1.5 }; // not canonical CBOR: the seal throws
+  const errors: unknown[] = [];
+  const frames = consensusFrames([a, bad, b], seal, (_err, m) => errors.push(m));
+  assertEquals(frames.map((f) => decodeCbor(f)), [a, b]);
+  assertEquals(errors, [bad]);
+  // Alone, too.
+  assertEquals(consensusFrames([bad], seal, (_e, m) => errors.push(m)), []);
+  assertEquals(errors, [bad, bad]);
 });
 
 Deno.test("consensus frames: a bundle over the frame bound goes one frame per message", async () => {
@@ -80,7 +99,7 @@ Deno.test("consensus frames: a bundle over the frame bound goes one frame per me
   });
   const big = [signedProposal(set, 0, block(1)), signedProposal(set, 0, block(2))];
   const seal = (body: unknown) => encodeCanonical(body);
-  const frames = consensusFrames(big, seal);
+  const frames = consensusFrames(big, seal, fail);
   assertEquals(frames.length, 2);
   assert(frames.every((f) => f.length <= MAX_FRAME_BYTES));
   assertEquals(frames.map((f) => decodeCbor(f)), big);
@@ -89,5 +108,5 @@ Deno.test("consensus frames: a bundle over the frame bound goes one frame per me
     signedProposal(set, 0, { ...block(1), payload: new Uint8Array(1000) }),
     ...votes(set, 1),
   ];
-  assertEquals(consensusFrames(small, seal).map((f) => decodeCbor(f)), [small]);
+  assertEquals(consensusFrames(small, seal, fail).map((f) => decodeCbor(f)), [small]);
 });
