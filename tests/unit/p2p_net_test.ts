@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { P2pNode, type P2pNodeConfig } from "../../src/net/p2p.ts";
 import { openEnvelope, sealEnvelope } from "../../src/net/envelope.ts";
+import { MAX_CONSENSUS_BUNDLE } from "../../src/net/bodies.ts";
 import { joinedWritesInstalled } from "../../src/net/_tcp_write.ts";
 import { ed25519Signer, generateValidatorKey } from "../../src/net/keys.ts";
 import {
@@ -41,6 +42,39 @@ async function startNode(
   });
 }
 
+/** Validators v1 and v2 of a 3-validator set, each with its own fake host (not connected). */
+async function startPair() {
+  const set = await makeSet(3);
+  const ha = new FakeHost();
+  const hb = new FakeHost();
+  const a = await startNode(set, 0, ha);
+  const b = await startNode(set, 1, hb);
+  return { set, ha, hb, a, b };
+}
+
+/** Records the body of every consensus frame `node` receives (what its envelope carried). */
+function consensusBodies(node: P2pNode, set: TestSet): unknown[] {
+  const bodies: unknown[] = [];
+  const validators = new Map(set.validators.map((v) => [v.id, v.publicKey]));
+  const inbound = node.inbound.bind(node);
+  node.inbound = (kind, peer, data, key) => {
+    const e = openEnvelope(data, { world: set.world, validators });
+    if (kind === "consensus" && typeof e !== "string") bodies.push(e.body);
+    return inbound(kind, peer, data, key);
+  };
+  return bodies;
+}
+
+/** Broadcasts `vote` from `a` until `hb` has a consensus message (gossipsub knows b). */
+async function warmUp(a: P2pNode, hb: FakeHost, vote: unknown): Promise<void> {
+  assert(
+    await waitFor(() => {
+      a.broadcast(vote as never);
+      return hb.consensus.length > 0;
+    }),
+  );
+}
+
 /** The height of a vote (undefined for anything else). */
 const heightOf = (m: unknown) => (m as { vote?: { height: number } }).vote?.height;
 
@@ -53,11 +87,7 @@ async function connect(a: P2pNode, b: P2pNode): Promise<void> {
 Deno.test(
   "p2p: a signed vote gossiped by one validator reaches the other's node",
   async () => {
-    const set = await makeSet(3);
-    const ha = new FakeHost();
-    const hb = new FakeHost();
-    const a = await startNode(set, 0, ha);
-    const b = await startNode(set, 1, hb);
+    const { set, hb, a, b } = await startPair();
     try {
       await connect(a, b);
       const vote = signedVote(set, 0, { type: "prevote", height: 1, round: 0, block: null });
@@ -140,28 +170,14 @@ Deno.test(
 Deno.test(
   "p2p: messages broadcast in one run leave as one frame and arrive in order",
   async () => {
-    const set = await makeSet(3);
-    const ha = new FakeHost();
-    const hb = new FakeHost();
-    const a = await startNode(set, 0, ha);
-    const b = await startNode(set, 1, hb);
-    // Every consensus frame b receives, as the body its envelope carried.
-    const bodies: unknown[] = [];
-    const inbound = b.inbound.bind(b);
-    b.inbound = (kind, peer, data, key) => {
-      const validators = new Map(set.validators.map((v) => [v.id, v.publicKey]));
-      const e = openEnvelope(data, { world: set.world, validators });
-      if (kind === "consensus" && typeof e !== "string") bodies.push(e.body);
-      return inbound(kind, peer, data, key);
-    };
+    const { set, hb, a, b } = await startPair();
+    const bodies = consensusBodies(b, set);
     try {
       await connect(a, b);
-      const warm = signedVote(set, 0, { type: "prevote", height: 1, round: 0, block: null });
-      assert(
-        await waitFor(() => {
-          a.broadcast(warm as never);
-          return hb.consensus.length > 0;
-        }),
+      await warmUp(
+        a,
+        hb,
+        signedVote(set, 0, { type: "prevote", height: 1, round: 0, block: null }),
       );
       const pre = signedVote(set, 0, { type: "prevote", height: 2, round: 0, block: null });
       const com = signedVote(set, 0, { type: "precommit", height: 2, round: 0, block: null });
@@ -182,13 +198,38 @@ Deno.test(
 );
 
 Deno.test(
+  "p2p: 17 messages broadcast in one run leave as two frames, 16 and 1, in order",
+  async () => {
+    const { set, hb, a, b } = await startPair();
+    const bodies = consensusBodies(b, set);
+    try {
+      await connect(a, b);
+      await warmUp(
+        a,
+        hb,
+        signedVote(set, 0, { type: "prevote", height: 1, round: 0, block: null }),
+      );
+      const run = Array.from(
+        { length: MAX_CONSENSUS_BUNDLE + 1 },
+        (_, i) => signedVote(set, 0, { type: "prevote", height: 100 + i, round: 0, block: null }),
+      );
+      for (const m of run) a.broadcast(m as never);
+      const late = () => hb.consensus.filter((m) => (heightOf(m) ?? 0) >= 100);
+      assert(await waitFor(() => late().length >= run.length));
+      assertEquals(late(), run);
+      const ours = bodies.filter((x) => Array.isArray(x) || (heightOf(x) ?? 0) >= 100);
+      assertEquals(ours, [run.slice(0, MAX_CONSENSUS_BUNDLE), run[MAX_CONSENSUS_BUNDLE]]);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  },
+);
+
+Deno.test(
   "p2p: forged, unknown-validator and wrong-world frames are rejected, counted per peer, scored down",
   async () => {
-    const set = await makeSet(3);
-    const ha = new FakeHost();
-    const hb = new FakeHost();
-    const a = await startNode(set, 0, ha);
-    const b = await startNode(set, 1, hb);
+    const { set, hb, a, b } = await startPair();
     try {
       await connect(a, b);
       const vote = signedVote(set, 0, { type: "prevote", height: 1, round: 0, block: null });
